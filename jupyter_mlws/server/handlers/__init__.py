@@ -1,0 +1,22 @@
+"""The REST route table of the extension, under `/mlws/api/v1/`.
+
+Every route is a resource (STYLE.md rule 5), served by an `MLWSHandler`
+subclass whose methods are `@authenticated` and `@authorized` with a resource
+`mlws:<area>`; `tests/test_routes_auth.py` walks the live table and fails on
+any route that is not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .info import InfoHandler
+
+API_PREFIX = "/mlws/api/v1"
+
+
+def api_routes() -> list[tuple[str, type[Any]]]:
+    """The (pattern, handler) pairs; the ExtensionApp prefixes the base URL."""
+    return [
+        (f"{API_PREFIX}/info", InfoHandler),
+    ]

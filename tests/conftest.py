@@ -1,0 +1,46 @@
+"""Shared fixtures: a real jupyter_server with the extension (pytest-jupyter)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ("pytest_jupyter.jupyter_server",)
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Keep every piece of Jupyter/IPython state out of $HOME, whoever runs pytest.
+_STATE = Path(os.environ.get("MLWS_TEST_STATE") or tempfile.mkdtemp(prefix="mlws-test-state-"))
+for _var, _sub in (
+    ("JUPYTER_CONFIG_DIR", "config"),
+    ("JUPYTER_DATA_DIR", "data"),
+    ("JUPYTER_RUNTIME_DIR", "runtime"),
+    ("IPYTHONDIR", "ipython"),
+):
+    os.environ.setdefault(_var, str(_STATE / _sub))
+os.environ.pop("MLWS_WORKSPACE", None)
+
+
+@pytest.fixture
+def jp_server_config(jp_root_dir: Path) -> dict:
+    """Enable the extension and require authentication for everything."""
+    return {
+        "ServerApp": {
+            "jpserver_extensions": {"jupyter_mlws": True},
+            "allow_unauthenticated_access": False,
+        }
+    }
+
+
+@pytest.fixture
+def jp_serverapp(jp_serverapp, jp_asyncio_loop):
+    """The plugin's server, with extensions started as `jupyter lab` would.
+
+    pytest-jupyter initialises the server but never runs its post-start hook;
+    run it so the extension's async start (background tasks) is exercised.
+    """
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    return jp_serverapp

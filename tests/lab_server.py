@@ -1,0 +1,117 @@
+"""Start a real `jupyter lab` on 127.0.0.1 for browser tests, and stop it by PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class LabServer:
+    url: str
+    token: str
+    root_dir: Path
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def api(self, path: str) -> dict:
+        request = urllib.request.Request(
+            f"{self.url}{path}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+
+
+LAB_DEFAULTS = Path(__file__).resolve().parents[1] / "binder" / "labconfig" / "default_setting_overrides.json"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_lab(root_dir: Path, state_dir: Path, extra_args: list[str] | None = None) -> LabServer:
+    """Start JupyterLab with jupyter_mlws (unless `extra_args` disable it) and wait until ready."""
+    root_dir.mkdir(parents=True, exist_ok=True)
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ}
+    env.pop("MLWS_WORKSPACE", None)
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ):
+        env[var] = str(state_dir / sub)
+    # No news or update toasts: the lab must not reach out, and screenshots stay clean.
+    labconfig = state_dir / "config" / "labconfig"
+    labconfig.mkdir(parents=True, exist_ok=True)
+    shutil.copy(LAB_DEFAULTS, labconfig / "default_setting_overrides.json")
+    argv = [
+        sys.executable, "-m", "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root_dir}",
+        f"--IdentityProvider.token={token}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--ServerApp.allow_root=True",
+        *(extra_args or []),
+    ]
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / f"lab-{port}.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root_dir)
+    server = LabServer(f"http://127.0.0.1:{port}", token, root_dir, process, log_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"jupyter lab exited early:\n{log_path.read_text()[-3000:]}")
+        try:
+            server.api("/api/status")
+            return server
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.25)
+    server.stop()
+    raise RuntimeError(f"jupyter lab did not start in 60 s:\n{log_path.read_text()[-3000:]}")
+
+
+CHROMIUM = os.environ.get("MLWS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_missing_reason() -> str | None:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        return f"Debian's chromium is not installed at {CHROMIUM} (make test installs it)"
+    return None

@@ -1,0 +1,89 @@
+"""The "ML Workspace" sidebar panel in real JupyterLab + Chromium (Playwright).
+
+Saves `sidebar-panel.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
+`make screenshots` points it at docs/images for the README.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+from .lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_missing_reason, start_lab
+
+pytestmark = pytest.mark.browser
+
+if chromium_missing_reason():
+    pytest.skip(chromium_missing_reason() or "", allow_module_level=True)
+
+from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+
+SCREENSHOTS = Path(os.environ.get("MLWS_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium through Playwright's async API.
+
+    Async on purpose: pytest-jupyter owns the event loop of every test, and
+    Playwright's sync API would install a loop of its own beside it.
+    """
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("lab")
+    server = start_lab(base / "demo", base / "state")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+async def _open_panel(browser: Browser, server: LabServer) -> Page:
+    page = await browser.new_page(viewport={"width": 1280, "height": 720})
+    await page.goto(f"{server.url}/lab?token={server.token}", wait_until="domcontentloaded")
+    tab = page.locator('.jp-SideBar [data-id="mlws-sidebar"]')
+    await expect(tab).to_be_visible(timeout=60_000)
+    await expect(tab).to_have_attribute("title", "ML Workspace")
+    await tab.click()
+    return page
+
+
+async def test_panel_shows_the_workspace(lab: LabServer) -> None:
+    async with chromium() as browser:
+        page = await _open_panel(browser, lab)
+        panel = page.locator("#mlws-sidebar")
+        await expect(panel.get_by_role("heading", name="ML Workspace")).to_be_visible()
+        info = panel.get_by_label("Workspace information")
+        await expect(info).to_contain_text(str(lab.root_dir / ".mlws"), timeout=20_000)
+        await expect(info).to_contain_text("sqlite")
+        await expect(info).to_contain_text(lab.api("/mlws/api/v1/info")["version"])
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOTS / "sidebar-panel.png"))
+
+
+async def test_panel_says_plainly_when_the_server_extension_is_off(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    base = tmp_path_factory.mktemp("lab-off")
+    server = start_lab(base / "demo", base / "state", ["--ServerApp.jpserver_extensions=jupyter_mlws=False"])
+    try:
+        async with chromium() as browser:
+            page = await _open_panel(browser, server)
+            alert = page.locator("#mlws-sidebar").get_by_role("alert")
+            await expect(alert).to_contain_text("server extension is not answering", timeout=20_000)
+            await expect(alert).to_contain_text("jupyter server extension list")
+    finally:
+        server.stop()

@@ -1,0 +1,65 @@
+"""`GET /mlws/api/v1/info` through a real jupyter_server."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import HTTPClientError
+
+import jupyter_mlws
+
+
+async def test_info_answers_workspace_version_and_store(jp_fetch, jp_root_dir: Path) -> None:
+    response = await jp_fetch("mlws", "api", "v1", "info")
+    assert response.code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = json.loads(response.body)
+    assert body["workspace"] == str(jp_root_dir / ".mlws")
+    assert body["version"] == jupyter_mlws.__version__
+    assert body["store_kind"] == "sqlite"
+    assert body["store_url"] == f"sqlite:///{jp_root_dir / '.mlws'}/mlws.db"
+    assert body["artifact_url"] == str(jp_root_dir / ".mlws" / "artifacts")
+
+
+async def test_info_refuses_anonymous_requests(jp_fetch) -> None:
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlws", "api", "v1", "info", headers={"Authorization": ""})
+    assert caught.value.code == 403
+
+
+async def test_server_creates_the_workspace_and_exports_it_to_kernels(jp_fetch, jp_root_dir: Path) -> None:
+    await jp_fetch("mlws", "api", "v1", "info")
+    assert (jp_root_dir / ".mlws").is_dir()
+    # Kernels inherit the server's environment, so they find the same workspace.
+    assert os.environ["MLWS_WORKSPACE"] == str(jp_root_dir / ".mlws")
+
+
+async def test_unknown_api_path_is_a_json_404(jp_fetch) -> None:
+    with pytest.raises(HTTPClientError) as caught:
+        await jp_fetch("mlws", "api", "v1", "no-such-resource")
+    assert caught.value.code == 404
+
+
+class TestConfiguredWorkspace:
+    @pytest.fixture
+    def jp_server_config(self, jp_root_dir: Path, tmp_path: Path) -> dict:
+        return {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_mlws": True},
+                "allow_unauthenticated_access": False,
+            },
+            "MLWorkspaceApp": {
+                "workspace": "team-ws",
+                "store_url": "postgresql://ml:s3cret@127.0.0.1:5432/mlws",
+            },
+        }
+
+    async def test_configured_workspace_and_redacted_store_url(self, jp_fetch, jp_root_dir: Path) -> None:
+        body = json.loads((await jp_fetch("mlws", "api", "v1", "info")).body)
+        assert body["workspace"] == str(jp_root_dir / "team-ws")
+        assert body["store_kind"] == "postgresql"
+        assert "s3cret" not in json.dumps(body)
+        assert body["store_url"] == "postgresql://ml:***@127.0.0.1:5432/mlws"
