@@ -1,0 +1,43 @@
+"""Every notebook in examples/ runs top to bottom in a real kernel (so none of them rots)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from .conftest import REPO
+
+NOTEBOOKS = sorted((REPO / "examples").glob("*.ipynb"))
+
+
+def test_there_are_examples() -> None:
+    assert NOTEBOOKS, "examples/ has no notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work = tmp_path / "demo"
+    work.mkdir()
+    shutil.copy(path, work / path.name)
+    monkeypatch.setenv("MLWS_WORKSPACE", str(work / ".mlws"))
+    nb = nbformat.read(work / path.name, as_version=4)
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}},
+        store_widget_state=True,
+    )
+    client.execute(env={**os.environ})
+    errors = [
+        out for cell in nb.cells if cell.cell_type == "code"
+        for out in cell.get("outputs", []) if out.get("output_type") == "error"
+    ]
+    assert not errors
+    text = "".join(
+        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+    )
+    if path.name == "01-workspace.ipynb":
+        assert str(work / ".mlws") in text
