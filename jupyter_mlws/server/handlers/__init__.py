@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .info import InfoHandler
+from .info import InfoHandler, OpenAPIHandler
 
 API_PREFIX = "/mlws/api/v1"
 
@@ -19,4 +19,5 @@ def api_routes() -> list[tuple[str, type[Any]]]:
     """The (pattern, handler) pairs; the ExtensionApp prefixes the base URL."""
     return [
         (f"{API_PREFIX}/info", InfoHandler),
+        (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
     ]

@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from tornado import web
 
 from ..._version import __version__
+from ..openapi import api_operation, build_openapi
 from .base import MLWSHandler
 
 
@@ -23,8 +24,26 @@ class WorkspaceInfo(BaseModel):
 class InfoHandler(MLWSHandler):
     auth_resource = "mlws:workspace"
 
+    @api_operation(
+        "Where the workspace is and what backs it", response=WorkspaceInfo, errors=(403,), tags=("workspace",)
+    )
     @web.authenticated
     @authorized
     def get(self) -> None:
         described = self.services.location.describe()
         self.write_model(WorkspaceInfo(version=__version__, **described))
+
+
+class OpenAPIHandler(MLWSHandler):
+    """`GET /mlws/api/v1/openapi.json`: this API described by itself."""
+
+    auth_resource = "mlws:workspace"
+
+    @api_operation(
+        "This API's OpenAPI document", raw_response="application/json", errors=(403,), tags=("workspace",)
+    )
+    @web.authenticated
+    @authorized
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(build_openapi())
