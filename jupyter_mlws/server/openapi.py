@@ -90,6 +90,8 @@ def build_openapi(routes: list[tuple[str, type[Any]]] | None = None) -> dict[str
     paths: dict[str, dict[str, Any]] = {}
     operations: list[tuple[str, str, list[str], Operation]] = []
     for pattern, handler in routes:
+        if not getattr(handler, "in_openapi", True):
+            continue
         path, params = path_template(pattern)
         for method in _METHODS:
             op = operation_of(getattr(handler, method, None))

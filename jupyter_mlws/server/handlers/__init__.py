@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .info import InfoHandler, OpenAPIHandler
+from .info import InfoHandler, OpenAPIHandler, UnknownResourceHandler
 
 API_PREFIX = "/mlws/api/v1"
 
@@ -20,4 +20,6 @@ def api_routes() -> list[tuple[str, type[Any]]]:
     return [
         (f"{API_PREFIX}/info", InfoHandler),
         (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
+        # Last: anything else under the API is a JSON 404.
+        (f"{API_PREFIX}/(?P<path>.*)", UnknownResourceHandler),
     ]

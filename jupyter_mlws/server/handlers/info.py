@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from tornado import web
 
 from ..._version import __version__
+from ...errors import NotFound
 from ..openapi import api_operation, build_openapi
 from .base import MLWSHandler
 
@@ -47,3 +48,39 @@ class OpenAPIHandler(MLWSHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(build_openapi())
+
+
+class UnknownResourceHandler(MLWSHandler):
+    """Anything under `/mlws/api/v1/` that no resource matches: a JSON 404 (never an HTML page)."""
+
+    auth_resource = "mlws:workspace"
+    #: Not an API operation: left out of the OpenAPI document.
+    in_openapi = False
+
+    def _missing(self) -> None:
+        raise NotFound("No such resource in the ML workspace API; see /mlws/api/v1/openapi.json.")
+
+    @web.authenticated
+    @authorized
+    def get(self, path: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def post(self, path: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def put(self, path: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def patch(self, path: str) -> None:
+        self._missing()
+
+    @web.authenticated
+    @authorized
+    def delete(self, path: str) -> None:
+        self._missing()
