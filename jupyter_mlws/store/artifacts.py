@@ -1,0 +1,320 @@
+"""The artifact store: the files of each run (models, tables, figures, logs), with size and sha256.
+
+Who calls it: the Python client (`log_artifact`, `run.artifacts()`, `download_artifacts`), the server's
+artifact routes and the model registry. It is imported lazily by them, never by
+`jupyter_mlws/__init__.py`, because it pulls in fsspec for remote URLs.
+
+Layout: the files of run R live under ``<root>/<R>/artifacts/<path>``. Run ids are checked
+(`paths.safe_run_id`) and every artifact path goes through the one safe-path helper (`store/paths.py`).
+
+Two backends behind one interface, chosen by `open_artifact_store(url)`:
+
+- a local folder (a plain path or a ``file://`` URL): plain os/pathlib. A write streams the source in
+  `CHUNK_SIZE` pieces into a temp file in the destination folder (``.mlws-part-*``, created with
+  ``O_EXCL``) while computing sha256 and size, fsyncs it, atomically renames it onto the final name
+  and fsyncs the folder. A failed or aborted write (reader error, EIO, ENOSPC, KeyboardInterrupt)
+  removes the temp file, so no partial artifact is ever visible; a crash (kill -9) can leave a
+  ``.mlws-part-*`` file, which `list` never shows and a user path can never name.
+  Reads use the realpath (checked to stay under the root) opened with ``O_NOFOLLOW``.
+- any other fsspec URL (``memory://``, ``s3://``, ``gs://``, ``abfs://`` ...): see
+  `artifacts_fsspec.py`; the same temp-then-move idea, with the weaker guarantees a remote store gives.
+
+Checksums: `put_*` returns the sha256 computed while streaming. So that `list` does not have to read
+every byte again, a small hidden sidecar (``.mlws-sum-<name>``) keeps the digest together with a
+stamp of the file (inode, size, mtime for local files); if the stamp no longer matches (the file was
+changed by something else) the digest is recomputed by streaming the file.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+import contextlib
+import errno
+import io
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote, urlsplit
+
+from ..errors import InvalidParameter, NotFound
+from .atomic_write import (
+    CHUNK_SIZE,
+    TEMP_PREFIX,
+    ByteReader,
+    hash_stream,
+    storage_error,
+    write_local_atomic,
+)
+from .paths import RESERVED_PREFIX, resolve_under, safe_prefix, safe_relative_path, safe_run_id
+
+__all__ = [
+    "CHUNK_SIZE",
+    "SUM_PREFIX",
+    "TEMP_PREFIX",
+    "ArtifactInfo",
+    "ArtifactStore",
+    "ByteReader",
+    "LocalArtifactStore",
+    "open_artifact_store",
+]
+
+#: Name prefix of checksum sidecars kept next to each artifact.
+SUM_PREFIX = RESERVED_PREFIX + "sum-"
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    """One stored file: its path relative to the run's artifact folder, size in bytes, sha256 hex."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def open_artifact_store(url: str | os.PathLike[str]) -> ArtifactStore:
+    """Open the artifact store at a local folder path (the default) or any fsspec URL.
+
+    ``file://`` URLs use the local backend too (same disk, real fsync and atomic rename); every other
+    scheme goes through fsspec, which is imported only then.
+    """
+    if isinstance(url, os.PathLike):
+        return LocalArtifactStore(os.fspath(url))
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidParameter("Artifact store URL must be a non-empty path or URL.")
+    if "://" not in url:
+        return LocalArtifactStore(url)
+    parts = urlsplit(url)
+    if parts.scheme.lower() == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise InvalidParameter(
+                f"file:// URL {url!r} names a remote host; only local files are supported."
+            )
+        return LocalArtifactStore(unquote(parts.path))
+    from .artifacts_fsspec import FsspecArtifactStore
+
+    store = FsspecArtifactStore(url)
+    local_root = store.local_root()
+    # fsspec's own local filesystem ("local://...") gets the local backend and its symlink checks.
+    return LocalArtifactStore(local_root) if local_root is not None else store
+
+
+class ArtifactStore(abc.ABC):
+    """The interface every artifact backend offers; validation and the shared flows live here.
+
+    Subclasses implement the five `_`-methods on already-validated run ids and relative paths.
+    """
+
+    url: str
+
+    # -- public interface -------------------------------------------------------------------------
+
+    def put_file(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str) -> ArtifactInfo:
+        """Copy a local file into the run's artifacts (streamed, atomic)."""
+        safe_run_id(run_id)
+        safe_relative_path(artifact_path)  # refuse a bad name before touching the local file
+        try:
+            source = open(local_path, "rb")
+        except FileNotFoundError:
+            raise NotFound(f"Local file {os.fspath(local_path)!r} does not exist.") from None
+        except IsADirectoryError:
+            raise InvalidParameter(
+                f"{os.fspath(local_path)!r} is a folder; log its files one by one."
+            ) from None
+        with source:
+            return self.put_stream(run_id, source, artifact_path)
+
+    def put_bytes(self, run_id: str, data: bytes, artifact_path: str) -> ArtifactInfo:
+        """Store bytes already in memory (small artifacts: text, JSON, figures)."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise InvalidParameter(f"put_bytes needs bytes, not {type(data).__name__}.")
+        return self.put_stream(run_id, io.BytesIO(data), artifact_path)
+
+    def put_stream(self, run_id: str, fileobj: ByteReader, artifact_path: str) -> ArtifactInfo:
+        """Store what a binary file object yields, read in `CHUNK_SIZE` pieces, never whole in memory."""
+        run = safe_run_id(run_id)
+        rel = safe_relative_path(artifact_path)
+        size, digest = self._write(run, rel, fileobj)
+        return ArtifactInfo(path=rel, size=size, sha256=digest)
+
+    def open(self, run_id: str, artifact_path: str) -> IO[bytes]:
+        """A binary file object to stream one artifact from; the caller closes it."""
+        return self._open(safe_run_id(run_id), safe_relative_path(artifact_path))
+
+    def list(self, run_id: str, prefix: str = "") -> builtins.list[ArtifactInfo]:
+        """Every file under a folder prefix (recursive; "" = the whole run), or that one file; sorted."""
+        run = safe_run_id(run_id)
+        return [self._info(run, rel) for rel in self._files(run, safe_prefix(prefix))]
+
+    def download(self, run_id: str, artifact_path: str, dest_dir: str | os.PathLike[str]) -> Path:
+        """Copy one file, or every file under a folder prefix, to ``dest_dir/<artifact_path>``.
+
+        Returns that local path. Each file is streamed in chunks into a temp file and renamed, and each
+        destination is checked with the safe-path helper, so nothing is written outside `dest_dir`
+        (not even through a symlink inside it).
+        """
+        run = safe_run_id(run_id)
+        pre = safe_prefix(artifact_path)
+        files = self._files(run, pre)
+        if not files:
+            raise NotFound(
+                f"Run {run!r} has no artifact {pre!r}." if pre else f"Run {run!r} has no artifacts."
+            )
+        dest_root = Path(dest_dir).expanduser().absolute()
+        dest_root.mkdir(parents=True, exist_ok=True)
+        for rel in files:
+            target = resolve_under(dest_root, rel, follow_final_link=False)
+            with self._open(run, rel) as source:
+                write_local_atomic(target, source, rel)
+        return dest_root / pre if pre else dest_root
+
+    def delete(self, run_id: str, artifact_path: str) -> None:
+        """Remove one artifact file, or a whole folder of them."""
+        self._delete(safe_run_id(run_id), safe_relative_path(artifact_path))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+    # -- what a backend provides ------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _write(self, run: str, rel: str, reader: ByteReader) -> tuple[int, str]:
+        """Store the stream at `rel` atomically; return (size, sha256 hex)."""
+
+    @abc.abstractmethod
+    def _open(self, run: str, rel: str) -> IO[bytes]:
+        """Open one file for binary reading; NotFound if absent."""
+
+    @abc.abstractmethod
+    def _files(self, run: str, prefix: str) -> builtins.list[str]:
+        """Sorted relative paths of the files at or under `prefix` ("" = all); [] if none."""
+
+    @abc.abstractmethod
+    def _info(self, run: str, rel: str) -> ArtifactInfo:
+        """Size and sha256 of one file (from its sidecar when still valid)."""
+
+    @abc.abstractmethod
+    def _delete(self, run: str, rel: str) -> None:
+        """Remove a file or folder; NotFound if absent."""
+
+
+def listable(names: Iterable[str]) -> list[str]:
+    """Keep the relative paths a user could name: drops our hidden files and names the helper refuses."""
+    kept = []
+    for name in names:
+        if any(part.startswith(RESERVED_PREFIX) for part in name.split("/")):
+            continue
+        try:
+            kept.append(safe_relative_path(name))
+        except InvalidParameter:
+            continue
+    return sorted(set(kept))
+
+
+class LocalArtifactStore(ArtifactStore):
+    """Artifacts in a folder on this machine (the default `.mlws/artifacts`), via os and pathlib."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.url = str(self.root)
+
+    def _base(self, run: str) -> Path:
+        """The run's artifact folder, proven (through symlinks) to lie under the store root."""
+        return resolve_under(self.root, f"{run}/artifacts")
+
+    def _write(self, run: str, rel: str, reader: ByteReader) -> tuple[int, str]:
+        base = self._base(run)
+        target = resolve_under(base, rel, follow_final_link=False)
+        size, digest = write_local_atomic(target, reader, rel)
+        self._save_sum(target, digest)
+        return size, digest
+
+    def _open(self, run: str, rel: str) -> IO[bytes]:
+        real = resolve_under(self._base(run), rel)
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(real, flags)
+        except FileNotFoundError:
+            raise NotFound(f"Run {run!r} has no artifact {rel!r}.") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidParameter(f"Artifact {rel!r} changed into a symbolic link; refused.") from None
+            raise storage_error("reading", rel, exc) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise InvalidParameter(f"Artifact {rel!r} is a folder, not a file: list or download it instead.")
+        return os.fdopen(fd, "rb")
+
+    def _files(self, run: str, prefix: str) -> builtins.list[str]:
+        base = self._base(run)
+        start = resolve_under(base, prefix) if prefix else base
+        if start.is_file():
+            return [prefix]
+        if not start.is_dir():
+            return []
+        found = []
+        for folder, dirs, names in os.walk(start, followlinks=False):
+            dirs[:] = [d for d in dirs if not d.startswith(RESERVED_PREFIX)]
+            for name in names:
+                full = Path(folder, name)
+                if full.is_symlink():
+                    real = Path(os.path.realpath(full))
+                    if not (real.is_relative_to(base) and real.is_file()):
+                        continue  # a link out of the run's folder, or to a folder: never followed
+                elif not full.is_file():
+                    continue  # sockets, fifos, devices are not artifacts
+                found.append(full.relative_to(base).as_posix())
+        return listable(found)
+
+    def _info(self, run: str, rel: str) -> ArtifactInfo:
+        base = self._base(run)
+        real = resolve_under(base, rel)
+        try:
+            st = real.stat()
+        except FileNotFoundError:
+            raise NotFound(f"Run {run!r} has no artifact {rel!r}.") from None
+        named = resolve_under(base, rel, follow_final_link=False)
+        digest = self._load_sum(named, st)
+        if digest is None:
+            with self._open(run, rel) as source:
+                _, digest = hash_stream(source)
+        return ArtifactInfo(path=rel, size=st.st_size, sha256=digest)
+
+    def _delete(self, run: str, rel: str) -> None:
+        target = resolve_under(self._base(run), rel, follow_final_link=False)
+        try:
+            if target.is_symlink() or not target.is_dir():
+                target.unlink()
+            else:
+                shutil.rmtree(target)
+        except FileNotFoundError:
+            raise NotFound(f"Run {run!r} has no artifact {rel!r}.") from None
+        except OSError as exc:
+            raise storage_error("deleting", rel, exc) from exc
+        with contextlib.suppress(OSError):
+            (target.parent / f"{SUM_PREFIX}{target.name}").unlink()
+
+    @staticmethod
+    def _stamp(st: os.stat_result) -> str:
+        return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
+    def _save_sum(self, target: Path, digest: str) -> None:
+        """Best effort: a missing sidecar only means `list` recomputes the digest."""
+        with contextlib.suppress(OSError):
+            record = {"sha256": digest, "stamp": self._stamp(target.stat())}
+            (target.parent / f"{SUM_PREFIX}{target.name}").write_text(json.dumps(record))
+
+    def _load_sum(self, named: Path, st: os.stat_result) -> str | None:
+        try:
+            record = json.loads((named.parent / f"{SUM_PREFIX}{named.name}").read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("stamp") != self._stamp(st):
+            return None
+        digest = record.get("sha256")
+        return digest if isinstance(digest, str) and len(digest) == 64 else None
