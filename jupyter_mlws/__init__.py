@@ -14,7 +14,26 @@ from ._version import __version__
 from .errors import MLWSError
 from .location import WorkspaceLocation, resolve_location
 
-__all__ = ["MLWSError", "WorkspaceLocation", "__version__", "resolve_location"]
+# The user API (DESIGN.md §5), imported on first attribute access: the client
+# pulls in SQLAlchemy and pandas, which a plain `import jupyter_mlws` must not.
+_CLIENT_API = (
+    "Experiment", "Run", "Workspace", "active_run", "end_run", "get_run", "log_artifact", "log_artifacts",
+    "log_dict", "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table",
+    "log_text", "search_runs", "set_tag", "set_tags", "start_run",
+)
+
+__all__ = ["MLWSError", "WorkspaceLocation", "__version__", "resolve_location", *_CLIENT_API]
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the public API lazily (PEP 562) so importing the package stays light."""
+    if name in _CLIENT_API:
+        from . import client
+
+        value = getattr(client, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'jupyter_mlws' has no attribute {name!r}")
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:

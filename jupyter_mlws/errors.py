@@ -60,3 +60,16 @@ class Unavailable(MLWSError):
 
     http_status = 503
     code = "unavailable"
+
+
+class IncompatibleStore(Unavailable):
+    """A database this code must not touch: newer schema than the package, or not a workspace."""
+
+    code = "incompatible_store"
+
+
+class Forbidden(MLWSError):
+    """The server refused the credentials or the action (wrong or missing token)."""
+
+    http_status = 403
+    code = "forbidden"

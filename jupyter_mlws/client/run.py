@@ -1,0 +1,289 @@
+"""`Run`: one run as users see it (DESIGN.md §5) — log to it, read it back.
+
+Returned by `start_run`, `ws.get_run`, `ws.experiment(...).start_run` and
+`mlws.active_run()`. A Run is a thin handle (workspace + run id); reads go to
+the store each time, so `run.status` is always current. Metric points go
+through the workspace's batching `MetricLogger` unless `sync=True`; reads
+that include metrics flush this process's buffer first, so a user always
+reads what they logged.
+
+Used as a context manager a run ends `completed`, `failed` when the block
+raises, `killed` on KeyboardInterrupt (RELIABILITY K3).
+
+Steps: when `step` is omitted, a key's step counts up from 0 per run in this
+process (0, 1, 2, ... as W&B does), so a loop of `log_metric("loss", v)` gives
+a usable chart. Artifacts: `artifact_path` arguments name a folder inside
+the run's artifacts, as in MLflow.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from time import time_ns
+from typing import TYPE_CHECKING, Any
+
+from ..entities import ArtifactRecord, RunInfo, RunStatus
+from ..errors import MLWSError
+from ..validation import (
+    STEP_MAX,
+    TS_MAX,
+    TS_MIN,
+    _key_cache,
+    validate_key,
+    validate_metric_value,
+    validate_step,
+    validate_timestamp,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .logger import MetricLogger
+    from .workspace import Workspace
+
+LOGS_FOLDER = "logs"
+
+
+def _join(folder: str | None, name: str) -> str:
+    return f"{folder.strip('/')}/{name}" if folder and folder.strip("/") else name
+
+
+class Run:
+    """A handle on one run of a workspace (see the module docstring)."""
+
+    def __init__(self, workspace: Workspace, run_id: str, info: RunInfo | None = None) -> None:
+        self.workspace = workspace
+        self.id = run_id
+        self._info = info
+        self._steps: dict[str, int] = {}
+        self._logger: MetricLogger | None = None
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} {self.info.name!r} {self.info.status.value}>"
+
+    # ----- reading -----------------------------------------------------------
+    @property
+    def run_id(self) -> str:
+        """The run's id (same as `id`, the MLflow spelling)."""
+        return self.id
+
+    @property
+    def info(self) -> RunInfo:
+        """Current info from the store."""
+        self._info = self.workspace.store.get_run_info(self.id)
+        return self._info
+
+    @property
+    def status(self) -> str:
+        """`queued`, `running`, `completed`, `failed`, `killed` or `canceled`."""
+        return self.info.status.value
+
+    @property
+    def name(self) -> str:
+        """The run's display name."""
+        return self.info.name
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Params as stored (strings)."""
+        return dict(self.workspace.store.get_run(self.id).data.params)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags as stored (strings)."""
+        return dict(self.workspace.store.get_run(self.id).data.tags)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The latest value per metric key (after flushing this process's buffer)."""
+        self.workspace.logger.flush()
+        return dict(self.workspace.store.get_run(self.id).data.metrics)
+
+    def metric_history(self, key: str, max_points: int | None = None) -> pd.DataFrame:
+        """DataFrame(step, timestamp, value) by step; at most `max_points` shape-preserving points."""
+        from .frames import history_frame
+
+        self.workspace.logger.flush()
+        return history_frame(self.workspace.store.get_metric_history(self.id, key, max_points))
+
+    def artifacts(self, prefix: str = "") -> pd.DataFrame:
+        """DataFrame(path, size, sha256) of the recorded artifacts."""
+        import pandas as pd
+
+        rows = self.workspace.store.list_artifacts(self.id, prefix)
+        return pd.DataFrame(
+            {
+                "path": [r.path for r in rows],
+                "size": [r.size for r in rows],
+                "sha256": [r.sha256 for r in rows],
+            }
+        )
+
+    def download_artifacts(self, path: str = "", dest: str | os.PathLike[str] = ".") -> Path:
+        """Copy an artifact file or folder to `dest` (created if needed); returns the local path."""
+        Path(dest).mkdir(parents=True, exist_ok=True)
+        return Path(self.workspace.artifact_store.download(self.id, path, dest))
+
+    def logs(self) -> str:
+        """The captured output: every `logs/*` text artifact of the run, in path order."""
+        store = self.workspace.artifact_store
+        texts = []
+        for record in self.workspace.store.list_artifacts(self.id, LOGS_FOLDER):
+            with store.open(self.id, record.path) as handle:
+                texts.append(handle.read().decode("utf-8", errors="replace"))
+        return "".join(texts)
+
+    # ----- logging -----------------------------------------------------------
+    def log_param(self, key: str, value: Any) -> None:
+        """Set a param; params are immutable (a different value later is a Conflict)."""
+        self.workspace.store.log_batch(self.id, params={key: value})
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Set several params at once."""
+        self.workspace.store.log_batch(self.id, params=params)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        """Set or overwrite a tag."""
+        self.workspace.store.log_batch(self.id, tags={key: value})
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set or overwrite several tags."""
+        self.workspace.store.log_batch(self.id, tags=tags)
+
+    def log_metric(
+        self, key: str, value: float, step: int | None = None, timestamp: Any = None, *, sync: bool = False
+    ) -> None:
+        """Log one point (buffered; `sync=True` writes it durably before returning)."""
+        name = _key_cache.get(key) if type(key) is str else None
+        if name is None:
+            name = validate_key("Metric key", key)
+        if type(value) is not float:
+            value = validate_metric_value(name, value)
+        if step is None:
+            step = self._steps.get(name, -1) + 1
+        elif type(step) is not int or step < 0 or step > STEP_MAX:
+            step = validate_step(name, step)
+        self._steps[name] = step
+        if timestamp is None:
+            timestamp = time_ns() // 1_000_000
+        elif type(timestamp) is not int or not TS_MIN <= timestamp < TS_MAX:
+            timestamp = validate_timestamp(name, timestamp)
+        if sync:
+            self.workspace.store.log_batch(self.id, metrics=[(name, value, step, timestamp)])
+        else:
+            logger = self._logger
+            if logger is None:
+                logger = self._logger = self.workspace.logger
+            logger.log(self.id, name, value, step, timestamp)
+
+    def log_metrics(
+        self,
+        metrics: Mapping[str, float],
+        step: int | None = None,
+        timestamp: Any = None,
+        *,
+        sync: bool = False,
+    ) -> None:
+        """Log several keys at the same step and time."""
+        if timestamp is None:
+            timestamp = time_ns() // 1_000_000
+        for key, value in metrics.items():
+            self.log_metric(key, value, step, timestamp, sync=sync)
+
+    def flush(self) -> None:
+        """Write this process's buffered points now (raises a pending write error)."""
+        self.workspace.logger.flush()
+
+    def _record(self, info: Any) -> ArtifactRecord:
+        record = ArtifactRecord(info.path, int(info.size), info.sha256)
+        self.workspace.store.record_artifact(self.id, record)
+        return record
+
+    def log_artifact(
+        self, local_path: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> ArtifactRecord:
+        """Copy one local file into the run's artifacts (under the folder `artifact_path`)."""
+        source = Path(local_path)
+        info = self.workspace.artifact_store.put_file(self.id, source, _join(artifact_path, source.name))
+        return self._record(info)
+
+    def log_artifacts(
+        self, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[ArtifactRecord]:
+        """Copy every file under a local folder, keeping the relative layout."""
+        root = Path(local_dir)
+        records = []
+        for file in sorted(p for p in root.rglob("*") if p.is_file()):
+            relative = file.relative_to(root).as_posix()
+            info = self.workspace.artifact_store.put_file(self.id, file, _join(artifact_path, relative))
+            records.append(self._record(info))
+        return records
+
+    def log_bytes(self, data: bytes, artifact_file: str) -> ArtifactRecord:
+        """Store bytes as the artifact `artifact_file` (a path inside the run's artifacts)."""
+        return self._record(self.workspace.artifact_store.put_bytes(self.id, data, artifact_file))
+
+    def log_text(self, text: str, artifact_file: str) -> ArtifactRecord:
+        """Store a string as a UTF-8 text artifact."""
+        return self.log_bytes(text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, data: Any, artifact_file: str) -> ArtifactRecord:
+        """Store a dict as JSON (or YAML when the name ends in .yaml/.yml and PyYAML is present)."""
+        from .artifact_formats import dict_bytes
+
+        return self.log_bytes(dict_bytes(data, artifact_file), artifact_file)
+
+    def log_table(self, table: Any, artifact_file: str) -> ArtifactRecord:
+        """Store a pandas DataFrame (Parquet with pyarrow, else CSV; see `artifact_formats`)."""
+        from .artifact_formats import table_bytes
+
+        data, name = table_bytes(table, artifact_file)
+        return self.log_bytes(data, name)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> ArtifactRecord:
+        """Store a matplotlib figure as an image (format from the extension, PNG by default)."""
+        from .artifact_formats import figure_bytes
+
+        data, name = figure_bytes(figure, artifact_file)
+        return self.log_bytes(data, name)
+
+    def log_output(self, text: str, name: str = "output.txt") -> ArtifactRecord:
+        """Store captured stdout/stderr text as `logs/<name>` (what `logs()` returns)."""
+        return self.log_text(text, _join(LOGS_FOLDER, name))
+
+    # ----- lifecycle -----------------------------------------------------------
+    def end(
+        self,
+        status: RunStatus | str = RunStatus.COMPLETED,
+        reason: str | None = None,
+        *,
+        flush_timeout: float = 60.0,
+    ) -> None:
+        """Flush buffered metrics, then end the run with `status` (default `completed`).
+
+        A run that already ended (e.g. the server marked it killed) keeps its
+        status; ending it again with another status is a Conflict.
+        """
+        from . import lifecycle
+
+        try:
+            self.workspace.logger.flush(timeout=flush_timeout)
+        finally:
+            self.workspace.logger.unwatch(self.id)
+            lifecycle.forget(self)
+            self.workspace.store.end_run(self.id, status, reason)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.end(RunStatus.COMPLETED)
+            return
+        status = RunStatus.KILLED if issubclass(exc_type, KeyboardInterrupt) else RunStatus.FAILED
+        try:
+            self.end(status, f"{exc_type.__name__}: {exc}"[:8000])
+        except MLWSError:
+            pass  # never hide the user's exception behind an ending error

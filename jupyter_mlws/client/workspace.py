@@ -1,0 +1,231 @@
+"""`Workspace` and `Experiment`: the entry points of the Python API (DESIGN.md §5).
+
+`mlws.Workspace()` resolves the workspace (argument, `$MLWS_WORKSPACE`, else
+`./.mlws`) with `location.resolve_location`, opens its metadata store with
+`store.open_store` and, on first use, its artifact store and the batching
+metric logger. The module-level functions in `client/fluent.py` share one
+Workspace per location.
+
+Run search returns a pandas DataFrame (see `client/frames.py`); its
+`attrs["next_page_token"]` is the token for the next page (None on the last).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..entities import Experiment as ExperimentRecord
+from ..entities import RunStatus
+from ..errors import Conflict, InvalidParameter
+from ..location import resolve_location
+from ..store.factory import open_store
+from .logger import MetricLogger
+from .run import Run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..store.artifacts import ArtifactStore
+
+DEFAULT_EXPERIMENT = "Default"
+RUN_ID_ENV = "MLWS_RUN_ID"
+
+
+def default_experiment_name() -> str:
+    """The notebook's name when Jupyter tells us (JPY_SESSION_NAME), else `Default`."""
+    session = os.environ.get("JPY_SESSION_NAME", "").strip()
+    if session:
+        stem = os.path.splitext(os.path.basename(session))[0].strip()
+        if stem:
+            return stem
+    return DEFAULT_EXPERIMENT
+
+
+class Experiment:
+    """A handle on one experiment: its runs and a shortcut to start one."""
+
+    def __init__(self, workspace: Workspace, record: ExperimentRecord) -> None:
+        self.workspace = workspace
+        self.record = record
+
+    @property
+    def id(self) -> int:
+        """The experiment's id."""
+        return self.record.experiment_id
+
+    @property
+    def name(self) -> str:
+        """The experiment's name (NFC-normalised)."""
+        return self.record.name
+
+    def __repr__(self) -> str:
+        return f"<Experiment {self.id} {self.name!r}>"
+
+    def start_run(self, name: str | None = None, **options: Any) -> Run:
+        """Start a run in this experiment (see `Workspace.start_run`)."""
+        return self.workspace.start_run(experiment=self.name, name=name, **options)
+
+    def runs(
+        self,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+    ) -> pd.DataFrame:
+        """This experiment's runs as a DataFrame."""
+        return self.workspace.runs(self.name, filter, order_by, limit, page_token)
+
+
+class Workspace:
+    """One metadata store + one artifact store (see the module docstring)."""
+
+    def __init__(
+        self,
+        workspace: str | os.PathLike[str] | None = None,
+        *,
+        store_url: str | None = None,
+        artifact_url: str | None = None,
+    ) -> None:
+        self.location = resolve_location(workspace, store_url=store_url, artifact_url=artifact_url)
+        if self.location.store_kind == "rest":
+            raise InvalidParameter(
+                f"{self.location.workspace} is a server URL; REST workspaces arrive with the server API. "
+                "Use a folder or a database URL for now."
+            )
+        self.store = open_store(self.location.store_url)
+        self._artifact_store: ArtifactStore | None = None
+        self._logger: MetricLogger | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.location.workspace}>"
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        """The artifact store, opened on first use."""
+        if self._artifact_store is None:
+            from ..store.artifacts import open_artifact_store
+
+            with self._lock:
+                if self._artifact_store is None:
+                    self._artifact_store = open_artifact_store(self.location.artifact_url)
+        return self._artifact_store
+
+    @property
+    def logger(self) -> MetricLogger:
+        """This workspace's batching metric logger, created on first use."""
+        if self._logger is None:
+            with self._lock:
+                if self._logger is None:
+                    self._logger = MetricLogger(self.store)
+        return self._logger
+
+    def describe(self) -> dict[str, Any]:
+        """Location and store summary (for `info`)."""
+        return {**self.location.describe(), "store": self.store.describe()}
+
+    # ----- experiments ---------------------------------------------------------
+    def experiment(self, name: str) -> Experiment:
+        """The experiment called `name`, created if it does not exist (safe under concurrency)."""
+        return Experiment(self, self.store.get_or_create_experiment(name))
+
+    def experiments(self) -> list[Experiment]:
+        """Every experiment, oldest first."""
+        return [Experiment(self, e) for e in self.store.list_experiments()]
+
+    # ----- runs -----------------------------------------------------------------
+    def get_run(self, run_id: str) -> Run:
+        """The run with this id (NotFound otherwise)."""
+        return Run(self, run_id, self.store.get_run_info(run_id))
+
+    def _experiment_ids(self, experiment: str | Sequence[str] | None) -> list[int] | None:
+        if experiment is None:
+            return None
+        names = [experiment] if isinstance(experiment, str) else list(experiment)
+        ids = []
+        for name in names:
+            found = self.store.get_experiment_by_name(name)
+            if found is not None:
+                ids.append(found.experiment_id)
+        return ids
+
+    def runs(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+    ) -> pd.DataFrame:
+        """Runs as a DataFrame: run_id, experiment, name, status, start_time, end_time, duration,
+        params.<k>, metrics.<k> (latest), tags.<k>; newest first unless `order_by` says otherwise."""
+        from .frames import runs_frame
+
+        self.flush()
+        table = self.store.search_runs(self._experiment_ids(experiment), filter, order_by, limit, page_token)
+        return runs_frame(table)
+
+    def start_run(
+        self,
+        experiment: str | None = None,
+        name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        *,
+        parent: Run | str | None = None,
+        run_id: str | None = None,
+        source_kind: str = "api",
+        compute_target: str = "local",
+        notebook_path: str | None = None,
+        cell_id: str | None = None,
+    ) -> Run:
+        """Create a running run (or resume `run_id`) and make it this process's active run."""
+        from . import lifecycle
+
+        if run_id is not None:
+            run = self.get_run(run_id)
+            if run.info.status == RunStatus.QUEUED:
+                self.store.update_run(run_id, status=RunStatus.RUNNING)
+            elif run.info.status.is_terminal:
+                raise Conflict(f"Run {run_id} has already ended ({run.info.status.value}); start a new run.")
+            if tags:
+                run.set_tags(tags)
+        else:
+            exp = self.store.get_or_create_experiment(experiment or default_experiment_name())
+            parent_id = parent.id if isinstance(parent, Run) else parent
+            record = self.store.create_run(
+                exp.experiment_id,
+                name=name,
+                tags=tags,
+                parent_run_id=parent_id,
+                source_kind=source_kind,
+                compute_target=compute_target,
+                notebook_path=notebook_path,
+                cell_id=cell_id,
+                user=_user(),
+            )
+            run = Run(self, record.info.run_id, record.info)
+        lifecycle.push(run)
+        self.logger.watch(run.id)
+        return run
+
+    def flush(self) -> None:
+        """Write this process's buffered metric points."""
+        if self._logger is not None:
+            self._logger.flush()
+
+    def close(self) -> None:
+        """Flush and release the stores."""
+        if self._logger is not None:
+            self._logger.close()
+        self.store.close()
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return None

@@ -1,0 +1,169 @@
+"""Domain types shared by every store, the Python API and (later) the REST layer.
+
+Plain dataclasses and named tuples only: stores return these, never ORM rows,
+so a REST store can build the same objects from JSON. `Metric` is a
+`NamedTuple` on purpose: the metric logger creates one per `log_metric` call
+and a tuple is the cheapest object Python can build.
+
+Run lifecycle (DESIGN.md §3): `queued -> running -> completed | failed |
+killed | canceled`; `queued` may also end directly (a job canceled before it
+started). Terminal states are final: `check_transition` refuses to leave them,
+which is what stops a late heartbeat from resurrecting a killed run (K5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, NamedTuple
+
+from .errors import Conflict, InvalidParameter
+
+
+class RunStatus(str, Enum):
+    """The six run statuses of DESIGN.md §5, spelled as users see them."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    KILLED = "killed"
+    CANCELED = "canceled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for the four end states."""
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    @classmethod
+    def parse(cls, value: str | RunStatus) -> RunStatus:
+        """A status from its name (case-insensitive); InvalidParameter lists the valid ones."""
+        if isinstance(value, RunStatus):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise InvalidParameter(f"Unknown run status {value!r}: use one of {names}.") from None
+
+
+_ALLOWED = {
+    RunStatus.QUEUED: {RunStatus.RUNNING, RunStatus.FAILED, RunStatus.KILLED, RunStatus.CANCELED},
+    RunStatus.RUNNING: {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.KILLED, RunStatus.CANCELED},
+}
+
+
+def check_transition(current: RunStatus, new: RunStatus) -> None:
+    """Raise Conflict unless `current -> new` is a valid step (staying put is always valid)."""
+    if current == new:
+        return
+    if new not in _ALLOWED.get(current, set()):
+        raise Conflict(
+            f"A run cannot go from {current.value!r} to {new.value!r}"
+            + (" (it has already ended)." if current.is_terminal else ".")
+        )
+
+
+class Metric(NamedTuple):
+    """One metric point: `timestamp` in milliseconds since the Unix epoch (UTC)."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs."""
+
+    experiment_id: int
+    name: str
+    artifact_location: str | None
+    created_time: int
+    last_update_time: int
+
+
+@dataclass(slots=True)
+class RunInfo:
+    """Everything about a run except its params, metrics and tags (times in ms since epoch).
+
+    Not frozen on purpose: a search builds thousands of these, and a frozen
+    dataclass costs ten times more to construct. Stores never keep or reuse
+    the instances they return, so changing one changes nothing stored.
+    """
+
+    run_id: str
+    experiment_id: int
+    name: str
+    status: RunStatus
+    start_time: int | None
+    end_time: int | None
+    heartbeat_time: int | None
+    source_kind: str = "api"
+    compute_target: str = "local"
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    parent_run_id: str | None = None
+    user: str | None = None
+    status_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunData:
+    """A run's params and tags (strings) and its latest metric value per key."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as a store returns it: info plus data."""
+
+    info: RunInfo
+    data: RunData
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """An artifact as the metadata store records it (the bytes live in the artifact store)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """The history of one metric key as three parallel columns (lists or numpy arrays).
+
+    `total_points` is the stored length; it is larger than `len(steps)` when
+    the series was downsampled. `cursor` is what to pass as `since` next time
+    to get only the points logged after this read (points count in log order).
+    """
+
+    key: str
+    steps: Any
+    timestamps: Any
+    values: Any
+    total_points: int
+    cursor: int | None = None
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """One page of a run search, column-oriented so a DataFrame is built without loops.
+
+    `runs` holds the infos in result order; `params`, `metrics` and `tags`
+    map a key to a list aligned with `runs` (None where a run lacks the key).
+    `next_page_token` is None on the last page.
+    """
+
+    runs: list[RunInfo]
+    experiment_names: list[str]
+    params: dict[str, list[str | None]]
+    metrics: dict[str, list[float | None]]
+    tags: dict[str, list[str | None]]
+    next_page_token: str | None = None

@@ -1,0 +1,245 @@
+"""The one metadata-store interface (STYLE.md rule 3).
+
+Backends: `store/sql/` (SQLite, PostgreSQL) now, a REST client later. The
+client layer, the server and the CLI talk only to this class, and one
+contract suite (`tests/store/`) runs against every backend.
+
+The abstract methods are the small required core; everything else is a
+convenience built on it (one metric is a batch of one), so a new backend
+implements the core and inherits the rest. Inputs and outputs are plain
+values and the dataclasses of `jupyter_mlws.entities`, never ORM rows, so
+every method maps onto one JSON request for the REST transport.
+
+Contract highlights every backend honours:
+- `log_batch` is all-or-nothing: an invalid item or a failure stores nothing.
+- params are immutable: logging the same key again with the same value is a
+  no-op, with a different value a `Conflict`.
+- `latest_metrics` per key is the point with the largest (step, timestamp).
+- times are integer milliseconds since the Unix epoch, UTC.
+- `create_experiment` relies on a unique constraint (no check-then-insert):
+  of concurrent creators exactly one wins, the others get `AlreadyExists`.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..entities import (
+    ArtifactRecord,
+    Experiment,
+    Metric,
+    MetricSeries,
+    RunInfo,
+    RunRecord,
+    RunStatus,
+    RunTable,
+)
+from ..errors import AlreadyExists, NotFound
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch (the store's time unit)."""
+    return time.time_ns() // 1_000_000
+
+
+class MetadataStore(ABC):
+    """Experiments, runs, params, tags, metrics and artifact records."""
+
+    url: str
+
+    # ----- required core -------------------------------------------------
+    @abstractmethod
+    def create_experiment(self, name: str, artifact_location: str | None = None) -> Experiment:
+        """Create an experiment; `AlreadyExists` when the (NFC-normalised) name is taken."""
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        """The experiment with this id, or `NotFound`."""
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this (NFC-normalised) name, or None."""
+
+    @abstractmethod
+    def list_experiments(self) -> list[Experiment]:
+        """All experiments, oldest first."""
+
+    @abstractmethod
+    def rename_experiment(self, experiment_id: int, name: str) -> Experiment:
+        """Give an experiment a new name (`AlreadyExists` when taken, `NotFound` when missing)."""
+
+    @abstractmethod
+    def delete_experiment(self, experiment_id: int) -> None:
+        """Delete an experiment that has no runs (`Conflict` while it has some, `NotFound` when missing)."""
+
+    @abstractmethod
+    def create_run(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        run_id: str | None = None,
+        status: RunStatus | str = RunStatus.RUNNING,
+        start_time: int | None = None,
+        parent_run_id: str | None = None,
+        source_kind: str = "api",
+        compute_target: str = "local",
+        notebook_path: str | None = None,
+        cell_id: str | None = None,
+        user: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        """Create a run (a uuid4 hex id unless given); a `running` run gets a start time."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """Info, params, tags and latest metrics of a run, or `NotFound`."""
+
+    @abstractmethod
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+        status_reason: str | None = None,
+    ) -> RunInfo:
+        """Change status (valid transitions only, else `Conflict`), end time, name or reason."""
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run with its params, tags, metrics and artifact records (`NotFound` when missing).
+
+        The artifact bytes are the artifact store's to delete."""
+
+    @abstractmethod
+    def heartbeat(self, run_id: str, time_ms: int | None = None) -> RunStatus:
+        """Record that the run's process is alive; returns the status (an ended run is left as is)."""
+
+    @abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric | tuple[str, float, int, int]] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        batch_id: str | None = None,
+    ) -> bool:
+        """Store metrics (key, value, step, timestamp ms), params and tags in one all-or-nothing write.
+
+        With a `batch_id` (1-64 characters of letters, digits, `-`, `_`), a batch
+        already applied to this run is not written again and False is returned:
+        retries after a lost answer never duplicate a point. True otherwise.
+        """
+
+    @abstractmethod
+    def get_metric_history(
+        self, run_id: str, key: str, max_points: int | None = None, since: int | None = None
+    ) -> MetricSeries:
+        """All points of one key ordered by step, or at most `max_points` shape-preserving ones.
+
+        `since` (a previous answer's `cursor`) limits the answer to the points
+        logged after that read, for live charts that poll.
+        """
+
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+    ) -> RunTable:
+        """One page of runs matching the filter grammar (see `store/filter.py`), as columns."""
+
+    @abstractmethod
+    def record_artifact(self, run_id: str, artifact: ArtifactRecord) -> None:
+        """Record (or replace) the path, size and sha256 of an artifact the artifact store holds."""
+
+    @abstractmethod
+    def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:
+        """The recorded artifacts of a run under `prefix`, sorted by path."""
+
+    @abstractmethod
+    def delete_artifact_record(self, run_id: str, path: str) -> None:
+        """Forget one artifact record (the artifact store deletes the bytes)."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """A JSON-ready summary (kind, redacted URL, schema version) for `info` commands."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook: stores without connections need nothing
+        """Release connections; the store must not be used afterwards."""
+
+    # ----- conveniences built on the core ---------------------------------
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment called `name`, creating it first if needed (safe under concurrency)."""
+        found = self.get_experiment_by_name(name)
+        if found is not None:
+            return found
+        try:
+            return self.create_experiment(name)
+        except AlreadyExists:
+            found = self.get_experiment_by_name(name)
+            if found is None:  # pragma: no cover - deleted between the two calls
+                raise NotFound(f"Experiment {name!r} vanished while it was being created.") from None
+            return found
+
+    def log_metric(
+        self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None
+    ) -> None:
+        """One metric point, durable when this returns (a batch of one)."""
+        self.log_batch(
+            run_id, metrics=[Metric(key, value, step, now_ms() if timestamp is None else timestamp)]
+        )
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """One param (immutable once set)."""
+        self.log_batch(run_id, params={key: value})
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        """Several params in one write."""
+        self.log_batch(run_id, params=params)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """One tag (tags can be overwritten)."""
+        self.log_batch(run_id, tags={key: value})
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Several tags in one write."""
+        self.log_batch(run_id, tags=tags)
+
+    def end_run(self, run_id: str, status: RunStatus | str, reason: str | None = None) -> RunInfo:
+        """Move a run to a terminal status with the end time now."""
+        return self.update_run(run_id, status=status, end_time=now_ms(), status_reason=reason)
+
+    def get_run_info(self, run_id: str) -> RunInfo:
+        """Just the info of a run."""
+        return self.get_run(run_id).info
+
+    def iter_runs(
+        self,
+        experiment_ids: Sequence[int] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        page_size: int = 1000,
+    ) -> Iterable[RunTable]:
+        """Every page of a search, following page tokens."""
+        token: str | None = None
+        while True:
+            page = self.search_runs(experiment_ids, filter, order_by, page_size, token)
+            yield page
+            token = page.next_page_token
+            if token is None:
+                return
+
+    def __enter__(self) -> MetadataStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,165 @@
+"""The SQL schema at the head revision, as SQLAlchemy Core tables.
+
+The SQL store queries these tables; the Alembic scripts in
+`store/migrations/versions/` build the same schema step by step, and a test
+checks that the two agree (RELIABILITY U3). Change both together: add a new
+migration, then update this file.
+
+Design notes:
+- runs have an internal integer key `id` (used by params/tags/metrics, so a
+  metric row stores 8 bytes instead of a 32-character uuid) and the public
+  uuid `run_id`; the integer never leaves the store.
+- a metric value is `value` plus `value_kind` (see `validation.encode_value`):
+  SQLite stores NaN as NULL and loses the sign of -0.0.
+- `latest_metrics` keeps, per run and key, the point with the largest
+  (step, timestamp): search and run tables read it instead of the history.
+- times are integer milliseconds since the Unix epoch (UTC).
+- room for later tables (models, model_versions, compute_targets, jobs,
+  endpoints) is simply the next migration.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+HEAD_REVISION = "0002"
+SCHEMA_VERSION = int(HEAD_REVISION)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False),
+    Column("artifact_location", Text, nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    UniqueConstraint("name"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False),
+    Column("experiment_id", Integer, ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text, nullable=True),
+    Column("source_kind", String(32), nullable=False),
+    Column("compute_target", String(256), nullable=False),
+    Column("notebook_path", Text, nullable=True),
+    Column("cell_id", String(256), nullable=True),
+    Column("parent_run_id", String(32), nullable=True),
+    Column("user_name", String(256), nullable=True),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("heartbeat_time", BigInteger, nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("run_id"),
+    Index(None, "experiment_id", "start_time"),
+    Index(None, "parent_run_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run", "key"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run", "key"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("value", Double, nullable=True),
+    Column("value_kind", SmallInteger, nullable=False),
+    Index(None, "run", "key", "step"),
+)
+
+# The metric history again, packed for reading: per (run, key) a few chunks, each holding
+# little-endian int64 steps, int64 timestamps and float64 values (raw IEEE bits, so NaN and
+# -0.0 need no flag here) for `points` points. Written in the same transaction as `metrics`
+# by `sql/metrics.py`; a small last chunk is extended instead of adding a new one, so a
+# series logged point by point still reads as a handful of blobs. `metrics` stays the
+# row-wise truth (and what SQL queries use); this table makes a 1M-point read one blob scan.
+metric_chunks = Table(
+    "metric_chunks",
+    metadata,
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("chunk", Integer, nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("run", "key", "chunk"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    Column("value", Double, nullable=True),
+    Column("value_kind", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("run", "key"),
+)
+
+# Batch ids already applied per run: a retried `log_batch(batch_id=...)` writes nothing twice.
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run", "batch_id"),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run", "path"),
+)

@@ -1,0 +1,181 @@
+"""Schema versions: v1 -> v2 upgrade with backfill (U1), backups (U2), schema == models (U3),
+newer or foreign databases refused without writes (U4), one creation under concurrency (C4)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from jupyter_mlws.errors import IncompatibleStore
+from jupyter_mlws.store.factory import open_store
+from jupyter_mlws.store.sql.engine import normalise_url
+from jupyter_mlws.store.sql.migrate import KNOWN_REVISIONS, MIGRATIONS_DIR
+from jupyter_mlws.store.sql.schema import HEAD_REVISION, metadata
+
+V1_TABLES = ["experiments", "runs", "params", "tags", "metrics"]
+T0 = 1_700_000_000_000
+
+
+def _alembic_config(conn):
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    return config
+
+
+def make_v1_database(url: str) -> None:
+    """Build a schema-v1 workspace from the v1 migration and fill it the way v1 code did."""
+    from alembic import command
+
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0001")
+        conn.execute(
+            text("INSERT INTO experiments (name, created_time, last_update_time) VALUES ('old', :t, :t)"),
+            {"t": T0},
+        )
+        for pk, run_id in ((1, "a" * 32), (2, "b" * 32)):
+            conn.execute(
+                text(
+                    "INSERT INTO runs (run_id, experiment_id, name, status, source_kind, compute_target, "
+                    "start_time, end_time, created_time) "
+                    "VALUES (:rid, 1, :name, 'completed', 'api', 'local', "
+                    ":t, :t, :t)"
+                ),
+                {"rid": run_id, "name": f"run{pk}", "t": T0},
+            )
+            assert conn.execute(text("SELECT id FROM runs WHERE run_id = :r"), {"r": run_id}).scalar() == pk
+            conn.execute(text("INSERT INTO params (run, key, value) VALUES (:pk, 'lr', '0.01')"), {"pk": pk})
+            conn.execute(text("INSERT INTO tags (run, key, value) VALUES (:pk, 'team', 'a')"), {"pk": pk})
+        rows = [
+            (1, "loss", 0, T0, 0.9, 0),
+            (1, "loss", 2, T0, 0.4, 0),
+            (1, "loss", 1, T0 + 5, 0.6, 0),
+            (1, "acc", 3, T0, None, 1),
+            (2, "loss", 7, T0, 0.0, 2),
+            (2, "loss", 7, T0 + 1, 0.3, 0),
+        ]
+        for row in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO metrics (run, key, step, timestamp_ms, value, value_kind) "
+                    "VALUES (:r, :k, :s, :t, :v, :kind)"
+                ),
+                dict(zip(("r", "k", "s", "t", "v", "kind"), row, strict=False)),
+            )
+    engine.dispose()
+
+
+def _snapshot(url: str, tables: list[str]) -> dict[str, list[tuple]]:
+    engine = create_engine(normalise_url(url))
+    with engine.connect() as conn:
+        snap = {
+            t: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {t}")).fetchall()) for t in tables
+        }
+    engine.dispose()
+    return snap
+
+
+def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(store_url: str) -> None:
+    make_v1_database(store_url)
+    before = _snapshot(store_url, V1_TABLES)
+    with open_store(store_url) as store:
+        assert store.describe()["schema_version"] == 2
+        assert _snapshot(store_url, V1_TABLES) == before
+        latest = store.get_run("a" * 32).data.metrics
+        assert latest["loss"] == 0.4 and math.isnan(latest["acc"])
+        assert store.get_run("b" * 32).data.metrics == {"loss": 0.3}
+        assert store.get_run("a" * 32).data.params == {"lr": "0.01"}
+        assert list(store.get_metric_history("a" * 32, "loss").steps) == [0, 1, 2]
+        run = store.create_run(1, name="new")  # v2 tables work after the upgrade
+        store.log_metric(run.info.run_id, "loss", 1.0, 0, T0)
+    if store_url.startswith("sqlite"):
+        db = Path(normalise_url(store_url).database)
+        backup = db.with_name("mlws.db.bak-v1")
+        assert backup.exists()
+        with sqlite3.connect(backup) as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+            assert conn.execute("SELECT count(*) FROM metrics").fetchone() == (6,)
+
+
+def test_schema_from_migrations_matches_models_and_reopening_is_idempotent(store_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    for _ in range(3):
+        open_store(store_url).close()
+    engine = create_engine(normalise_url(store_url))
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).fetchall() == [(HEAD_REVISION,)]
+    engine.dispose()
+    assert diff == []
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    assert scripts.get_heads() == [HEAD_REVISION]
+    assert [s.revision for s in reversed(list(scripts.walk_revisions()))] == list(KNOWN_REVISIONS)
+
+
+def test_newer_database_is_refused_without_writes(store_url: str) -> None:
+    open_store(store_url).close()
+    engine = create_engine(normalise_url(store_url))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    before = _snapshot(store_url, ["alembic_version", "experiments", "runs"])
+    digest = None
+    if store_url.startswith("sqlite"):
+        digest = hashlib.sha256(Path(normalise_url(store_url).database).read_bytes()).hexdigest()
+    with pytest.raises(IncompatibleStore, match=r"newer than this jupyter_mlws.*pip install -U") as caught:
+        open_store(store_url)
+    assert "0099" in caught.value.message and "nothing was written" in caught.value.message
+    assert _snapshot(store_url, ["alembic_version", "experiments", "runs"]) == before
+    if digest is not None:
+        assert hashlib.sha256(Path(normalise_url(store_url).database).read_bytes()).hexdigest() == digest
+
+
+def test_foreign_database_is_refused(sqlite_url: str) -> None:
+    path = Path(normalise_url(sqlite_url).database)
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE runs (run_uuid TEXT)")
+    with pytest.raises(IncompatibleStore, match="not a jupyter_mlws workspace"):
+        open_store(sqlite_url)
+
+
+def _open_and_report(url: str, queue) -> None:
+    try:
+        store = open_store(url)
+        store.get_or_create_experiment("shared")
+        queue.put(store.describe()["schema_version"])
+        store.close()
+    except Exception as err:
+        queue.put(repr(err))
+
+
+def test_processes_opening_a_fresh_database_create_the_schema_once(sqlite_url: str) -> None:
+    """RELIABILITY C4: four processes race on a fresh file; the schema is made once, no errors."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_open_and_report, args=(sqlite_url, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert results == [2, 2, 2, 2]
+    with sqlite3.connect(normalise_url(sqlite_url).database) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
+        assert conn.execute("SELECT count(*) FROM experiments").fetchone() == (1,)
+    assert not list(Path(normalise_url(sqlite_url).database).parent.glob("*.bak-v*"))

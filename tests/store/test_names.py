@@ -1,0 +1,80 @@
+"""RELIABILITY P9: names and keys — documented limits, NFC, and errors that name the rule."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from jupyter_mlws.errors import InvalidParameter
+from jupyter_mlws.validation import KEY_MAX, NAME_MAX, validate_key, validate_name
+
+BAD_NAMES = [
+    ("", "empty"),
+    (" lead", "whitespace"),
+    ("trail ", "whitespace"),
+    ("zero\u200bwidth", "U\\+200B"),
+    ("bidi\u202eoverride", "U\\+202E"),
+    ("tab\there", "U\\+0009"),
+    ("nbsp\u00a0x", "U\\+00A0"),
+    ("a/../b", "'..'"),
+    ("./a", "'.'"),
+    ("a/", "slashes"),
+    ("a//b", "slashes"),
+    ("my%20model", "'%'"),
+    ("back\\slash", "'\\\\\\\\'"),
+]
+
+
+@pytest.mark.parametrize(("name", "why"), BAD_NAMES)
+def test_bad_names_are_refused_with_the_reason(store, name, why) -> None:
+    with pytest.raises(InvalidParameter, match=why):
+        store.create_experiment(name)
+    assert store.list_experiments() == []
+
+
+def test_name_limit_and_limit_plus_one(store) -> None:
+    ok = "n" * NAME_MAX
+    assert store.create_experiment(ok).name == ok
+    with pytest.raises(InvalidParameter, match=f"limit is {NAME_MAX}"):
+        store.create_experiment("n" * (NAME_MAX + 1))
+
+
+def test_key_limit_and_limit_plus_one(store) -> None:
+    run_id = store.create_run(store.create_experiment("e").experiment_id).info.run_id
+    store.log_param(run_id, "k" * KEY_MAX, 1)
+    with pytest.raises(InvalidParameter, match=f"limit is {KEY_MAX}"):
+        store.log_param(run_id, "k" * (KEY_MAX + 1), 1)
+    assert list(store.get_run(run_id).data.params) == ["k" * KEY_MAX]
+
+
+def test_unicode_names_are_fine_and_nfd_twins_collapse(store) -> None:
+    for name in ("émoji 🚀", "שלום", "日本語/実験"):
+        assert store.create_experiment(name).name == name
+    nfd = unicodedata.normalize("NFD", "Ångström")
+    assert store.create_experiment(nfd).name == unicodedata.normalize("NFC", nfd)
+
+
+def test_nfd_key_twins_in_one_batch_with_different_values_are_refused(store) -> None:
+    run_id = store.create_run(store.create_experiment("e").experiment_id).info.run_id
+    nfc, nfd = unicodedata.normalize("NFC", "é"), unicodedata.normalize("NFD", "é")
+    with pytest.raises(InvalidParameter, match="twice"):
+        store.log_params(run_id, {nfc: "1", nfd: "2"})
+    store.log_params(run_id, {nfc: "1", nfd: "1"})
+    assert store.get_run(run_id).data.params == {nfc: "1"}
+
+
+@pytest.mark.parametrize("key", ["loss", "train/loss", "val acc", "a:b", "x.y-z_1", "größe"])
+def test_good_keys(key) -> None:
+    assert validate_key("Metric key", key) == key
+
+
+@pytest.mark.parametrize("key", ["emoji🚀", "a,b", "x=y", "q'uote", 'dq"', "semi;colon", 5, None])
+def test_keys_outside_the_alphabet_are_refused(key) -> None:
+    with pytest.raises(InvalidParameter):
+        validate_key("Metric key", key)
+
+
+def test_names_are_strings() -> None:
+    with pytest.raises(InvalidParameter, match="string"):
+        validate_name("Experiment name", 42)

@@ -1,0 +1,93 @@
+"""`jupyter mlws info | experiments | runs`: readable tables, exit status 2 on a domain error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jupyter_mlws.cli import main
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workspace with two experiments and three runs."""
+    from jupyter_mlws.client.workspace import Workspace
+
+    folder = tmp_path / "ws"
+    monkeypatch.setenv("MLWS_WORKSPACE", str(folder))
+    ws = Workspace()
+    for name, acc in (("base", 0.81), ("deep", 0.93)):
+        with ws.start_run("churn", name) as run:
+            run.log_param("lr", "0.01")
+            run.log_metric("acc", acc)
+    ws.start_run("fraud", "live")  # still running
+    ws.flush()
+    yield folder
+    from jupyter_mlws.client import lifecycle
+
+    for run in lifecycle.open_runs():
+        run.end()
+    ws.close()
+
+
+def test_info_names_the_workspace(workspace: Path, capsys) -> None:
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert f"ML workspace   {workspace}" in out and "schema       v2" in out and "experiments  2" in out
+
+
+def test_experiments_table(workspace: Path, capsys) -> None:
+    assert main(["experiments"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "name", "runs", "created"]
+    assert lines[2].split()[:3] == ["1", "churn", "2"] and lines[3].split()[:3] == ["2", "fraud", "1"]
+
+
+def test_runs_table_with_experiment_and_filter(workspace: Path, capsys) -> None:
+    assert main(["runs", "--experiment", "churn", "--filter", "metrics.acc > 0.9"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "run_id",
+        "experiment",
+        "name",
+        "status",
+        "start_time",
+        "duration",
+        "metrics.acc",
+        "params.lr",
+    ]
+    assert len(lines) == 3 and " deep " in lines[2] and "completed" in lines[2] and "0.93" in lines[2]
+    assert main(["runs", "--order-by", "name asc"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [r.split()[2] for r in rows] == ["base", "deep", "live"]
+    assert main(["runs", "--filter", "status = 'queued'"]) == 0
+    assert capsys.readouterr().out.strip() == "No runs match."
+
+
+def test_domain_errors_print_the_message_and_exit_2(workspace: Path, capsys) -> None:
+    assert main(["runs", "--filter", "metrics.acc >"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlws: Bad filter at position 13") and "Traceback" not in err
+
+
+def test_jupyter_finds_the_subcommand(workspace: Path) -> None:
+    script = shutil.which(
+        "jupyter-mlws", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    )
+    if script is None:
+        pytest.skip("jupyter-mlws is not installed: run `pip install -e .` to create the script entry")
+    jupyter = Path(sys.executable).parent / "jupyter"
+    result = subprocess.run([str(jupyter), "mlws", "experiments"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "churn" in result.stdout
+    bad = subprocess.run(
+        [str(jupyter), "mlws", "--workspace", str(workspace), "runs", "--filter", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "Bad filter" in bad.stderr
