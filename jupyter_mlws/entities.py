@@ -167,3 +167,15 @@ class RunTable:
     metrics: dict[str, list[float | None]]
     tags: dict[str, list[str | None]]
     next_page_token: str | None = None
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """What changed in a store after a cursor: events for the browser and the next cursor.
+
+    Each event is a JSON-ready dict with `action` (`created`, `updated`, `metrics`, or
+    `resync` when the reader fell too far behind), `run_id`, `experiment_id`, `status`, `name`.
+    """
+
+    events: list[dict[str, Any]]
+    cursor: int

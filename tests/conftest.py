@@ -44,3 +44,6 @@ def jp_serverapp(jp_serverapp, jp_asyncio_loop):
     """
     jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
     return jp_serverapp
+
+
+from .live_server import live_server  # noqa: E402,F401  (a shared fixture)

@@ -70,6 +70,21 @@ async def test_panel_shows_the_workspace(lab: LabServer) -> None:
         await expect(info).to_contain_text(str(lab.root_dir / ".mlws"), timeout=20_000)
         await expect(info).to_contain_text("sqlite")
         await expect(info).to_contain_text(lab.api("/mlws/api/v1/info")["version"])
+        await expect(panel.get_by_label("Run activity")).to_contain_text("No run activity")
+        # A kernel writes the workspace's SQLite file directly; the server pushes what changed.
+        from jupyter_mlws.store.factory import open_store
+
+        kernel_side = open_store(f"sqlite:///{lab.root_dir / '.mlws' / 'mlws.db'}")
+        try:
+            experiment = kernel_side.create_experiment("churn")
+            run = kernel_side.create_run(experiment.experiment_id, name="baseline <b>bold</b>").info
+            activity = panel.get_by_label("Run activity")
+            await expect(activity).to_contain_text("baseline <b>bold</b> started", timeout=10_000)
+            assert await activity.locator("b").count() == 0, "names are shown as text, never as HTML"
+            kernel_side.end_run(run.run_id, "completed")
+            await expect(activity).to_contain_text("baseline <b>bold</b> completed", timeout=10_000)
+        finally:
+            kernel_side.close()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / "sidebar-panel.png"))
 

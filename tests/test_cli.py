@@ -38,7 +38,10 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_info_names_the_workspace(workspace: Path, capsys) -> None:
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert f"ML workspace   {workspace}" in out and "schema       v2" in out and "experiments  2" in out
+    from jupyter_mlws.store.sql.schema import SCHEMA_VERSION
+
+    assert f"ML workspace   {workspace}" in out and f"schema       v{SCHEMA_VERSION}" in out
+    assert "experiments  2" in out
 
 
 def test_experiments_table(workspace: Path, capsys) -> None:

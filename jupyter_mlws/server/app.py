@@ -19,9 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Type, Unicode
+from traitlets import Float, Type, Unicode
 
 from ..location import WorkspaceLocation, resolve_location
+from .events import RUN_EVENT_SCHEMA, RunEventWatcher
 from .handlers import api_routes
 from .services import WorkspaceServices
 
@@ -58,6 +59,12 @@ class MLWorkspaceApp(ExtensionApp):
         help="The class that holds the workspace's long-lived services (swap it in tests or deployments).",
     )
 
+    event_interval = Float(
+        0.5,
+        config=True,
+        help="Seconds between two looks for run changes to push to the browser (0 turns live events off).",
+    )
+
     location: WorkspaceLocation
     services: WorkspaceServices
 
@@ -71,12 +78,18 @@ class MLWorkspaceApp(ExtensionApp):
         )
         self.services = self.services_class(self.location, log=self.log)
         self.settings["mlws_services"] = self.services
+        self.serverapp.event_logger.register_event_schema(RUN_EVENT_SCHEMA)
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(api_routes())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         await self.services.start()
+        if self.event_interval > 0 and self.location.store_kind != "rest":
+            watcher = RunEventWatcher(self.services, serverapp.event_logger, self.event_interval)
+            self.settings["mlws_event_watcher"] = watcher
+            serverapp.web_app.settings["mlws_event_watcher"] = watcher
+            self.services.spawn(watcher.run_forever(), "run-events")
 
     async def stop_extension(self) -> None:
         await self.services.stop()

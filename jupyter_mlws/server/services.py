@@ -2,38 +2,66 @@
 
 `MLWorkspaceApp` builds one `WorkspaceServices` when the server starts,
 starts it from the async start hook (the event loop is running by then) and
-stops it from `stop_extension`. Everything long-lived that later issues add
-(the store, the run reaper, kernel supervision, clusters, endpoints) hangs off
-this object, and every background task goes through `spawn()` so that
-`stop()` can cancel it: nothing outlives the server.
+stops it from `stop_extension`. Everything long-lived hangs off this object:
+the metadata store, the artifact store, the pool that runs their blocking
+calls off the event loop, and every background task (through `spawn()`, so
+that `stop()` can cancel it: nothing outlives the server).
+
+Handlers reach the stores only through `await services.run(fn, *args)`, which
+runs `fn` on a small thread pool: store and file work never blocks the
+tornado loop (STYLE.md rule 7).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..errors import Unavailable
 from ..location import WORKSPACE_ENV, WorkspaceLocation
+
+if TYPE_CHECKING:
+    from ..store.artifacts import ArtifactStore
+    from ..store.base import MetadataStore
+
+T = TypeVar("T")
+
+#: Threads for store and file work; SQLite serialises writers anyway, and
+#: PostgreSQL's pool is sized to match.
+DEFAULT_WORKERS = 8
 
 
 class WorkspaceServices:
-    """The workspace as seen by the server: its location and background tasks."""
+    """The workspace as seen by the server: its stores, worker pool and background tasks."""
 
-    def __init__(self, location: WorkspaceLocation, log: logging.Logger | None = None) -> None:
+    def __init__(
+        self, location: WorkspaceLocation, log: logging.Logger | None = None, workers: int = DEFAULT_WORKERS
+    ) -> None:
         self.location = location
         self.log = log or logging.getLogger("jupyter_mlws")
+        self._workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._store: MetadataStore | None = None
+        self._artifacts: ArtifactStore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._exported_env = False
         self.started = False
 
+    # ----- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
-        """Prepare the workspace and start background tasks (server's event loop)."""
+        """Open the stores (off the loop) and export the workspace to kernels."""
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="mlws-store")
         if self.location.is_local:
-            await asyncio.to_thread(Path(self.location.workspace).mkdir, parents=True, exist_ok=True)
+            await self.run(Path(self.location.workspace).mkdir, parents=True, exist_ok=True)
+        if self.location.store_kind != "rest":
+            self._store = await self.run(self._open_store)
+            self._artifacts = await self.run(self._open_artifacts)
         # Kernels inherit the server's environment: exporting the workspace
         # here connects every kernel this server starts to the same workspace.
         if not os.environ.get(WORKSPACE_ENV):
@@ -41,6 +69,58 @@ class WorkspaceServices:
             self._exported_env = True
         self.started = True
         self.log.info("ML workspace at %s (%s store)", self.location.workspace, self.location.store_kind)
+
+    def _open_store(self) -> MetadataStore:
+        from ..store.factory import open_store
+
+        return open_store(self.location.store_url)
+
+    def _open_artifacts(self) -> ArtifactStore:
+        from ..store.artifacts import open_artifact_store
+
+        return open_artifact_store(self.location.artifact_url)
+
+    async def stop(self) -> None:
+        """Cancel every background task, close the stores, undo what `start()` changed."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._store is not None:
+            store, self._store = self._store, None
+            await self.run(store.close)
+        self._artifacts = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        if self._exported_env and os.environ.get(WORKSPACE_ENV) == self.location.workspace:
+            del os.environ[WORKSPACE_ENV]
+            self._exported_env = False
+        self.started = False
+
+    # ----- what handlers use -------------------------------------------------
+    @property
+    def store(self) -> MetadataStore:
+        """The metadata store; `Unavailable` (503) before start or for a remote workspace."""
+        if self._store is None:
+            raise Unavailable(self._why_unavailable("metadata store"))
+        return self._store
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store; `Unavailable` (503) before start or for a remote workspace."""
+        if self._artifacts is None:
+            raise Unavailable(self._why_unavailable("artifact store"))
+        return self._artifacts
+
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a blocking call on the store pool and await its result."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(fn, *args, **kwargs)
+        if self._pool is None:
+            return await loop.run_in_executor(None, call)
+        return await loop.run_in_executor(self._pool, call)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run `coro` as a background task that `stop()` will cancel."""
@@ -53,14 +133,10 @@ class WorkspaceServices:
     def task_names(self) -> list[str]:
         return sorted(task.get_name() for task in self._tasks)
 
-    async def stop(self) -> None:
-        """Cancel every background task and undo what `start()` changed."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-        if self._exported_env and os.environ.get(WORKSPACE_ENV) == self.location.workspace:
-            del os.environ[WORKSPACE_ENV]
-            self._exported_env = False
-        self.started = False
+    def _why_unavailable(self, what: str) -> str:
+        if self.location.store_kind == "rest":
+            return (
+                f"This server's workspace is the remote {self.location.workspace}; "
+                f"its {what} is served there, not here."
+            )
+        return f"The workspace's {what} is not open yet (the server is starting or stopping)."

@@ -36,7 +36,8 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -47,6 +48,7 @@ from .atomic_write import (
     CHUNK_SIZE,
     TEMP_PREFIX,
     ByteReader,
+    StagedFile,
     hash_stream,
     storage_error,
     write_local_atomic,
@@ -59,6 +61,7 @@ __all__ = [
     "TEMP_PREFIX",
     "ArtifactInfo",
     "ArtifactStore",
+    "ArtifactUpload",
     "ByteReader",
     "LocalArtifactStore",
     "open_artifact_store",
@@ -75,6 +78,48 @@ class ArtifactInfo:
     path: str
     size: int
     sha256: str
+
+
+class ArtifactUpload:
+    """An artifact arriving in pieces, invisible until `commit` (from `ArtifactStore.begin_upload`).
+
+    Who calls it: the server's streamed PUT handler, each method on a pool thread: `write` per
+    received chunk, then `commit` once the body is complete, or `abort` when the client went away or
+    the request failed. `abort` after `commit` does nothing, so cleanup code may always call it.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        staged: StagedFile,
+        finish: Callable[[StagedFile, str | None], tuple[int, str]],
+        cleanup: Callable[[], None] | None = None,
+    ) -> None:
+        self.path = path
+        self._staged = staged
+        self._finish = finish
+        self._cleanup = cleanup
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        self._staged.write(chunk)
+
+    def commit(self, expected_sha256: str | None = None) -> ArtifactInfo:
+        """Make the artifact visible (atomically) and return its size and sha256.
+
+        With `expected_sha256`, a mismatch raises `InvalidParameter` and nothing is stored.
+        """
+        try:
+            size, digest = self._finish(self._staged, expected_sha256)
+        finally:
+            self._staged.abort()
+            if self._cleanup is not None:
+                self._cleanup()
+        return ArtifactInfo(path=self.path, size=size, sha256=digest)
+
+    def abort(self) -> None:
+        self._staged.abort()
+        if self._cleanup is not None:
+            self._cleanup()
 
 
 def open_artifact_store(url: str | os.PathLike[str]) -> ArtifactStore:
@@ -142,6 +187,13 @@ class ArtifactStore(abc.ABC):
         size, digest = self._write(run, rel, fileobj)
         return ArtifactInfo(path=rel, size=size, sha256=digest)
 
+    def begin_upload(self, run_id: str, artifact_path: str) -> ArtifactUpload:
+        """Start receiving an artifact whose bytes are pushed chunk by chunk (a streamed HTTP upload).
+
+        The path is checked now, before any byte arrives, and again at `commit`.
+        """
+        return self._begin_upload(safe_run_id(run_id), safe_relative_path(artifact_path))
+
     def open(self, run_id: str, artifact_path: str) -> IO[bytes]:
         """A binary file object to stream one artifact from; the caller closes it."""
         return self._open(safe_run_id(run_id), safe_relative_path(artifact_path))
@@ -202,6 +254,30 @@ class ArtifactStore(abc.ABC):
     def _delete(self, run: str, rel: str) -> None:
         """Remove a file or folder; NotFound if absent."""
 
+    def _begin_upload(self, run: str, rel: str) -> ArtifactUpload:
+        """Default for remote backends: spool into a private local temp folder, then one `_write`.
+
+        The bytes are stored only once they are complete (and match the announced sha256), so the
+        remote store never sees a partial upload; the local backend overrides this to stage in place.
+        """
+        spool = Path(tempfile.mkdtemp(prefix="mlws-upload-"))
+
+        def finish(staged: StagedFile, expected: str | None) -> tuple[int, str]:
+            local = spool / "complete"
+            staged.commit(local, expected)
+            with builtins.open(local, "rb") as source:
+                return self._write(run, rel, source)
+
+        def cleanup() -> None:
+            shutil.rmtree(spool, ignore_errors=True)
+
+        try:
+            staged = StagedFile(spool, rel)
+        except BaseException:
+            cleanup()
+            raise
+        return ArtifactUpload(rel, staged, finish, cleanup)
+
 
 def listable(names: Iterable[str]) -> list[str]:
     """Keep the relative paths a user could name: drops our hidden files and names the helper refuses."""
@@ -233,6 +309,23 @@ class LocalArtifactStore(ArtifactStore):
         size, digest = write_local_atomic(target, reader, rel)
         self._save_sum(target, digest)
         return size, digest
+
+    def _begin_upload(self, run: str, rel: str) -> ArtifactUpload:
+        """Stage in the run's artifact folder (same filesystem: the final rename is atomic).
+
+        The temp file sits at the top of the run's folder, hidden by its reserved prefix, and the
+        target's folders are created only at commit, so an abandoned upload leaves nothing behind.
+        """
+        base = self._base(run)
+        resolve_under(base, rel, follow_final_link=False)  # refuse a symlink escape before any byte
+
+        def finish(staged: StagedFile, expected: str | None) -> tuple[int, str]:
+            target = resolve_under(self._base(run), rel, follow_final_link=False)
+            size, digest = staged.commit(target, expected)
+            self._save_sum(target, digest)
+            return size, digest
+
+        return ArtifactUpload(rel, StagedFile(base, rel), finish)
 
     def _open(self, run: str, rel: str) -> IO[bytes]:
         real = resolve_under(self._base(run), rel)

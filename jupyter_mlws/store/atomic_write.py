@@ -1,8 +1,9 @@
 """Streaming, checksummed, atomic writes of local files (RELIABILITY design rule: temp, fsync, rename).
 
 Who calls it: the local artifact store for every put, `ArtifactStore.download` for every file it
-writes to a user's folder, and the bundle extractor for every member. One implementation, so every
-local file this package writes from a stream has the same guarantees:
+writes to a user's folder, and the bundle extractor for every member; `StagedFile` is the same
+write for chunks pushed by the server's streamed upload (`ArtifactStore.begin_upload`). One
+implementation, so every local file this package writes from a stream has the same guarantees:
 
 - the source is read in `CHUNK_SIZE` pieces (never whole into memory), sha256 and size computed on the
   way;
@@ -20,6 +21,7 @@ import errno
 import hashlib
 import os
 import secrets
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +32,9 @@ from .paths import RESERVED_PREFIX
 CHUNK_SIZE = 1024 * 1024
 #: Name prefix of in-flight temp files (hidden from listings, refused as user paths).
 TEMP_PREFIX = RESERVED_PREFIX + "part-"
+#: How temp files are created: a fresh name only (never someone else's file or link).
+_TEMP_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+_TEMP_FLAGS |= getattr(os, "O_NOFOLLOW", 0)
 
 
 class ByteReader(Protocol):
@@ -61,20 +66,10 @@ def write_local_atomic(target: Path, reader: ByteReader, rel: str) -> tuple[int,
     `Unavailable` for storage errors, the reader's own exception otherwise) propagates.
     """
     parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise Conflict(
-            f"Cannot write artifact {rel!r}: one of its folders already exists as a file."
-        ) from None
-    except OSError as exc:
-        raise storage_error("writing", rel, exc) from exc
-    if target.is_dir() and not target.is_symlink():
-        raise Conflict(f"Cannot write artifact {rel!r}: a folder of that name exists.")
+    _ready_target(target, rel)
     tmp = parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(tmp, flags, 0o666)
+        fd = os.open(tmp, _TEMP_FLAGS, 0o666)
     except OSError as exc:
         raise storage_error("writing", rel, exc) from exc
     digest = hashlib.sha256()
@@ -111,6 +106,118 @@ def write_local_atomic(target: Path, reader: ByteReader, rel: str) -> tuple[int,
         raise
     _fsync_folder(parent, rel)
     return size, digest.hexdigest()
+
+
+def _ready_target(target: Path, rel: str) -> None:
+    """Create the target's folders; refuse when a file blocks a folder or a folder holds the name."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise Conflict(
+            f"Cannot write artifact {rel!r}: one of its folders already exists as a file."
+        ) from None
+    except OSError as exc:
+        raise storage_error("writing", rel, exc) from exc
+    if target.is_dir() and not target.is_symlink():
+        raise Conflict(f"Cannot write artifact {rel!r}: a folder of that name exists.")
+
+
+class StagedFile:
+    """A temp file that receives pushed chunks and becomes a visible file only on `commit`.
+
+    The push form of `write_local_atomic`, for sources that hand over chunks as they arrive instead
+    of being read: the server's streamed artifact upload, through `ArtifactStore.begin_upload`. Same
+    guarantees: sha256 and size computed on the way, fsync, atomic `os.replace`, folder fsync; an
+    `abort`, or any failed `commit` (checksum mismatch, EIO, ENOSPC), removes the temp file.
+
+    The temp file is created (``O_EXCL``) in `folder`, which must be on the same filesystem as the
+    final target; the target itself is named only at `commit`, so an upload that never completes
+    creates no folders. Methods are serialised by a lock because the upload handler writes from pool
+    threads while a client disconnect may abort from another.
+    """
+
+    def __init__(self, folder: Path, rel: str) -> None:
+        self.rel = rel
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.path = folder / f"{TEMP_PREFIX}{secrets.token_hex(8)}"
+            self._fd = os.open(self.path, _TEMP_FLAGS, 0o666)
+        except OSError as exc:
+            raise storage_error("writing", rel, exc) from exc
+        self._lock = threading.Lock()
+        self._digest = hashlib.sha256()
+        self._finished = False
+        self.size = 0
+
+    @property
+    def active(self) -> bool:
+        """False once committed or abandoned."""
+        return not self._finished
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Append `data`; after an abort this raises `Conflict` (the upload is gone)."""
+        with self._lock:
+            self._check_open()
+            try:
+                self._digest.update(data)
+                self.size += len(data)
+                _write_all(self._fd, memoryview(data), self.rel)
+            except BaseException:
+                self._discard()
+                raise
+
+    def commit(self, target: Path, expected_sha256: str | None = None) -> tuple[int, str]:
+        """Verify the digest, fsync and rename onto `target`; return (size, sha256 hex).
+
+        `target` must come from `resolve_under(..., follow_final_link=False)`, resolved now (not when
+        the upload began) so a symlink planted meanwhile is caught. A mismatch with `expected_sha256`
+        is `InvalidParameter` and nothing is stored.
+        """
+        with self._lock:
+            self._check_open()
+            try:
+                digest = self._digest.hexdigest()
+                if expected_sha256 is not None and expected_sha256.lower() != digest:
+                    raise InvalidParameter(
+                        f"Artifact {self.rel!r}: the received bytes have sha256 {digest}, not the "
+                        f"{expected_sha256.lower()} the client announced; nothing was stored."
+                    )
+                _ready_target(target, self.rel)
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    raise storage_error("writing", self.rel, exc) from exc
+                os.close(self._fd)
+                self._fd = -1
+                try:
+                    os.replace(self.path, target)
+                except OSError as exc:
+                    raise storage_error("writing", self.rel, exc) from exc
+            except BaseException:
+                self._discard()
+                raise
+            self._finished = True
+        _fsync_folder(target.parent, self.rel)
+        return self.size, digest
+
+    def abort(self) -> None:
+        """Remove the temp file; safe to call at any time, any number of times."""
+        with self._lock:
+            if not self._finished:
+                self._discard()
+
+    def _check_open(self) -> None:
+        if self._finished:
+            raise Conflict(f"The upload of artifact {self.rel!r} was already finished or abandoned.")
+
+    def _discard(self) -> None:
+        self._finished = True
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = -1
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
 
 
 def _write_all(fd: int, data: memoryview, rel: str) -> None:

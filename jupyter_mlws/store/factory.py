@@ -20,6 +20,8 @@ BACKENDS: dict[str, str] = {
     "sqlite": "jupyter_mlws.store.sql.store:SqlStore",
     "postgresql": "jupyter_mlws.store.sql.store:SqlStore",
     "postgres": "jupyter_mlws.store.sql.store:SqlStore",
+    "http": "jupyter_mlws.store.rest:RestStore",
+    "https": "jupyter_mlws.store.rest:RestStore",
 }
 
 

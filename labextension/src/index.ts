@@ -5,6 +5,7 @@ import {
 } from '@jupyterlab/application';
 
 import { MLWorkspaceAPI } from './api/client';
+import { IRunEvent, RUN_EVENT_SCHEMA_ID } from './api/types';
 import { WorkspaceModel } from './model';
 import { WorkspacePanel } from './panel';
 import { IMLWorkspace } from './tokens';
@@ -25,6 +26,12 @@ const workspacePlugin: JupyterFrontEndPlugin<IMLWorkspace> = {
   activate: (app: JupyterFrontEnd): IMLWorkspace => {
     const model = new WorkspaceModel(new MLWorkspaceAPI(app.serviceManager.serverSettings));
     void model.refresh();
+    // Run activity arrives on Jupyter's own authenticated event stream.
+    app.serviceManager.events.stream.connect((_, event) => {
+      if (event.schema_id === RUN_EVENT_SCHEMA_ID) {
+        model.relayRunEvent(event as unknown as IRunEvent);
+      }
+    });
     return model;
   }
 };

@@ -1,7 +1,7 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { MLWorkspaceAPI } from './api/client';
-import { IWorkspaceInfo } from './api/types';
+import { IRunEvent, IWorkspaceInfo } from './api/types';
 import { IMLWorkspace } from './tokens';
 
 /**
@@ -23,6 +23,15 @@ export class WorkspaceModel implements IMLWorkspace {
     return this._changed;
   }
 
+  get runEvents(): ISignal<IMLWorkspace, IRunEvent> {
+    return this._runEvents;
+  }
+
+  /** Called by the main plugin for each run event the server pushes. */
+  relayRunEvent(event: IRunEvent): void {
+    this._runEvents.emit(event);
+  }
+
   async refresh(): Promise<void> {
     try {
       this._info = await this.api.info();
@@ -37,4 +46,5 @@ export class WorkspaceModel implements IMLWorkspace {
   private _info: IWorkspaceInfo | null = null;
   private _error: string | null = null;
   private _changed = new Signal<IMLWorkspace, void>(this);
+  private _runEvents = new Signal<IMLWorkspace, IRunEvent>(this);
 }

@@ -1,8 +1,46 @@
 import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
+import { IRunEvent } from './api/types';
 import { IMLWorkspace } from './tokens';
 import { workspaceIcon } from './icons';
+
+/** How many live events the activity list keeps. */
+const ACTIVITY_SIZE = 8;
+
+function describe(event: IRunEvent): string {
+  switch (event.action) {
+    case 'created':
+      return `started (${event.status ?? 'running'})`;
+    case 'metrics':
+      return 'logged metrics';
+    case 'updated':
+      return event.status ?? 'updated';
+    default:
+      return 'changed';
+  }
+}
+
+/** The last run events pushed by the server, newest first (text only: names are user input). */
+function Activity({ events }: { events: IRunEvent[] }): JSX.Element {
+  return (
+    <section className="jp-mlws-activity" aria-label="Run activity">
+      <h3>Live activity</h3>
+      {events.length === 0 ? (
+        <p className="jp-mlws-muted">No run activity since this page opened.</p>
+      ) : (
+        <ul>
+          {events.map((event, i) => (
+            <li key={`${event.run_id}-${i}`}>
+              <span className="jp-mlws-run-name">{event.name ?? event.run_id.slice(0, 8)}</span>{' '}
+              {describe(event)}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
 
 /** The id of the sidebar widget: tests and layout restoration rely on it. */
 export const SIDEBAR_ID = 'mlws-sidebar';
@@ -63,7 +101,25 @@ export class WorkspacePanel extends ReactWidget {
     this.addClass('jp-mlws-panel');
     this.title.icon = workspaceIcon;
     this.title.caption = 'ML Workspace';
+    _workspace.runEvents.connect(this._onRunEvent, this);
   }
+
+  dispose(): void {
+    this._workspace.runEvents.disconnect(this._onRunEvent, this);
+    super.dispose();
+  }
+
+  private _onRunEvent(_: IMLWorkspace, event: IRunEvent): void {
+    if (event.action === 'resync') {
+      return;
+    }
+    // Several events of one run in a row collapse into the newest.
+    const rest = this._activity.filter(e => e.run_id !== event.run_id);
+    this._activity = [event, ...rest].slice(0, ACTIVITY_SIZE);
+    this.update();
+  }
+
+  private _activity: IRunEvent[] = [];
 
   protected onAfterShow(): void {
     void this._workspace.refresh();
@@ -78,6 +134,7 @@ export class WorkspacePanel extends ReactWidget {
         <UseSignal signal={this._workspace.changed}>
           {() => <WorkspaceView workspace={this._workspace} />}
         </UseSignal>
+        <Activity events={this._activity} />
       </div>
     );
   }

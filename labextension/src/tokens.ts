@@ -2,7 +2,7 @@ import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
 import { MLWorkspaceAPI } from './api/client';
-import { IWorkspaceInfo } from './api/types';
+import { IRunEvent, IWorkspaceInfo } from './api/types';
 
 /**
  * The workspace service that the main plugin provides.
@@ -20,6 +20,11 @@ export interface IMLWorkspace {
   readonly error: string | null;
   /** Emitted whenever `info` or `error` changes. */
   readonly changed: ISignal<IMLWorkspace, void>;
+  /**
+   * Live run activity pushed by the server (run created, status changed, metrics
+   * appended), relayed from Jupyter's event bus. Views refresh what they show.
+   */
+  readonly runEvents: ISignal<IMLWorkspace, IRunEvent>;
   /** Ask the server again; resolves once `info`/`error` are updated. */
   refresh(): Promise<void>;
 }

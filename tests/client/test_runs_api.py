@@ -28,7 +28,9 @@ def test_workspace_resolves_from_env_and_default_folder(tmp_path: Path, monkeypa
     assert ws.location.workspace == str(tmp_path / ".mlws")
     ws.close()
     ws = mlws.Workspace(tmp_path / "explicit")
-    assert ws.describe()["store"]["schema_version"] == 2
+    from jupyter_mlws.store.sql.schema import SCHEMA_VERSION
+
+    assert ws.describe()["store"]["schema_version"] == SCHEMA_VERSION
     ws.close()
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-BACKENDS = ["sqlite", "postgresql"]
+BACKENDS = ["sqlite", "postgresql", "rest"]
 
 
 def _pg_bin() -> Path | None:
@@ -104,10 +104,30 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/ws/mlws.db"
 
 
+@pytest.fixture
+def rest_url(live_server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A live jupyter server with the extension (pytest-jupyter, loop in a thread); the REST
+    store reads its token from $MLWS_TOKEN."""
+    monkeypatch.setenv("MLWS_TOKEN", live_server.token)
+    return str(live_server.url)
+
+
 @pytest.fixture(params=BACKENDS)
 def store_url(request: pytest.FixtureRequest) -> str:
     """The URL of an empty store on each backend."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest) -> str:
+    """An empty database on each SQL backend (for schema and migration tests)."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def skip_on_rest(store: object, why: str) -> None:
+    """Skip a contract test that does not apply over HTTP, saying why."""
+    if type(store).__name__ == "RestStore":
+        pytest.skip(f"REST store: {why}")
 
 
 @pytest.fixture

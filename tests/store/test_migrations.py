@@ -16,7 +16,7 @@ from jupyter_mlws.errors import IncompatibleStore
 from jupyter_mlws.store.factory import open_store
 from jupyter_mlws.store.sql.engine import normalise_url
 from jupyter_mlws.store.sql.migrate import KNOWN_REVISIONS, MIGRATIONS_DIR
-from jupyter_mlws.store.sql.schema import HEAD_REVISION, metadata
+from jupyter_mlws.store.sql.schema import HEAD_REVISION, SCHEMA_VERSION, metadata
 
 V1_TABLES = ["experiments", "runs", "params", "tags", "metrics"]
 T0 = 1_700_000_000_000
@@ -87,12 +87,12 @@ def _snapshot(url: str, tables: list[str]) -> dict[str, list[tuple]]:
     return snap
 
 
-def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(store_url: str) -> None:
-    make_v1_database(store_url)
-    before = _snapshot(store_url, V1_TABLES)
-    with open_store(store_url) as store:
-        assert store.describe()["schema_version"] == 2
-        assert _snapshot(store_url, V1_TABLES) == before
+def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(sql_url: str) -> None:
+    make_v1_database(sql_url)
+    before = _snapshot(sql_url, V1_TABLES)
+    with open_store(sql_url) as store:
+        assert store.describe()["schema_version"] == SCHEMA_VERSION
+        assert _snapshot(sql_url, V1_TABLES) == before
         latest = store.get_run("a" * 32).data.metrics
         assert latest["loss"] == 0.4 and math.isnan(latest["acc"])
         assert store.get_run("b" * 32).data.metrics == {"loss": 0.3}
@@ -100,8 +100,8 @@ def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(store_url: str) ->
         assert list(store.get_metric_history("a" * 32, "loss").steps) == [0, 1, 2]
         run = store.create_run(1, name="new")  # v2 tables work after the upgrade
         store.log_metric(run.info.run_id, "loss", 1.0, 0, T0)
-    if store_url.startswith("sqlite"):
-        db = Path(normalise_url(store_url).database)
+    if sql_url.startswith("sqlite"):
+        db = Path(normalise_url(sql_url).database)
         backup = db.with_name("mlws.db.bak-v1")
         assert backup.exists()
         with sqlite3.connect(backup) as conn:
@@ -109,14 +109,14 @@ def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(store_url: str) ->
             assert conn.execute("SELECT count(*) FROM metrics").fetchone() == (6,)
 
 
-def test_schema_from_migrations_matches_models_and_reopening_is_idempotent(store_url: str) -> None:
+def test_schema_from_migrations_matches_models_and_reopening_is_idempotent(sql_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
     for _ in range(3):
-        open_store(store_url).close()
-    engine = create_engine(normalise_url(store_url))
+        open_store(sql_url).close()
+    engine = create_engine(normalise_url(sql_url))
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
         assert conn.execute(text("SELECT version_num FROM alembic_version")).fetchall() == [(HEAD_REVISION,)]
@@ -127,22 +127,22 @@ def test_schema_from_migrations_matches_models_and_reopening_is_idempotent(store
     assert [s.revision for s in reversed(list(scripts.walk_revisions()))] == list(KNOWN_REVISIONS)
 
 
-def test_newer_database_is_refused_without_writes(store_url: str) -> None:
-    open_store(store_url).close()
-    engine = create_engine(normalise_url(store_url))
+def test_newer_database_is_refused_without_writes(sql_url: str) -> None:
+    open_store(sql_url).close()
+    engine = create_engine(normalise_url(sql_url))
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '0099'"))
     engine.dispose()
-    before = _snapshot(store_url, ["alembic_version", "experiments", "runs"])
+    before = _snapshot(sql_url, ["alembic_version", "experiments", "runs"])
     digest = None
-    if store_url.startswith("sqlite"):
-        digest = hashlib.sha256(Path(normalise_url(store_url).database).read_bytes()).hexdigest()
+    if sql_url.startswith("sqlite"):
+        digest = hashlib.sha256(Path(normalise_url(sql_url).database).read_bytes()).hexdigest()
     with pytest.raises(IncompatibleStore, match=r"newer than this jupyter_mlws.*pip install -U") as caught:
-        open_store(store_url)
+        open_store(sql_url)
     assert "0099" in caught.value.message and "nothing was written" in caught.value.message
-    assert _snapshot(store_url, ["alembic_version", "experiments", "runs"]) == before
+    assert _snapshot(sql_url, ["alembic_version", "experiments", "runs"]) == before
     if digest is not None:
-        assert hashlib.sha256(Path(normalise_url(store_url).database).read_bytes()).hexdigest() == digest
+        assert hashlib.sha256(Path(normalise_url(sql_url).database).read_bytes()).hexdigest() == digest
 
 
 def test_foreign_database_is_refused(sqlite_url: str) -> None:
@@ -174,7 +174,7 @@ def test_processes_opening_a_fresh_database_create_the_schema_once(sqlite_url: s
     results = [queue.get(timeout=120) for _ in procs]
     for p in procs:
         p.join(30)
-    assert results == [2, 2, 2, 2]
+    assert results == [SCHEMA_VERSION] * 4
     with sqlite3.connect(normalise_url(sqlite_url).database) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
         assert conn.execute("SELECT count(*) FROM experiments").fetchone() == (1,)

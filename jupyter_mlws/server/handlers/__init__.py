@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from .artifacts import ArtifactHandler, ArtifactListHandler
+from .experiments import ExperimentHandler, ExperimentsHandler
 from .info import InfoHandler, OpenAPIHandler, UnknownResourceHandler
+from .metrics import BatchHandler, HeartbeatHandler, MetricHistoryHandler
+from .runs import RunHandler, RunsHandler
 
 API_PREFIX = "/mlws/api/v1"
 
@@ -20,6 +24,15 @@ def api_routes() -> list[tuple[str, type[Any]]]:
     return [
         (f"{API_PREFIX}/info", InfoHandler),
         (f"{API_PREFIX}/openapi.json", OpenAPIHandler),
+        (f"{API_PREFIX}/experiments", ExperimentsHandler),
+        (f"{API_PREFIX}/experiments/(?P<experiment_id>[^/]+)", ExperimentHandler),
+        (f"{API_PREFIX}/runs", RunsHandler),
+        (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)", RunHandler),
+        (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/batches/(?P<batch_id>[^/]+)", BatchHandler),
+        (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/metrics/(?P<key>.+)", MetricHistoryHandler),
+        (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/heartbeat", HeartbeatHandler),
+        (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts", ArtifactListHandler),
+        (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
         # Last: anything else under the API is a JSON 404.
         (f"{API_PREFIX}/(?P<path>.*)", UnknownResourceHandler),
     ]

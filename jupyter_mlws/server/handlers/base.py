@@ -3,29 +3,114 @@
 Handlers raise `MLWSError`s (or tornado `HTTPError`s) and never catch them:
 `send_error` picks the status an `MLWSError` carries, and `write_error` turns
 any failure into `{"error": code, "message": ...}` JSON — never a traceback.
+
+Bodies are streamed (`stream_request_body`) so a body over the handler's
+limit is refused with 413 as soon as its size is known, without buffering it
+(RELIABILITY P10): `Content-Length` is checked in `prepare`, and chunked
+bodies as they arrive. JSON bodies are parsed and validated against a
+pydantic model in `parse_body`; a wrong type, a NaN token, or a nesting
+deeper than `MAX_JSON_DEPTH` is a 400 naming the problem.
 """
 
 from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
-from pydantic import BaseModel
-from tornado.web import HTTPError
+from pydantic import BaseModel, ValidationError
+from tornado.web import HTTPError, stream_request_body
 
-from ...errors import MLWSError
+from ...errors import InvalidParameter, MLWSError, PayloadTooLarge
 from ..services import WorkspaceServices
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Default cap of a JSON request body (a full 1,000-point batch is ~100 KB).
+MAX_JSON_BODY = 4 * 1024 * 1024
+#: Deepest JSON nesting accepted (our shapes need 4).
+MAX_JSON_DEPTH = 32
 
 _INTERNAL_MESSAGE = "The ML workspace met an internal error; the server log has the details."
 
 
+@stream_request_body
 class MLWSHandler(APIHandler):
     """Base handler: JSON in and out, one error shape, access to the services."""
 
     #: Subclasses name their area: `mlws:runs`, `mlws:models`, ...
     auth_resource = "mlws"
+    #: The largest body this handler accepts (uploads raise it).
+    max_body_size = MAX_JSON_BODY
+
+    _body_chunks: list[bytes]
+    _body_size: int
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._body_chunks, self._body_size = [], 0
+        if self._finished:
+            return
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                raise InvalidParameter("Content-Length is not a number.") from None
+            self._check_body_size(length)
+        # Let tornado accept what we accept (its server-wide cap may be lower or higher).
+        self.request.connection.set_max_body_size(self.max_body_size)  # type: ignore[attr-defined]
+
+    def check_xsrf_cookie(self) -> None:
+        """jupyter_server answers a foreign `Origin` on a cookie-authenticated write with 404;
+        the ML workspace says what it is: 403 (RELIABILITY A4)."""
+        try:
+            super().check_xsrf_cookie()
+        except HTTPError as err:
+            if err.status_code == 404:
+                raise HTTPError(403, "Cross-origin request refused.") from None
+            raise
+
+    def data_received(self, chunk: bytes) -> None:
+        """Collect the body, refusing it once it passes `max_body_size` (uploads override this)."""
+        self._body_size += len(chunk)
+        self._check_body_size(self._body_size)
+        self._body_chunks.append(chunk)
+
+    def _check_body_size(self, size: int) -> None:
+        if size > self.max_body_size:
+            raise PayloadTooLarge(
+                f"The request body is {size} bytes; this resource accepts at most {self.max_body_size} bytes."
+            )
+
+    @property
+    def body(self) -> bytes:
+        """The request body received so far (all of it, once the method runs)."""
+        return b"".join(self._body_chunks)
+
+    def parse_body(self, model: type[M]) -> M:
+        """The JSON body validated as `model`, or InvalidParameter naming what is wrong."""
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise InvalidParameter(
+                f"Send the body as JSON with 'Content-Type: application/json' (got {content_type or 'none'!r})."
+            )
+        raw = self.body
+        if not raw:
+            raise InvalidParameter("The request needs a JSON body.")
+        try:
+            data = json.loads(raw, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise InvalidParameter(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+        except (UnicodeDecodeError, ValueError) as err:
+            raise InvalidParameter(f"The body is not valid JSON: {err}") from None
+        if _depth(data) > MAX_JSON_DEPTH:
+            raise InvalidParameter(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.")
+        try:
+            return model.model_validate(data)
+        except ValidationError as err:
+            raise InvalidParameter(_describe_validation(err)) from None
 
     @property
     def services(self) -> WorkspaceServices:
@@ -79,3 +164,33 @@ def _phrase(status: int) -> str:
 
 def _status_code_name(status: int) -> str:
     return _phrase(status).lower().replace(" ", "_").replace("-", "_")
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidParameter(
+        f"Bare {name} is not JSON; send non-finite numbers as the strings \"NaN\", \"Infinity\", \"-Infinity\"."
+    )
+
+
+def _depth(value: Any, limit: int = MAX_JSON_DEPTH + 1) -> int:
+    """Nesting depth of parsed JSON, iteratively and stopping early past `limit`."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest >= limit:
+                return deepest
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _describe_validation(err: ValidationError) -> str:
+    problems = []
+    for issue in err.errors()[:5]:
+        where = ".".join(str(part) for part in issue["loc"]) or "body"
+        problems.append(f"{where}: {issue['msg']}")
+    more = len(err.errors()) - 5
+    suffix = f" (and {more} more)" if more > 0 else ""
+    return "Invalid request body: " + "; ".join(problems) + suffix

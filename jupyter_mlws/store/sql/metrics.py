@@ -39,7 +39,9 @@ from ...validation import (
     validate_timestamp,
 )
 from ..base import now_ms
+from .changes import record_change
 from .chunks import read_series, write_chunks
+from .schema import RUN_METRICS, RUN_UPDATED
 
 if TYPE_CHECKING:
     from .store import SqlStore
@@ -173,6 +175,9 @@ def log_batch(
             conn.exec_driver_sql(_METRIC_SQL.format(p=_placeholders(conn, 6)), rows)
             conn.exec_driver_sql(_LATEST_SQL.format(p=_placeholders(conn, 6)), latest)
             write_chunks(conn, rows)
+            record_change(conn, pk, RUN_METRICS)
+        elif param_rows or tag_rows:
+            record_change(conn, pk, RUN_UPDATED)
         if tag_rows:
             upsert(
                 conn,

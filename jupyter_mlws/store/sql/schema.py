@@ -37,7 +37,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -162,4 +162,17 @@ artifacts = Table(
     Column("sha256", String(64), nullable=False),
     Column("created_time", BigInteger, nullable=False),
     PrimaryKeyConstraint("run", "path"),
+)
+
+# What changed, in order: one row per run created, per run update (status, name, tags,
+# params) and per batch of metrics. The server's event watcher reads it past a cursor to push
+# live updates to the browser (`seq` is an indexed, ever-growing key); old rows are pruned.
+RUN_CREATED, RUN_UPDATED, RUN_METRICS = 1, 2, 3
+run_changes = Table(
+    "run_changes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
 )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...entities import (
     ArtifactRecord,
+    ChangeSet,
     Experiment,
     Metric,
     MetricSeries,
@@ -38,12 +39,15 @@ from ..base import MetadataStore, now_ms
 from . import artifact_records, removal
 from . import metrics as metric_ops
 from . import search as search_ops
+from .changes import changes_since as _changes_since
+from .changes import prune as _prune_changes
+from .changes import record_change
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
 from .gate import WriteGate
 from .migrate import ensure_schema
 from .rows import RUN_COLUMNS as _RUN_COLUMNS
 from .rows import run_info_from_row
-from .schema import HEAD_REVISION, experiments, latest_metrics, runs
+from .schema import HEAD_REVISION, RUN_CREATED, RUN_UPDATED, experiments, latest_metrics, runs
 from .schema import params as params_t
 from .schema import tags as tags_t
 
@@ -101,9 +105,16 @@ class SqlStore(MetadataStore):
         self.checkpoint()
 
     def checkpoint(self) -> None:
-        """TRUNCATE-checkpoint the WAL (RELIABILITY C2); skipped if another writer or readers are busy."""
+        """TRUNCATE-checkpoint the WAL (RELIABILITY C2); skipped if another writer or readers are busy.
+
+        Also prunes the change feed, which needs the same occasional care."""
+        self.write(_prune_changes, "prune_changes")
         if self._sqlite_file is not None:
             wal_checkpoint(self.writer, self.gate)
+
+    def changes_since(self, cursor: int | None) -> ChangeSet:
+        """Run changes after `cursor`, for the server's live events (see `sql/changes.py`)."""
+        return _changes_since(self, cursor)
 
     def run_pk(self, run_id: str, conn: Connection | None = None) -> int:
         """The internal integer id of a run (cached: it never changes), or NotFound."""
@@ -257,6 +268,7 @@ class SqlStore(MetadataStore):
             pk = int(key[0])
             if tag_rows:
                 conn.execute(insert(tags_t), [{"run": pk, "key": k, "value": v} for k, v in tag_rows.items()])
+            record_change(conn, pk, RUN_CREATED)
             return pk
 
         try:
@@ -338,6 +350,7 @@ class SqlStore(MetadataStore):
                 changes["status_reason"] = status_reason
             if changes:
                 conn.execute(update(runs).where(runs.c.id == row[0]).values(**changes))
+                record_change(conn, row[0], RUN_UPDATED)
             return run_info_from_row(conn.execute(select(*_RUN_COLUMNS).where(runs.c.id == row[0])).one())
 
         result: RunInfo = self.write(work, "update_run")

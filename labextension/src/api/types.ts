@@ -13,3 +13,9 @@ export type IWorkspaceInfo = Schemas['WorkspaceInfo'];
 
 /** The JSON body of every error answer. */
 export type IErrorBody = Schemas['ErrorBody'];
+
+/** A live update about a run, pushed on Jupyter's event bus. */
+export type IRunEvent = Schemas['RunEvent'];
+
+/** The event-bus schema id of run events (see jupyter_mlws/server/events.py). */
+export const RUN_EVENT_SCHEMA_ID = 'https://events.jupyter.org/jupyter_mlws/run/v1';

@@ -1,0 +1,164 @@
+"""Logging and reading a run's data over HTTP.
+
+- `PUT /runs/{run_id}/batches/{batch_id}` — log metrics, params and tags in one all-or-nothing
+  write. The client picks `batch_id` (e.g. a uuid4), which makes retries safe: a batch id the
+  store has already applied is acknowledged again without storing anything twice (the REST
+  store relies on this). Per-request limits are MLflow's: 1,000 metrics, 100 params, 100 tags;
+  larger batches get 413 and the client splits them.
+- `GET /runs/{run_id}/metrics/{key}?max_points=N&since=C` — a metric's history as columns,
+  downsampled on the server when `max_points` is given; `since` (the `cursor` of an earlier
+  answer) returns only the points stored after it, for live charts that poll.
+- `PUT /runs/{run_id}/heartbeat` — the liveness lease of a run logged from outside a kernel.
+"""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from tornado import web
+
+from ...entities import Metric, MetricSeries
+from ...errors import InvalidParameter, PayloadTooLarge
+from ...store.base import MetadataStore, now_ms
+from ...wire import NonFinite, WireFloat, decode_float, encode_floats
+from ..openapi import api_operation
+from .base import MLWSHandler
+
+MAX_METRICS = 1000
+MAX_PARAMS = 100
+MAX_TAGS = 100
+MAX_HISTORY_POINTS = 100_000
+
+
+class MetricPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key: str
+    value: StrictFloat | StrictInt | NonFinite
+    step: StrictInt = 0
+    timestamp: StrictInt | None = Field(None, description="Milliseconds since the Unix epoch; default now.")
+
+
+class LogBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metrics: list[MetricPoint] = Field(default_factory=list, description=f"At most {MAX_METRICS}.")
+    params: dict[str, str] = Field(default_factory=dict, description=f"At most {MAX_PARAMS}.")
+    tags: dict[str, str] = Field(default_factory=dict, description=f"At most {MAX_TAGS}.")
+
+
+class BatchResult(BaseModel):
+    batch_id: str
+    applied: bool = Field(description="False when this batch id had been applied before (a retry).")
+
+
+class MetricHistory(BaseModel):
+    key: str
+    steps: list[int]
+    timestamps: list[int]
+    values: list[WireFloat]
+    total_points: int = Field(description="Points stored for this key (more than returned when downsampled).")
+    cursor: int = Field(description="Pass as `since` to get only the points stored after this answer.")
+
+
+class HistoryQuery(BaseModel):
+    max_points: int | None = Field(None, ge=2, le=MAX_HISTORY_POINTS)
+    since: int | None = Field(None, ge=0)
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time_ms: StrictInt | None = Field(None, description="When the client was last alive; default now.")
+
+
+class HeartbeatResult(BaseModel):
+    status: str = Field(description="The run's status; a run that has ended stays ended.")
+
+
+def _check_limits(batch: LogBatch) -> None:
+    over = [
+        f"{len(items)} {what} (at most {limit})"
+        for what, items, limit in (
+            ("metrics", batch.metrics, MAX_METRICS),
+            ("params", batch.params, MAX_PARAMS),
+            ("tags", batch.tags, MAX_TAGS),
+        )
+        if len(items) > limit
+    ]
+    if over:
+        raise PayloadTooLarge(f"The batch has {', '.join(over)} per request; split it into smaller batches.")
+
+
+def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> bool:
+    now = now_ms()
+    metrics = [
+        Metric(p.key, p.value if isinstance(p.value, int) else decode_float(p.value), p.step,
+               now if p.timestamp is None else p.timestamp)
+        for p in batch.metrics
+    ]
+    return store.log_batch(run_id, metrics=metrics, params=batch.params, tags=batch.tags, batch_id=batch_id)
+
+
+class BatchHandler(MLWSHandler):
+    auth_resource = "mlws:runs"
+
+    @api_operation(
+        "Log a batch of metrics, params and tags (idempotent per batch id)", body=LogBatch,
+        response=BatchResult, errors=(400, 403, 404, 409, 413), tags=("runs",),
+    )
+    @web.authenticated
+    @authorized
+    async def put(self, run_id: str, batch_id: str) -> None:
+        if not 1 <= len(batch_id) <= 64 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in batch_id):
+            raise InvalidParameter("A batch id is 1-64 ASCII letters, digits, '-' or '_'.")
+        batch = self.parse_body(LogBatch)
+        _check_limits(batch)
+        applied = await self.services.run(_log, self.services.store, run_id, batch_id, batch)
+        self.write_model(BatchResult(batch_id=batch_id, applied=applied))
+
+
+class MetricHistoryHandler(MLWSHandler):
+    auth_resource = "mlws:runs"
+
+    @api_operation("A metric's history, downsampled or since a cursor", query=HistoryQuery,
+                   response=MetricHistory, tags=("runs",))
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, key: str) -> None:
+        query = HistoryQuery(
+            max_points=self._int_arg("max_points", 2, MAX_HISTORY_POINTS),
+            since=self._int_arg("since", 0, None, "a cursor from an earlier answer (an integer >= 0)"),
+        )
+        series: MetricSeries = await self.services.run(
+            self.services.store.get_metric_history, run_id, key, query.max_points, since=query.since
+        )
+        self.write_model(
+            MetricHistory(
+                key=series.key, steps=[int(s) for s in series.steps],
+                timestamps=[int(t) for t in series.timestamps], values=encode_floats(series.values),
+                total_points=series.total_points, cursor=series.cursor,
+            )
+        )
+
+    def _int_arg(self, name: str, low: int, high: int | None, what: str | None = None) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return None
+        what = what or (f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}")
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidParameter(f"{name} must be {what}, not {raw[:40]!r}.") from None
+        if value < low or (high is not None and value > high):
+            raise InvalidParameter(f"{name} must be {what}, not {value}.")
+        return value
+
+
+class HeartbeatHandler(MLWSHandler):
+    auth_resource = "mlws:runs"
+
+    @api_operation("Renew a run's liveness lease", body=Heartbeat, response=HeartbeatResult, tags=("runs",))
+    @web.authenticated
+    @authorized
+    async def put(self, run_id: str) -> None:
+        beat = self.parse_body(Heartbeat) if self.body else Heartbeat()
+        status = await self.services.run(self.services.store.heartbeat, run_id, beat.time_ms)
+        self.write_model(HeartbeatResult(status=status.value))

@@ -1,0 +1,288 @@
+"""The metadata store over HTTP: a client of the server's `/mlws/api/v1` API.
+
+Selected by an `http(s)://` workspace URL (`MLWS_WORKSPACE=http://host:8888/`,
+token in `$MLWS_TOKEN`). Code that cannot open the workspace's SQLite file —
+Dask workers, other hosts — logs through this store and gets the same
+behaviour as the SQL store: the same contract suite runs against both
+(`tests/store/`).
+
+Writes are made safe to retry (the HTTP client retries idempotent requests):
+runs are created with a client-chosen id, and every batch carries a
+client-chosen batch id that the server applies at most once. A `log_batch`
+larger than the server's per-request limits (1,000 metrics, 100 params,
+100 tags) is split into several batches; each one is all-or-nothing, the
+whole is not (MLflow's REST client behaves the same way).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..entities import (
+    ArtifactRecord,
+    Experiment,
+    Metric,
+    MetricSeries,
+    RunData,
+    RunInfo,
+    RunRecord,
+    RunStatus,
+    RunTable,
+)
+from ..errors import AlreadyExists, NotFound
+from ..http import HttpClient, path_segment
+from ..validation import (
+    check_batch_size,
+    validate_key,
+    validate_metric_value,
+    validate_step,
+    validate_timestamp,
+)
+from ..wire import decode_float, encode_float
+from .base import MetadataStore, now_ms
+
+TOKEN_ENV = "MLWS_TOKEN"
+API = "/mlws/api/v1"
+MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
+
+
+class RestStore(MetadataStore):
+    """`MetadataStore` backed by a jupyter_mlws server."""
+
+    def __init__(self, url: str, token: str | None = None, **options: Any) -> None:
+        self.url = url.rstrip("/")
+        self.http = HttpClient(self.url, token if token is not None else os.environ.get(TOKEN_ENV), **options)
+
+    # ----- experiments -------------------------------------------------------
+    def create_experiment(self, name: str, artifact_location: str | None = None) -> Experiment:
+        return _experiment(self.http.json("POST", f"{API}/experiments", json_body={"name": name}))
+
+    def get_experiment(self, experiment_id: int) -> Experiment:
+        return _experiment(self.http.json("GET", f"{API}/experiments/{int(experiment_id)}"))
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        found = self.http.json("GET", f"{API}/experiments", query={"name": name})["experiments"]
+        return _experiment(found[0]) if found else None
+
+    def list_experiments(self) -> list[Experiment]:
+        return [_experiment(e) for e in self.http.json("GET", f"{API}/experiments")["experiments"]]
+
+    def rename_experiment(self, experiment_id: int, name: str) -> Experiment:
+        body = {"name": name}
+        return _experiment(self.http.json("PATCH", f"{API}/experiments/{int(experiment_id)}", json_body=body))
+
+    def delete_experiment(self, experiment_id: int) -> None:
+        self.http.request("DELETE", f"{API}/experiments/{int(experiment_id)}")
+
+    # ----- runs ----------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        run_id: str | None = None,
+        status: RunStatus | str = RunStatus.RUNNING,
+        start_time: int | None = None,
+        parent_run_id: str | None = None,
+        source_kind: str = "api",
+        compute_target: str = "local",
+        notebook_path: str | None = None,
+        cell_id: str | None = None,
+        user: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> RunRecord:
+        chosen = run_id or uuid.uuid4().hex
+        body = {
+            "experiment_id": int(experiment_id), "run_id": chosen, "name": name,
+            "status": RunStatus.parse(status).value, "start_time": start_time, "parent_run_id": parent_run_id,
+            "source_kind": source_kind, "compute_target": compute_target, "notebook_path": notebook_path,
+            "cell_id": cell_id, "user": user, "tags": {k: str(v) for k, v in (tags or {}).items()},
+        }
+        try:
+            return _record(self.http.json("POST", f"{API}/runs", json_body=body))
+        except AlreadyExists:
+            if run_id is not None:
+                raise
+            # Our own earlier attempt got through before the connection dropped.
+            return self.get_run(chosen)
+
+    def get_run(self, run_id: str) -> RunRecord:
+        return _record(self.http.json("GET", f"{API}/runs/{path_segment(run_id)}"))
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+        status_reason: str | None = None,
+    ) -> RunInfo:
+        body = {
+            "status": RunStatus.parse(status).value if status is not None else None,
+            "end_time": end_time, "name": name, "status_reason": status_reason,
+        }
+        body = {k: v for k, v in body.items() if v is not None}
+        return _record(self.http.json("PATCH", f"{API}/runs/{path_segment(run_id)}", json_body=body)).info
+
+    def delete_run(self, run_id: str) -> None:
+        self.http.request("DELETE", f"{API}/runs/{path_segment(run_id)}")
+
+    def heartbeat(self, run_id: str, time_ms: int | None = None) -> RunStatus:
+        body = {"time_ms": int(time_ms)} if time_ms is not None else {}
+        answer = self.http.json("PUT", f"{API}/runs/{path_segment(run_id)}/heartbeat", json_body=body)
+        return RunStatus.parse(answer["status"])
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric | tuple[str, float, int, int]] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        batch_id: str | None = None,
+    ) -> bool:
+        # Validate here with the same rules as the SQL store, so both refuse the same input with
+        # the same message, and nothing is sent for a batch that would be refused.
+        check_batch_size(len(metrics), len(params or ()), len(tags or ()))
+        points = []
+        for m in metrics:
+            key = validate_key("Metric key", m[0])
+            value = validate_metric_value(key, m[1])
+            points.append({"key": key, "value": encode_float(value), "step": validate_step(key, m[2]),
+                           "timestamp": validate_timestamp(key, m[3])})
+        param_items = [(k, v if isinstance(v, str) else str(v)) for k, v in (params or {}).items()]
+        tag_items = [(k, v if isinstance(v, str) else str(v)) for k, v in (tags or {}).items()]
+        chunks = max(
+            -(-len(points) // MAX_METRICS), -(-len(param_items) // MAX_PARAMS), -(-len(tag_items) // MAX_TAGS), 1
+        )
+        applied = False
+        for i in range(chunks):
+            body = {
+                "metrics": points[i * MAX_METRICS:(i + 1) * MAX_METRICS],
+                "params": dict(param_items[i * MAX_PARAMS:(i + 1) * MAX_PARAMS]),
+                "tags": dict(tag_items[i * MAX_TAGS:(i + 1) * MAX_TAGS]),
+            }
+            chunk_id = (f"{batch_id}-{i}" if chunks > 1 else batch_id) if batch_id else uuid.uuid4().hex
+            path = f"{API}/runs/{path_segment(run_id)}/batches/{path_segment(chunk_id)}"
+            applied = bool(self.http.json("PUT", path, json_body=body)["applied"]) or applied
+        return applied
+
+    def get_metric_history(
+        self, run_id: str, key: str, max_points: int | None = None, since: int | None = None
+    ) -> MetricSeries:
+        answer = self.http.json(
+            "GET", f"{API}/runs/{path_segment(run_id)}/metrics/{path_segment(key)}",
+            query={"max_points": max_points, "since": since},
+        )
+        return MetricSeries(
+            key=answer["key"], steps=answer["steps"], timestamps=answer["timestamps"],
+            values=[decode_float(v) for v in answer["values"]], total_points=answer["total_points"],
+            cursor=answer["cursor"],
+        )
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[int] | None = None,
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int = 1000,
+        page_token: str | None = None,
+    ) -> RunTable:
+        query: list[tuple[str, Any]] = [("experiment_id", int(e)) for e in (experiment_ids or [])]
+        query += [("filter", filter), ("limit", limit), ("page_token", page_token)]
+        query += [("order_by", o) for o in (order_by or [])]
+        answer = self.http.json("GET", f"{API}/runs", query=query)
+        rows = answer["runs"]
+        n = len(rows)
+        params: dict[str, list[str | None]] = {}
+        tags: dict[str, list[str | None]] = {}
+        metrics: dict[str, list[float | None]] = {}
+        for i, row in enumerate(rows):
+            for column, values, decode in (
+                (params, row["params"], str),
+                (tags, row["tags"], str),
+                (metrics, row["metrics"], decode_float),
+            ):
+                for k, v in values.items():
+                    column.setdefault(k, [None] * n)[i] = decode(v)  # type: ignore[index]
+        return RunTable(
+            runs=[_info(r) for r in rows],
+            experiment_names=[r.get("experiment_name") or "" for r in rows],
+            params=params,
+            metrics=metrics,
+            tags=tags,
+            next_page_token=answer.get("next_page_token"),
+        )
+
+    # ----- artifact records ------------------------------------------------------
+    def record_artifact(self, run_id: str, artifact: ArtifactRecord) -> None:
+        # The server records an artifact when its upload completes; check that it did.
+        for found in self.list_artifacts(run_id, artifact.path):
+            if found.path == artifact.path:
+                return
+        raise NotFound(f"Artifact {artifact.path!r} of run {run_id} was not uploaded to the server.")
+
+    def list_artifacts(self, run_id: str, prefix: str = "") -> list[ArtifactRecord]:
+        answer = self.http.json(
+            "GET", f"{API}/runs/{path_segment(run_id)}/artifacts", query={"prefix": prefix or None}
+        )
+        return [ArtifactRecord(a["path"], a["size"], a["sha256"]) for a in answer["artifacts"]]
+
+    def delete_artifact_record(self, run_id: str, path: str) -> None:
+        self.http.request("DELETE", f"{API}/runs/{path_segment(run_id)}/artifacts/{path_segment(path)}")
+
+    def describe(self) -> dict[str, Any]:
+        info = self.http.json("GET", f"{API}/info")
+        return {
+            "kind": "rest",
+            "url": self.url,
+            "server_store_kind": info["store_kind"],
+            "server_version": info["version"],
+        }
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _experiment(body: dict[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=body["experiment_id"],
+        name=body["name"],
+        artifact_location=body.get("artifact_location"),
+        created_time=body["created_time"],
+        last_update_time=body["last_update_time"],
+    )
+
+
+def _info(body: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=body["run_id"],
+        experiment_id=body["experiment_id"],
+        name=body["name"],
+        status=RunStatus.parse(body["status"]),
+        start_time=body.get("start_time"),
+        end_time=body.get("end_time"),
+        heartbeat_time=body.get("heartbeat_time"),
+        source_kind=body["source_kind"],
+        compute_target=body["compute_target"],
+        notebook_path=body.get("notebook_path"),
+        cell_id=body.get("cell_id"),
+        parent_run_id=body.get("parent_run_id"),
+        user=body.get("user"),
+        status_reason=body.get("status_reason"),
+    )
+
+
+def _record(body: dict[str, Any]) -> RunRecord:
+    data = RunData(
+        params=dict(body.get("params", {})),
+        tags=dict(body.get("tags", {})),
+        metrics={k: decode_float(v) for k, v in body.get("metrics", {}).items()},
+    )
+    return RunRecord(info=_info(body), data=data)
+
+
+__all__ = ["RestStore", "now_ms"]
