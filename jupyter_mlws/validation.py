@@ -223,3 +223,10 @@ def check_batch_size(metrics: int, params: int, tags: int) -> None:
                 f"A batch holds {count} {what}; the limit is {limit} per batch. "
                 "Split it into smaller batches."
             )
+
+
+def validate_experiment_id(value: object) -> int:
+    """An experiment id: an integer from 1 to 2**63-1 (ids past that cannot exist)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < int(value) <= STEP_MAX:
+        raise InvalidParameter(f"An experiment id is an integer from 1 to {STEP_MAX}, not {value!r:.40}.")
+    return int(value)

@@ -22,6 +22,7 @@ async def test_info_answers_workspace_version_and_store(jp_fetch, jp_root_dir: P
     assert body["store_kind"] == "sqlite"
     assert body["store_url"] == f"sqlite:///{jp_root_dir / '.mlws'}/mlws.db"
     assert body["artifact_url"] == str(jp_root_dir / ".mlws" / "artifacts")
+    assert body["ready"] is True and body["problem"] is None
 
 
 async def test_info_refuses_anonymous_requests(jp_fetch) -> None:
@@ -63,3 +64,8 @@ class TestConfiguredWorkspace:
         assert body["store_kind"] == "postgresql"
         assert "s3cret" not in json.dumps(body)
         assert body["store_url"] == "postgresql://ml:***@127.0.0.1:5432/mlws"
+        # Nothing listens there: /info still answers, and says why the workspace is not serving.
+        assert body["ready"] is False and body["problem"]
+        assert "s3cret" not in body["problem"]
+        runs = await jp_fetch("mlws", "api", "v1", "runs", raise_error=False)
+        assert runs.code == 503 and json.loads(runs.body)["error"] == "unavailable"

@@ -55,5 +55,5 @@ async def test_served_document_is_the_generated_one(jp_fetch) -> None:
         "$ref": "#/components/schemas/WorkspaceInfo"
     }
     assert set(served["components"]["schemas"]["WorkspaceInfo"]["required"]) == {
-        "workspace", "version", "store_kind", "store_url", "artifact_url"
+        "workspace", "version", "store_kind", "store_url", "artifact_url", "ready"
     }

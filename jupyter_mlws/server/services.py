@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import Unavailable
+from ..errors import MLWSError, Unavailable
 from ..location import WORKSPACE_ENV, WorkspaceLocation
 
 if TYPE_CHECKING:
@@ -51,11 +51,41 @@ class WorkspaceServices:
         self._artifacts: ArtifactStore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._exported_env = False
+        self._ready: asyncio.Future[None] | None = None
+        self.start_error: str | None = None
         self.started = False
 
     # ----- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
-        """Open the stores (off the loop) and export the workspace to kernels."""
+        """Open the stores (off the loop) and export the workspace to kernels.
+
+        Requests that arrive while this runs wait for it (`wait_ready`): jupyter_server
+        answers `/api/status` before extensions finish starting.
+        """
+        self._ready = asyncio.get_running_loop().create_future()
+        try:
+            await self._start()
+        except BaseException as err:
+            self.start_error = f"{type(err).__name__}: {err}" if not isinstance(err, MLWSError) else err.message
+            self._ready.set_exception(err)
+            self._ready.exception()  # retrieved: waiting handlers re-raise it
+            raise
+        self._ready.set_result(None)
+
+    async def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until `start()` has finished; Unavailable if it failed or never began."""
+        if self.started:
+            return
+        if self._ready is None:
+            raise Unavailable(self._why_unavailable("metadata store"))
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), timeout)
+        except MLWSError:
+            raise
+        except Exception as err:
+            raise Unavailable(f"The ML workspace could not start: {err}") from err
+
+    async def _start(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="mlws-store")
         if self.location.is_local:
             await self.run(Path(self.location.workspace).mkdir, parents=True, exist_ok=True)

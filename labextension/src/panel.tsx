@@ -79,12 +79,20 @@ function WorkspaceView({ workspace }: { workspace: IMLWorkspace }): JSX.Element 
     return <div className="jp-mlws-loading">Connecting to the workspace…</div>;
   }
   return (
-    <dl className="jp-mlws-info" aria-label="Workspace information">
+    <>
+      {!info.ready && (
+        <div className="jp-mlws-error" role="alert">
+          <strong>The workspace's stores are not serving.</strong>
+          <p>{info.problem ?? 'The server is still starting.'}</p>
+        </div>
+      )}
+      <dl className="jp-mlws-info" aria-label="Workspace information">
       <Row label="Workspace" value={info.workspace} />
       <Row label="Store" value={`${info.store_kind} · ${info.store_url}`} />
       <Row label="Artifacts" value={info.artifact_url} />
-      <Row label="Version" value={info.version} />
-    </dl>
+        <Row label="Version" value={info.version} />
+      </dl>
+    </>
   );
 }
 

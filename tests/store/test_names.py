@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from jupyter_mlws.errors import InvalidParameter
+from jupyter_mlws.errors import InvalidParameter, NotFound
 from jupyter_mlws.validation import KEY_MAX, NAME_MAX, validate_key, validate_name
 
 BAD_NAMES = [
@@ -78,3 +78,17 @@ def test_keys_outside_the_alphabet_are_refused(key) -> None:
 def test_names_are_strings() -> None:
     with pytest.raises(InvalidParameter, match="string"):
         validate_name("Experiment name", 42)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2**63, 2**70, True, "1"])
+def test_experiment_ids_out_of_range_are_invalid_not_crashes(store, bad) -> None:
+    """Found by the API fuzz: an id past SQLite's 64-bit integers crashed the driver."""
+    for call in (
+        lambda: store.get_experiment(bad),
+        lambda: store.search_runs(experiment_ids=[bad]),
+        lambda: store.rename_experiment(bad, "x"),
+        lambda: store.delete_experiment(bad),
+        lambda: store.create_run(bad),
+    ):
+        with pytest.raises((InvalidParameter, NotFound)):
+            call()

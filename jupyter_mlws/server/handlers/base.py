@@ -43,6 +43,8 @@ class MLWSHandler(APIHandler):
     auth_resource = "mlws"
     #: The largest body this handler accepts (uploads raise it).
     max_body_size = MAX_JSON_BODY
+    #: Whether requests wait for the workspace's stores to be open (diagnostics do not).
+    needs_store = True
 
     _body_chunks: list[bytes]
     _body_size: int
@@ -52,6 +54,8 @@ class MLWSHandler(APIHandler):
         self._body_chunks, self._body_size = [], 0
         if self._finished:
             return
+        if self.needs_store:
+            await self.services.wait_ready()
         declared = self.request.headers.get("Content-Length")
         if declared is not None:
             try:
@@ -141,7 +145,9 @@ class MLWSHandler(APIHandler):
             code, message = exc.code, exc.message
         elif isinstance(exc, HTTPError) or exc is None:
             code = _status_code_name(status_code)
-            message = (getattr(exc, "log_message", None) or getattr(exc, "reason", None)) or _phrase(status_code)
+            message = (getattr(exc, "log_message", None) or getattr(exc, "reason", None)) or _phrase(
+                status_code
+            )
             if status_code >= 500:
                 message = _INTERNAL_MESSAGE
         else:
@@ -168,7 +174,7 @@ def _status_code_name(status: int) -> str:
 
 def _refuse_constant(name: str) -> Any:
     raise InvalidParameter(
-        f"Bare {name} is not JSON; send non-finite numbers as the strings \"NaN\", \"Infinity\", \"-Infinity\"."
+        f'Bare {name} is not JSON; send non-finite numbers as the strings "NaN", "Infinity", "-Infinity".'
     )
 
 

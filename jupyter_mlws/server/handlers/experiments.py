@@ -67,8 +67,11 @@ class ExperimentsHandler(MLWSHandler):
     auth_resource = "mlws:experiments"
 
     @api_operation(
-        "List experiments (or find one by name)", query=ExperimentQuery, response=ExperimentList,
-        errors=(400, 403), tags=("experiments",),
+        "List experiments (or find one by name)",
+        query=ExperimentQuery,
+        response=ExperimentList,
+        errors=(400, 403),
+        tags=("experiments",),
     )
     @web.authenticated
     @authorized
@@ -83,8 +86,12 @@ class ExperimentsHandler(MLWSHandler):
         self.write_model(ExperimentList(experiments=[ExperimentModel.of(e) for e in found]))
 
     @api_operation(
-        "Create an experiment", body=CreateExperiment, response=ExperimentModel, status=201,
-        errors=(400, 403, 409, 413), tags=("experiments",),
+        "Create an experiment",
+        body=CreateExperiment,
+        response=ExperimentModel,
+        status=201,
+        errors=(400, 403, 409, 413),
+        tags=("experiments",),
     )
     @web.authenticated
     @authorized
@@ -102,23 +109,33 @@ class ExperimentHandler(MLWSHandler):
     @web.authenticated
     @authorized
     async def get(self, experiment_id: str) -> None:
-        found = await self.services.run(self.services.store.get_experiment, parse_experiment_id(experiment_id))
+        found = await self.services.run(
+            self.services.store.get_experiment, parse_experiment_id(experiment_id)
+        )
         self.write_model(ExperimentModel.of(found))
 
     @api_operation(
-        "Rename an experiment", body=UpdateExperiment, response=ExperimentModel,
-        errors=(400, 403, 404, 409, 413), tags=("experiments",),
+        "Rename an experiment",
+        body=UpdateExperiment,
+        response=ExperimentModel,
+        errors=(400, 403, 404, 409, 413),
+        tags=("experiments",),
     )
     @web.authenticated
     @authorized
     async def patch(self, experiment_id: str) -> None:
         request = self.parse_body(UpdateExperiment)
         store = self.services.store
-        renamed = await self.services.run(store.rename_experiment, parse_experiment_id(experiment_id), request.name)
+        renamed = await self.services.run(
+            store.rename_experiment, parse_experiment_id(experiment_id), request.name
+        )
         self.write_model(ExperimentModel.of(renamed))
 
     @api_operation(
-        "Delete an experiment that has no runs", status=204, errors=(400, 403, 404, 409), tags=("experiments",)
+        "Delete an experiment that has no runs",
+        status=204,
+        errors=(400, 403, 404, 409),
+        tags=("experiments",),
     )
     @web.authenticated
     @authorized

@@ -20,10 +20,13 @@ class WorkspaceInfo(BaseModel):
     store_kind: str = Field(description="`sqlite`, `postgresql` or `rest`.")
     store_url: str = Field(description="The metadata store URL, password removed.")
     artifact_url: str = Field(description="The artifact store location, password removed.")
+    ready: bool = Field(description="Whether the stores are open and serving.")
+    problem: str | None = Field(None, description="Why the stores are not serving, if they are not.")
 
 
 class InfoHandler(MLWSHandler):
     auth_resource = "mlws:workspace"
+    needs_store = False
 
     @api_operation(
         "Where the workspace is and what backs it", response=WorkspaceInfo, errors=(403,), tags=("workspace",)
@@ -31,14 +34,18 @@ class InfoHandler(MLWSHandler):
     @web.authenticated
     @authorized
     def get(self) -> None:
-        described = self.services.location.describe()
-        self.write_model(WorkspaceInfo(version=__version__, **described))
+        services = self.services
+        described = services.location.describe()
+        self.write_model(
+            WorkspaceInfo(version=__version__, ready=services.started, problem=services.start_error, **described)
+        )
 
 
 class OpenAPIHandler(MLWSHandler):
     """`GET /mlws/api/v1/openapi.json`: this API described by itself."""
 
     auth_resource = "mlws:workspace"
+    needs_store = False
 
     @api_operation(
         "This API's OpenAPI document", raw_response="application/json", errors=(403,), tags=("workspace",)
@@ -54,6 +61,7 @@ class UnknownResourceHandler(MLWSHandler):
     """Anything under `/mlws/api/v1/` that no resource matches: a JSON 404 (never an HTML page)."""
 
     auth_resource = "mlws:workspace"
+    needs_store = False
     #: Not an API operation: left out of the OpenAPI document.
     in_openapi = False
 

@@ -90,8 +90,12 @@ def _check_limits(batch: LogBatch) -> None:
 def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> bool:
     now = now_ms()
     metrics = [
-        Metric(p.key, p.value if isinstance(p.value, int) else decode_float(p.value), p.step,
-               now if p.timestamp is None else p.timestamp)
+        Metric(
+            p.key,
+            p.value if isinstance(p.value, int) else decode_float(p.value),
+            p.step,
+            now if p.timestamp is None else p.timestamp,
+        )
         for p in batch.metrics
     ]
     return store.log_batch(run_id, metrics=metrics, params=batch.params, tags=batch.tags, batch_id=batch_id)
@@ -101,13 +105,18 @@ class BatchHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
     @api_operation(
-        "Log a batch of metrics, params and tags (idempotent per batch id)", body=LogBatch,
-        response=BatchResult, errors=(400, 403, 404, 409, 413), tags=("runs",),
+        "Log a batch of metrics, params and tags (idempotent per batch id)",
+        body=LogBatch,
+        response=BatchResult,
+        errors=(400, 403, 404, 409, 413),
+        tags=("runs",),
     )
     @web.authenticated
     @authorized
     async def put(self, run_id: str, batch_id: str) -> None:
-        if not 1 <= len(batch_id) <= 64 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in batch_id):
+        if not 1 <= len(batch_id) <= 64 or not all(
+            c.isascii() and (c.isalnum() or c in "-_") for c in batch_id
+        ):
             raise InvalidParameter("A batch id is 1-64 ASCII letters, digits, '-' or '_'.")
         batch = self.parse_body(LogBatch)
         _check_limits(batch)
@@ -118,8 +127,12 @@ class BatchHandler(MLWSHandler):
 class MetricHistoryHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @api_operation("A metric's history, downsampled or since a cursor", query=HistoryQuery,
-                   response=MetricHistory, tags=("runs",))
+    @api_operation(
+        "A metric's history, downsampled or since a cursor",
+        query=HistoryQuery,
+        response=MetricHistory,
+        tags=("runs",),
+    )
     @web.authenticated
     @authorized
     async def get(self, run_id: str, key: str) -> None:
@@ -132,9 +145,12 @@ class MetricHistoryHandler(MLWSHandler):
         )
         self.write_model(
             MetricHistory(
-                key=series.key, steps=[int(s) for s in series.steps],
-                timestamps=[int(t) for t in series.timestamps], values=encode_floats(series.values),
-                total_points=series.total_points, cursor=series.cursor,
+                key=series.key,
+                steps=[int(s) for s in series.steps],
+                timestamps=[int(t) for t in series.timestamps],
+                values=encode_floats(series.values),
+                total_points=series.total_points,
+                cursor=series.cursor,
             )
         )
 

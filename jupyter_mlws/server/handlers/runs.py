@@ -47,16 +47,31 @@ class RunModel(BaseModel):
 
     @classmethod
     def of(
-        cls, info: RunInfo, params: dict[str, str], tags: dict[str, str], metrics: dict[str, float],
+        cls,
+        info: RunInfo,
+        params: dict[str, str],
+        tags: dict[str, str],
+        metrics: dict[str, float],
         experiment_name: str | None = None,
     ) -> RunModel:
         return cls(
-            run_id=info.run_id, experiment_id=info.experiment_id, experiment_name=experiment_name,
-            name=info.name, status=info.status.value,
-            status_reason=info.status_reason, start_time=info.start_time, end_time=info.end_time,
-            heartbeat_time=info.heartbeat_time, source_kind=info.source_kind,
-            compute_target=info.compute_target, notebook_path=info.notebook_path, cell_id=info.cell_id,
-            parent_run_id=info.parent_run_id, user=info.user, params=params, tags=tags,
+            run_id=info.run_id,
+            experiment_id=info.experiment_id,
+            experiment_name=experiment_name,
+            name=info.name,
+            status=info.status.value,
+            status_reason=info.status_reason,
+            start_time=info.start_time,
+            end_time=info.end_time,
+            heartbeat_time=info.heartbeat_time,
+            source_kind=info.source_kind,
+            compute_target=info.compute_target,
+            notebook_path=info.notebook_path,
+            cell_id=info.cell_id,
+            parent_run_id=info.parent_run_id,
+            user=info.user,
+            params=params,
+            tags=tags,
             metrics={k: encode_float(v) for k, v in metrics.items()},
         )
 
@@ -84,7 +99,9 @@ class CreateRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     experiment_id: int | None = Field(None, description="Give this or experiment_name.")
     experiment_name: str | None = Field(None, description="Created if it does not exist.")
-    run_id: str | None = Field(None, description="32 hex characters; chosen by the client to make retries safe.")
+    run_id: str | None = Field(
+        None, description="32 hex characters; chosen by the client to make retries safe."
+    )
     name: str | None = None
     status: str = Field("running", description="running (default) or queued.")
     start_time: int | None = None
@@ -101,7 +118,9 @@ class UpdateRun(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: str | None = None
     status_reason: str | None = None
-    end_time: int | None = Field(None, description="Set by the server when a terminal status comes without it.")
+    end_time: int | None = Field(
+        None, description="Set by the server when a terminal status comes without it."
+    )
     name: str | None = None
     tags: dict[str, str] | None = Field(None, description="Tags to set (existing keys are overwritten).")
 
@@ -128,7 +147,12 @@ class RunsHandler(MLWSHandler):
         query = self._search_query()
         store = self.services.store
         table = await self.services.run(
-            store.search_runs, query.experiment_id, query.filter, query.order_by, query.limit, query.page_token
+            store.search_runs,
+            query.experiment_id,
+            query.filter,
+            query.order_by,
+            query.limit,
+            query.page_token,
         )
         self.write_model(RunPage(runs=rows_of(table), next_page_token=table.next_page_token))
 
@@ -156,12 +180,19 @@ class RunsHandler(MLWSHandler):
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidParameter(f"limit must be an integer from 1 to {MAX_PAGE}, not {limit}.")
         return RunSearchQuery(
-            experiment_id=ids, filter=one("filter"), order_by=self.get_query_arguments("order_by") or None,
-            limit=limit, page_token=one("page_token"),
+            experiment_id=ids,
+            filter=one("filter"),
+            order_by=self.get_query_arguments("order_by") or None,
+            limit=limit,
+            page_token=one("page_token"),
         )
 
     @api_operation(
-        "Create a run", body=CreateRun, response=RunModel, status=201, errors=(400, 403, 404, 409, 413),
+        "Create a run",
+        body=CreateRun,
+        response=RunModel,
+        status=201,
+        errors=(400, 403, 404, 409, 413),
         tags=("runs",),
     )
     @web.authenticated
@@ -181,10 +212,18 @@ def _create_run(store: MetadataStore, request: CreateRun) -> RunRecord:
     else:
         experiment_id = store.get_or_create_experiment(request.experiment_name or "").experiment_id
     return store.create_run(
-        experiment_id, name=request.name, run_id=request.run_id, status=RunStatus.parse(request.status),
-        start_time=request.start_time, parent_run_id=request.parent_run_id,
-        source_kind=request.source_kind, compute_target=request.compute_target,
-        notebook_path=request.notebook_path, cell_id=request.cell_id, user=request.user, tags=request.tags,
+        experiment_id,
+        name=request.name,
+        run_id=request.run_id,
+        status=RunStatus.parse(request.status),
+        start_time=request.start_time,
+        parent_run_id=request.parent_run_id,
+        source_kind=request.source_kind,
+        compute_target=request.compute_target,
+        notebook_path=request.notebook_path,
+        cell_id=request.cell_id,
+        user=request.user,
+        tags=request.tags,
     )
 
 
@@ -213,8 +252,11 @@ class RunHandler(MLWSHandler):
         self.write_model(RunModel.of_record(record))
 
     @api_operation(
-        "Change a run's status, name or tags", body=UpdateRun, response=RunModel,
-        errors=(400, 403, 404, 409, 413), tags=("runs",),
+        "Change a run's status, name or tags",
+        body=UpdateRun,
+        response=RunModel,
+        errors=(400, 403, 404, 409, 413),
+        tags=("runs",),
     )
     @web.authenticated
     @authorized

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...entities import Experiment
 from ...errors import AlreadyExists, Conflict, NotFound
-from ...validation import validate_name
+from ...validation import validate_name, validate_experiment_id
 from ..base import now_ms
 from .schema import experiments, runs
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 def rename_experiment(store: SqlStore, experiment_id: int, name: str) -> Experiment:
     """New name (NFC) for an experiment; the unique constraint decides clashes."""
+    experiment_id = validate_experiment_id(experiment_id)
     name = validate_name("Experiment name", name)
 
     def work(conn: Connection) -> None:
@@ -48,6 +49,7 @@ def rename_experiment(store: SqlStore, experiment_id: int, name: str) -> Experim
 
 def delete_experiment(store: SqlStore, experiment_id: int) -> None:
     """Delete an empty experiment; one that still has runs is a Conflict (nothing is lost by accident)."""
+    experiment_id = validate_experiment_id(experiment_id)
 
     def work(conn: Connection) -> None:
         held = conn.execute(

@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from ...entities import RunTable
 from ...errors import InvalidParameter
-from ...validation import decode_value
+from ...validation import decode_value, validate_experiment_id
 from ..filter import Comparison, Node, Not, OrderKey, parse_filter, parse_order_by
 from .rows import RUN_COLUMNS as _RUN_COLUMNS
 from .rows import run_info_from_row
@@ -157,7 +157,7 @@ def search_runs(
         .where(where)
     )
     if experiment_ids is not None:
-        query = query.where(runs.c.experiment_id.in_([int(i) for i in experiment_ids]))
+        query = query.where(runs.c.experiment_id.in_([validate_experiment_id(i) for i in experiment_ids]))
     query = query.order_by(*order).limit(limit + 1).offset(offset)
     with store.reader.begin() as conn:
         rows = conn.execute(query).fetchall()

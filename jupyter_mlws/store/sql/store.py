@@ -34,7 +34,7 @@ from ...entities import (
 )
 from ...errors import AlreadyExists, InvalidParameter, NotFound
 from ...location import redact_url
-from ...validation import decode_value, validate_name, validate_tag_value
+from ...validation import decode_value, validate_experiment_id, validate_name, validate_tag_value
 from ..base import MetadataStore, now_ms
 from . import artifact_records, removal
 from . import metrics as metric_ops
@@ -184,6 +184,7 @@ class SqlStore(MetadataStore):
         return Experiment(new_id, name, artifact_location, stamp, stamp)
 
     def get_experiment(self, experiment_id: int) -> Experiment:
+        experiment_id = validate_experiment_id(experiment_id)
         with self.reader.connect() as conn:
             row = conn.execute(
                 select(experiments).where(experiments.c.experiment_id == experiment_id)

@@ -637,6 +637,17 @@ export interface components {
              * @description The artifact store location, password removed.
              */
             artifact_url: string;
+            /**
+             * Ready
+             * @description Whether the stores are open and serving.
+             */
+            ready: boolean;
+            /**
+             * Problem
+             * @description Why the stores are not serving, if they are not.
+             * @default null
+             */
+            problem: string | null;
         };
     };
     responses: never;
