@@ -37,7 +37,15 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     ]
     assert not errors
     text = "".join(
-        out.get("text", "") for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
+        out.get("text", "") + out.get("data", {}).get("text/plain", "")
+        for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
     )
     if path.name == "01-workspace.ipynb":
         assert str(work / ".mlws") in text
+    if path.name == "02-tracking.ipynb":
+        from jupyter_mlws import Workspace
+
+        found = Workspace(work / ".mlws").runs(experiment="quickstart")
+        assert sorted(found["name"]) == ["lr=0.01", "lr=0.1"]
+        assert set(found["status"]) == {"completed"}
+        assert "notes.txt" in text and "config.json" in text
