@@ -103,6 +103,15 @@ class MLWSHandler(APIHandler):
         raw = self.body
         if not raw:
             raise InvalidParameter("The request needs a JSON body.")
+        if b"NaN" not in raw and b"Infinity" not in raw:
+            # Fast path (pydantic's own JSON parser): no non-finite token can be in the body.
+            try:
+                return model.model_validate_json(raw)
+            except ValidationError as err:
+                first = err.errors()[0]
+                if first["type"] in ("json_invalid", "recursion_loop") or "recursion" in first["msg"]:
+                    raise InvalidParameter(f"The body is not valid JSON: {first['msg']}") from None
+                raise InvalidParameter(_describe_validation(err)) from None
         try:
             data = json.loads(raw, parse_constant=_refuse_constant)
         except RecursionError:
