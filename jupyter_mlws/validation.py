@@ -230,3 +230,23 @@ def validate_experiment_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < int(value) <= STEP_MAX:
         raise InvalidParameter(f"An experiment id is an integer from 1 to {STEP_MAX}, not {value!r:.40}.")
     return int(value)
+
+
+def validate_artifact_location(value: object) -> str | None:
+    """An experiment's artifact location (RELIABILITY P3): None, or a folder *inside* the
+    workspace's artifact store written as a relative path. URLs (`file:///etc`), absolute paths
+    and traversal (`../../`) are refused on write, and the server re-checks stored values
+    before serving them (a value that fails is served as None)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidParameter(f"An artifact location is a relative folder path, not {type(value).__name__}.")
+    from .store.paths import safe_relative_path
+
+    try:
+        return safe_relative_path(value)
+    except InvalidParameter as err:
+        raise InvalidParameter(
+            f"Artifact location {value[:80]!r} must be a relative folder inside the workspace's "
+            f"artifact store: {err.message}"
+        ) from None

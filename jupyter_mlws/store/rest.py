@@ -36,6 +36,7 @@ from ..errors import AlreadyExists, NotFound
 from ..http import HttpClient, path_segment
 from ..validation import (
     check_batch_size,
+    validate_artifact_location,
     validate_experiment_id,
     validate_key,
     validate_metric_value,
@@ -59,7 +60,8 @@ class RestStore(MetadataStore):
 
     # ----- experiments -------------------------------------------------------
     def create_experiment(self, name: str, artifact_location: str | None = None) -> Experiment:
-        return _experiment(self.http.json("POST", f"{API}/experiments", json_body={"name": name}))
+        body = {"name": name, "artifact_location": validate_artifact_location(artifact_location)}
+        return _experiment(self.http.json("POST", f"{API}/experiments", json_body=body))
 
     def get_experiment(self, experiment_id: int) -> Experiment:
         return _experiment(

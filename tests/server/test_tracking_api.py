@@ -196,3 +196,19 @@ async def test_delete_run_removes_it(api: Api) -> None:
     await api.json("DELETE", f"/runs/{rid}", expect=204)
     assert (await api.call("GET", f"/runs/{rid}")).code == 404
     assert (await api.json("GET", "/runs"))["runs"] == []
+
+
+async def test_stored_bad_artifact_location_is_not_served(api: Api, services) -> None:
+    """RELIABILITY P3, store-then-serve: a bad value written behind the API's back is not passed on."""
+    from sqlalchemy import update
+
+    from jupyter_mlws.store.sql.schema import experiments
+
+    created = await api.json("POST", "/experiments", {"name": "loc", "artifact_location": "team/loc"}, expect=201)
+    assert created["artifact_location"] == "team/loc"
+    refused = await api.call("POST", "/experiments", {"name": "evil", "artifact_location": "file:///etc"})
+    assert refused.code == 400 and "artifact store" in error_of(refused)["message"]
+    store = services.store
+    store.write(lambda conn: conn.execute(update(experiments).values(artifact_location="../../etc")), "tamper")
+    served = await api.json("GET", f"/experiments/{created['experiment_id']}")
+    assert served["artifact_location"] is None

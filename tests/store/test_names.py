@@ -92,3 +92,17 @@ def test_experiment_ids_out_of_range_are_invalid_not_crashes(store, bad) -> None
     ):
         with pytest.raises((InvalidParameter, NotFound)):
             call()
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["file:///etc", "http:///#/../../etc", "../../", "mlflow-artifacts:/../", "/etc", "a/../../b", "C:/x",
+     "s3://bucket/x", "%2e%2e/x"],
+)
+def test_artifact_locations_outside_the_store_are_refused(store, location) -> None:
+    """RELIABILITY P3: a location that points anywhere but inside the artifact store is refused."""
+    with pytest.raises(InvalidParameter, match="artifact store"):
+        store.create_experiment("p3", artifact_location=location)
+    assert store.get_experiment_by_name("p3") is None
+    good = store.create_experiment("p3", artifact_location="team-a/churn")
+    assert store.get_experiment(good.experiment_id).artifact_location == "team-a/churn"

@@ -14,6 +14,7 @@ from tornado import web
 
 from ...entities import Experiment
 from ...errors import InvalidParameter
+from ...validation import validate_artifact_location
 from ..openapi import api_operation
 from .base import MLWSHandler
 
@@ -32,10 +33,19 @@ class ExperimentModel(BaseModel):
         return cls(
             experiment_id=experiment.experiment_id,
             name=experiment.name,
-            artifact_location=experiment.artifact_location,
+            artifact_location=_served_location(experiment.artifact_location),
             created_time=experiment.created_time,
             last_update_time=experiment.last_update_time,
         )
+
+
+def _served_location(stored: str | None) -> str | None:
+    """Store-then-serve (RELIABILITY P3): a stored location that no longer passes the rules
+    (written by hand, or by an older version) is not passed on."""
+    try:
+        return validate_artifact_location(stored)
+    except InvalidParameter:
+        return None
 
 
 class ExperimentList(BaseModel):
@@ -49,6 +59,9 @@ class ExperimentQuery(BaseModel):
 class CreateExperiment(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="1-256 characters; see the naming rules in the docs.")
+    artifact_location: str | None = Field(
+        None, description="A relative folder inside the workspace's artifact store."
+    )
 
 
 class UpdateExperiment(BaseModel):
@@ -97,7 +110,8 @@ class ExperimentsHandler(MLWSHandler):
     @authorized
     async def post(self) -> None:
         request = self.parse_body(CreateExperiment)
-        created = await self.services.run(self.services.store.create_experiment, request.name)
+        store = self.services.store
+        created = await self.services.run(store.create_experiment, request.name, request.artifact_location)
         self.set_header("Location", f"{self.request.path.rstrip('/')}/{created.experiment_id}")
         self.write_model(ExperimentModel.of(created), status=201)
 

@@ -34,7 +34,13 @@ from ...entities import (
 )
 from ...errors import AlreadyExists, InvalidParameter, NotFound
 from ...location import redact_url
-from ...validation import decode_value, validate_experiment_id, validate_name, validate_tag_value
+from ...validation import (
+    decode_value,
+    validate_artifact_location,
+    validate_experiment_id,
+    validate_name,
+    validate_tag_value,
+)
 from ..base import MetadataStore, now_ms
 from . import artifact_records, removal
 from . import metrics as metric_ops
@@ -163,6 +169,7 @@ class SqlStore(MetadataStore):
     # ----- experiments ----------------------------------------------------
     def create_experiment(self, name: str, artifact_location: str | None = None) -> Experiment:
         name = validate_name("Experiment name", name)
+        artifact_location = validate_artifact_location(artifact_location)
         stamp = now_ms()
 
         def work(conn: Connection) -> int:

@@ -259,6 +259,12 @@ export interface components {
              * @description 1-256 characters; see the naming rules in the docs.
              */
             name: string;
+            /**
+             * Artifact Location
+             * @description A relative folder inside the workspace's artifact store.
+             * @default null
+             */
+            artifact_location: string | null;
         };
         /** CreateRun */
         CreateRun: {
