@@ -166,30 +166,26 @@ class RestStore(MetadataStore):
         # Validate here with the same rules as the SQL store, so both refuse the same input with
         # the same message, and nothing is sent for a batch that would be refused.
         check_batch_size(len(metrics), len(params or ()), len(tags or ()))
-        points = []
+        keys, values, steps, stamps = [], [], [], []
         for m in metrics:
             key = validate_key("Metric key", m[0])
-            value = validate_metric_value(key, m[1])
-            points.append(
-                {
-                    "key": key,
-                    "value": encode_float(value),
-                    "step": validate_step(key, m[2]),
-                    "timestamp": validate_timestamp(key, m[3]),
-                }
-            )
+            keys.append(key)
+            values.append(encode_float(validate_metric_value(key, m[1])))
+            steps.append(validate_step(key, m[2]))
+            stamps.append(validate_timestamp(key, m[3]))
         param_items = [(k, v if isinstance(v, str) else str(v)) for k, v in (params or {}).items()]
         tag_items = [(k, v if isinstance(v, str) else str(v)) for k, v in (tags or {}).items()]
         chunks = max(
-            -(-len(points) // MAX_METRICS),
+            -(-len(keys) // MAX_METRICS),
             -(-len(param_items) // MAX_PARAMS),
             -(-len(tag_items) // MAX_TAGS),
             1,
         )
 
         def send(i: int) -> bool:
+            part = slice(i * MAX_METRICS, (i + 1) * MAX_METRICS)
             body = {
-                "metrics": points[i * MAX_METRICS : (i + 1) * MAX_METRICS],
+                "columns": {"key": keys[part], "value": values[part], "step": steps[part], "timestamp": stamps[part]},
                 "params": dict(param_items[i * MAX_PARAMS : (i + 1) * MAX_PARAMS]),
                 "tags": dict(tag_items[i * MAX_TAGS : (i + 1) * MAX_TAGS]),
             }

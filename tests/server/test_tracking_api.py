@@ -212,3 +212,26 @@ async def test_stored_bad_artifact_location_is_not_served(api: Api, services) ->
     store.write(lambda conn: conn.execute(update(experiments).values(artifact_location="../../etc")), "tamper")
     served = await api.json("GET", f"/experiments/{created['experiment_id']}")
     assert served["artifact_location"] is None
+
+
+async def test_batches_as_columns(api: Api) -> None:
+    """The compact form the REST store sends: four aligned columns."""
+    rid = (await api.json("POST", "/runs", {"experiment_name": "cols"}, expect=201))["run_id"]
+    columns = {"key": ["a", "a", "b"], "value": [1.5, "NaN", 3], "step": [0, 1, 0],
+               "timestamp": [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002]}
+    await api.json("PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}", {"columns": columns})
+    history = await api.json("GET", f"/runs/{rid}/metrics/a")
+    assert history["values"] == [1.5, "NaN"] and history["steps"] == [0, 1]
+    assert (await api.json("GET", f"/runs/{rid}"))["metrics"] == {"a": "NaN", "b": 3.0}
+    ragged = await api.call("PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}",
+                            {"columns": {**columns, "step": [0, 1]}})
+    assert ragged.code == 400 and "same length" in error_of(ragged)["message"]
+    n = 600
+    mixed = {
+        "metrics": [{"key": "c", "value": 1.0, "step": i} for i in range(n)],
+        "columns": {"key": ["c"] * n, "value": [1.0] * n, "step": list(range(n, 2 * n)),
+                    "timestamp": [1_700_000_000_000] * n},
+    }
+    too_many = await api.call("PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}", mixed)
+    assert too_many.code == 413, "metrics and columns count together toward the 1,000 limit"
+    assert "c" not in (await api.json("GET", f"/runs/{rid}"))["metrics"]

@@ -38,9 +38,23 @@ class MetricPoint(BaseModel):
     timestamp: StrictInt | None = Field(None, description="Milliseconds since the Unix epoch; default now.")
 
 
+class MetricColumns(BaseModel):
+    """Metric points as four aligned columns: the compact form the REST store sends (parsing a
+    list of numbers is about ten times cheaper than parsing a list of objects)."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: list[str]
+    value: list[StrictFloat | StrictInt | NonFinite]
+    step: list[StrictInt]
+    timestamp: list[StrictInt] = Field(description="Milliseconds since the Unix epoch.")
+
+
 class LogBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     metrics: list[MetricPoint] = Field(default_factory=list, description=f"At most {MAX_METRICS}.")
+    columns: MetricColumns | None = Field(
+        None, description=f"More points as columns; with `metrics`, at most {MAX_METRICS} in all."
+    )
     params: dict[str, str] = Field(default_factory=dict, description=f"At most {MAX_PARAMS}.")
     tags: dict[str, str] = Field(default_factory=dict, description=f"At most {MAX_TAGS}.")
 
@@ -73,15 +87,26 @@ class HeartbeatResult(BaseModel):
     status: str = Field(description="The run's status; a run that has ended stays ended.")
 
 
+def _point_count(batch: LogBatch) -> int:
+    columns = batch.columns
+    if columns is None:
+        return len(batch.metrics)
+    lengths = {len(columns.key), len(columns.value), len(columns.step), len(columns.timestamp)}
+    if len(lengths) != 1:
+        raise InvalidParameter("The metric columns key, value, step and timestamp must have the same length.")
+    return len(batch.metrics) + len(columns.key)
+
+
 def _check_limits(batch: LogBatch) -> None:
+    points = _point_count(batch)
     over = [
-        f"{len(items)} {what} (at most {limit})"
-        for what, items, limit in (
-            ("metrics", batch.metrics, MAX_METRICS),
-            ("params", batch.params, MAX_PARAMS),
-            ("tags", batch.tags, MAX_TAGS),
+        f"{count} {what} (at most {limit})"
+        for what, count, limit in (
+            ("metrics", points, MAX_METRICS),
+            ("params", len(batch.params), MAX_PARAMS),
+            ("tags", len(batch.tags), MAX_TAGS),
         )
-        if len(items) > limit
+        if count > limit
     ]
     if over:
         raise PayloadTooLarge(f"The batch has {', '.join(over)} per request; split it into smaller batches.")
@@ -98,6 +123,10 @@ def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> b
         )
         for p in batch.metrics
     ]
+    if batch.columns is not None:
+        c = batch.columns
+        values = [decode_float(v) if isinstance(v, str) else v for v in c.value]
+        metrics.extend(map(Metric, c.key, values, c.step, c.timestamp))
     return store.log_batch(run_id, metrics=metrics, params=batch.params, tags=batch.tags, batch_id=batch_id)
 
 
