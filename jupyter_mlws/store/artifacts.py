@@ -29,13 +29,9 @@ from __future__ import annotations
 
 import abc
 import builtins
-import contextlib
-import errno
 import io
-import json
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -49,8 +45,6 @@ from .atomic_write import (
     TEMP_PREFIX,
     ByteReader,
     StagedFile,
-    hash_stream,
-    storage_error,
     write_local_atomic,
 )
 from .paths import RESERVED_PREFIX, resolve_under, safe_prefix, safe_relative_path, safe_run_id
@@ -292,122 +286,6 @@ def listable(names: Iterable[str]) -> list[str]:
     return sorted(set(kept))
 
 
-class LocalArtifactStore(ArtifactStore):
-    """Artifacts in a folder on this machine (the default `.mlws/artifacts`), via os and pathlib."""
-
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root).expanduser().absolute()
-        self.url = str(self.root)
-
-    def _base(self, run: str) -> Path:
-        """The run's artifact folder, proven (through symlinks) to lie under the store root."""
-        return resolve_under(self.root, f"{run}/artifacts")
-
-    def _write(self, run: str, rel: str, reader: ByteReader) -> tuple[int, str]:
-        base = self._base(run)
-        target = resolve_under(base, rel, follow_final_link=False)
-        size, digest = write_local_atomic(target, reader, rel)
-        self._save_sum(target, digest)
-        return size, digest
-
-    def _begin_upload(self, run: str, rel: str) -> ArtifactUpload:
-        """Stage in the run's artifact folder (same filesystem: the final rename is atomic).
-
-        The temp file sits at the top of the run's folder, hidden by its reserved prefix, and the
-        target's folders are created only at commit, so an abandoned upload leaves nothing behind.
-        """
-        base = self._base(run)
-        resolve_under(base, rel, follow_final_link=False)  # refuse a symlink escape before any byte
-
-        def finish(staged: StagedFile, expected: str | None) -> tuple[int, str]:
-            target = resolve_under(self._base(run), rel, follow_final_link=False)
-            size, digest = staged.commit(target, expected)
-            self._save_sum(target, digest)
-            return size, digest
-
-        return ArtifactUpload(rel, StagedFile(base, rel), finish)
-
-    def _open(self, run: str, rel: str) -> IO[bytes]:
-        real = resolve_under(self._base(run), rel)
-        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-        try:
-            fd = os.open(real, flags)
-        except FileNotFoundError:
-            raise NotFound(f"Run {run!r} has no artifact {rel!r}.") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise InvalidParameter(f"Artifact {rel!r} changed into a symbolic link; refused.") from None
-            raise storage_error("reading", rel, exc) from exc
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise InvalidParameter(f"Artifact {rel!r} is a folder, not a file: list or download it instead.")
-        return os.fdopen(fd, "rb")
-
-    def _files(self, run: str, prefix: str) -> builtins.list[str]:
-        base = self._base(run)
-        start = resolve_under(base, prefix) if prefix else base
-        if start.is_file():
-            return [prefix]
-        if not start.is_dir():
-            return []
-        found = []
-        for folder, dirs, names in os.walk(start, followlinks=False):
-            dirs[:] = [d for d in dirs if not d.startswith(RESERVED_PREFIX)]
-            for name in names:
-                full = Path(folder, name)
-                if full.is_symlink():
-                    real = Path(os.path.realpath(full))
-                    if not (real.is_relative_to(base) and real.is_file()):
-                        continue  # a link out of the run's folder, or to a folder: never followed
-                elif not full.is_file():
-                    continue  # sockets, fifos, devices are not artifacts
-                found.append(full.relative_to(base).as_posix())
-        return listable(found)
-
-    def _info(self, run: str, rel: str) -> ArtifactInfo:
-        base = self._base(run)
-        real = resolve_under(base, rel)
-        try:
-            st = real.stat()
-        except FileNotFoundError:
-            raise NotFound(f"Run {run!r} has no artifact {rel!r}.") from None
-        named = resolve_under(base, rel, follow_final_link=False)
-        digest = self._load_sum(named, st)
-        if digest is None:
-            with self._open(run, rel) as source:
-                _, digest = hash_stream(source)
-        return ArtifactInfo(path=rel, size=st.st_size, sha256=digest)
-
-    def _delete(self, run: str, rel: str) -> None:
-        target = resolve_under(self._base(run), rel, follow_final_link=False)
-        try:
-            if target.is_symlink() or not target.is_dir():
-                target.unlink()
-            else:
-                shutil.rmtree(target)
-        except FileNotFoundError:
-            raise NotFound(f"Run {run!r} has no artifact {rel!r}.") from None
-        except OSError as exc:
-            raise storage_error("deleting", rel, exc) from exc
-        with contextlib.suppress(OSError):
-            (target.parent / f"{SUM_PREFIX}{target.name}").unlink()
-
-    @staticmethod
-    def _stamp(st: os.stat_result) -> str:
-        return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
-
-    def _save_sum(self, target: Path, digest: str) -> None:
-        """Best effort: a missing sidecar only means `list` recomputes the digest."""
-        with contextlib.suppress(OSError):
-            record = {"sha256": digest, "stamp": self._stamp(target.stat())}
-            (target.parent / f"{SUM_PREFIX}{target.name}").write_text(json.dumps(record))
-
-    def _load_sum(self, named: Path, st: os.stat_result) -> str | None:
-        try:
-            record = json.loads((named.parent / f"{SUM_PREFIX}{named.name}").read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(record, dict) or record.get("stamp") != self._stamp(st):
-            return None
-        digest = record.get("sha256")
-        return digest if isinstance(digest, str) and len(digest) == 64 else None
+# The local backend lives in its own module, as the fsspec one does; imported last because it
+# builds on the classes above.
+from .artifacts_local import LocalArtifactStore  # noqa: E402
