@@ -107,6 +107,9 @@ class RunInfo:
     parent_run_id: str | None = None
     user: str | None = None
     status_reason: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    kernel_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -179,3 +182,29 @@ class ChangeSet:
 
     events: list[dict[str, Any]]
     cursor: int
+
+
+#: Outcomes of a recorded cell execution.
+EXECUTION_STATUSES = ("ok", "error", "interrupted")
+
+
+@dataclass(slots=True)
+class CellExecution:
+    """One cell execution seen by the execution recorder (notebook/recorder.py).
+
+    `run_id` is the run the cell belonged to (a `%%mlrun` cell's run, or the
+    run open in the kernel), None when no run was active. Times in ms.
+    `execution_id` is assigned by the store.
+    """
+
+    source: str
+    start_time: int
+    duration_ms: int
+    status: str = "ok"
+    run_id: str | None = None
+    notebook_path: str | None = None
+    cell_id: str | None = None
+    execution_count: int | None = None
+    kernel_id: str | None = None
+    error: str | None = None
+    execution_id: int | None = None

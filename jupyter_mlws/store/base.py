@@ -29,6 +29,7 @@ from typing import Any
 
 from ..entities import (
     ArtifactRecord,
+    CellExecution,
     Experiment,
     Metric,
     MetricSeries,
@@ -91,8 +92,16 @@ class MetadataStore(ABC):
         cell_id: str | None = None,
         user: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        kernel_id: str | None = None,
     ) -> RunRecord:
-        """Create a run (a uuid4 hex id unless given); a `running` run gets a start time."""
+        """Create a run (a uuid4 hex id unless given); a `running` run gets a start time.
+
+        `host`, `pid` and `kernel_id` name the process that owns the run while it
+        runs: the server's supervisor ends the run `killed` when that process or
+        kernel is gone.
+        """
 
     @abstractmethod
     def get_run(self, run_id: str) -> RunRecord:
@@ -170,6 +179,20 @@ class MetadataStore(ABC):
         """Forget one artifact record (the artifact store deletes the bytes)."""
 
     @abstractmethod
+    def record_executions(self, executions: Sequence[CellExecution]) -> int:
+        """Store a batch of recorded cell executions (all or nothing); returns how many."""
+
+    @abstractmethod
+    def list_executions(
+        self,
+        run_id: str | None = None,
+        notebook_path: str | None = None,
+        kernel_id: str | None = None,
+        limit: int = 100,
+    ) -> list[CellExecution]:
+        """Recorded executions matching every given filter, newest first."""
+
+    @abstractmethod
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary (kind, redacted URL, schema version) for `info` commands."""
 
@@ -237,6 +260,13 @@ class MetadataStore(ABC):
             token = page.next_page_token
             if token is None:
                 return
+
+    def running_runs(self) -> list[RunInfo]:
+        """Every run whose status is `running` (what the server's supervisor watches)."""
+        found: list[RunInfo] = []
+        for page in self.iter_runs(filter="status = 'running'"):
+            found.extend(page.runs)
+        return found
 
     def __enter__(self) -> MetadataStore:
         return self

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..entities import (
     ArtifactRecord,
+    CellExecution,
     Experiment,
     Metric,
     MetricSeries,
@@ -41,6 +42,7 @@ from ..validation import (
     validate_key,
     validate_metric_value,
     validate_step,
+    validate_executions,
     validate_timestamp,
 )
 from ..wire import decode_float, encode_float
@@ -102,6 +104,9 @@ class RestStore(MetadataStore):
         cell_id: str | None = None,
         user: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        kernel_id: str | None = None,
     ) -> RunRecord:
         chosen = run_id or uuid.uuid4().hex
         body = {
@@ -117,6 +122,9 @@ class RestStore(MetadataStore):
             "cell_id": cell_id,
             "user": user,
             "tags": {k: str(v) for k, v in (tags or {}).items()},
+            "host": host,
+            "pid": pid,
+            "kernel_id": kernel_id,
         }
         try:
             return _record(self.http.json("POST", f"{API}/runs", json_body=body))
@@ -268,6 +276,27 @@ class RestStore(MetadataStore):
     def delete_artifact_record(self, run_id: str, path: str) -> None:
         self.http.request("DELETE", f"{API}/runs/{path_segment(run_id)}/artifacts/{path_segment(path)}")
 
+    # ----- cell executions -------------------------------------------------------
+    def record_executions(self, executions: Sequence[CellExecution]) -> int:
+        items = validate_executions(executions)
+        if not items:
+            return 0
+        body = {"executions": [execution_body(e) for e in items]}
+        return int(self.http.json("POST", f"{API}/executions", json_body=body)["recorded"])
+
+    def list_executions(
+        self,
+        run_id: str | None = None,
+        notebook_path: str | None = None,
+        kernel_id: str | None = None,
+        limit: int = 100,
+    ) -> list[CellExecution]:
+        query = {"run_id": run_id, "notebook_path": notebook_path, "kernel_id": kernel_id, "limit": limit}
+        answer = self.http.json(
+            "GET", f"{API}/executions", query={k: v for k, v in query.items() if v is not None}
+        )
+        return [execution_from_body(e) for e in answer["executions"]]
+
     def describe(self) -> dict[str, Any]:
         info = self.http.json("GET", f"{API}/info")
         return {
@@ -307,6 +336,9 @@ def _info(body: dict[str, Any]) -> RunInfo:
         parent_run_id=body.get("parent_run_id"),
         user=body.get("user"),
         status_reason=body.get("status_reason"),
+        host=body.get("host"),
+        pid=body.get("pid"),
+        kernel_id=body.get("kernel_id"),
     )
 
 
@@ -319,4 +351,30 @@ def _record(body: dict[str, Any]) -> RunRecord:
     return RunRecord(info=_info(body), data=data)
 
 
-__all__ = ["RestStore", "now_ms"]
+_EXECUTION_FIELDS = (
+    "source",
+    "start_time",
+    "duration_ms",
+    "status",
+    "run_id",
+    "notebook_path",
+    "cell_id",
+    "execution_count",
+    "kernel_id",
+    "error",
+)
+
+
+def execution_body(execution: CellExecution) -> dict[str, Any]:
+    """The JSON object of one execution (`POST /executions` items)."""
+    return {name: getattr(execution, name) for name in _EXECUTION_FIELDS}
+
+
+def execution_from_body(body: dict[str, Any]) -> CellExecution:
+    """A CellExecution from a `GET /executions` item."""
+    return CellExecution(
+        **{name: body.get(name) for name in _EXECUTION_FIELDS}, execution_id=body.get("execution_id")
+    )
+
+
+__all__ = ["RestStore", "execution_body", "execution_from_body", "now_ms"]

@@ -10,7 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from jupyter_mlws.errors import IncompatibleStore
 from jupyter_mlws.store.factory import open_store
@@ -78,13 +78,19 @@ def make_v1_database(url: str) -> None:
 
 
 def _snapshot(url: str, tables: list[str]) -> dict[str, list[tuple]]:
+    """Every row of `tables`, with the columns each had at the first snapshot of `url` (later revisions add columns)."""
     engine = create_engine(normalise_url(url))
     with engine.connect() as conn:
-        snap = {
-            t: sorted(tuple(r) for r in conn.execute(text(f"SELECT * FROM {t}")).fetchall()) for t in tables
-        }
+        snap = {}
+        for t in tables:
+            columns = _V1_COLUMNS.setdefault((url, t), [c["name"] for c in inspect(conn).get_columns(t)])
+            listed = ", ".join(columns)
+            snap[t] = sorted(tuple(r) for r in conn.execute(text(f"SELECT {listed} FROM {t}")).fetchall())
     engine.dispose()
     return snap
+
+
+_V1_COLUMNS: dict[tuple[str, str], list[str]] = {}
 
 
 def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(sql_url: str) -> None:

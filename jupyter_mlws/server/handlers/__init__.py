@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .artifacts import ArtifactHandler, ArtifactListHandler
+from .executions import ExecutionsHandler
 from .experiments import ExperimentHandler, ExperimentsHandler
 from .info import InfoHandler, OpenAPIHandler, UnknownResourceHandler
 from .metrics import BatchHandler, HeartbeatHandler, MetricHistoryHandler
@@ -33,6 +34,7 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/heartbeat", HeartbeatHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts", ArtifactListHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
+        (f"{API_PREFIX}/executions", ExecutionsHandler),
         # Last: anything else under the API is a JSON 404.
         (f"{API_PREFIX}/(?P<path>.*)", UnknownResourceHandler),
     ]

@@ -41,6 +41,9 @@ class RunModel(BaseModel):
     cell_id: str | None = None
     parent_run_id: str | None = None
     user: str | None = None
+    host: str | None = Field(None, description="Host of the process that owns the run.")
+    pid: int | None = Field(None, description="Process id of the owner on `host`.")
+    kernel_id: str | None = Field(None, description="Jupyter kernel that owns the run, if any.")
     params: dict[str, str] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     metrics: dict[str, WireFloat] = Field(default_factory=dict, description="Latest value per key.")
@@ -70,6 +73,9 @@ class RunModel(BaseModel):
             cell_id=info.cell_id,
             parent_run_id=info.parent_run_id,
             user=info.user,
+            host=info.host,
+            pid=info.pid,
+            kernel_id=info.kernel_id,
             params=params,
             tags=tags,
             metrics={k: encode_float(v) for k, v in metrics.items()},
@@ -112,6 +118,9 @@ class CreateRun(BaseModel):
     notebook_path: str | None = None
     cell_id: str | None = None
     user: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    kernel_id: str | None = None
 
 
 class UpdateRun(BaseModel):
@@ -224,6 +233,9 @@ def _create_run(store: MetadataStore, request: CreateRun) -> RunRecord:
         cell_id=request.cell_id,
         user=request.user,
         tags=request.tags,
+        host=request.host,
+        pid=request.pid,
+        kernel_id=request.kernel_id,
     )
 
 

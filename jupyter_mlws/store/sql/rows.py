@@ -30,6 +30,9 @@ RUN_COLUMNS = (
     runs.c.parent_run_id,
     runs.c.user_name,
     runs.c.status_reason,
+    runs.c.host,
+    runs.c.pid,
+    runs.c.kernel_id,
 )
 
 
@@ -50,4 +53,7 @@ def run_info_from_row(row: Sequence[Any]) -> RunInfo:
         parent_run_id=row[12],
         user=row[13],
         status_reason=row[14],
+        host=row[15],
+        pid=row[16],
+        kernel_id=row[17],
     )

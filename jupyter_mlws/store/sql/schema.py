@@ -37,7 +37,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -79,6 +79,11 @@ runs = Table(
     Column("end_time", BigInteger, nullable=True),
     Column("heartbeat_time", BigInteger, nullable=True),
     Column("created_time", BigInteger, nullable=False),
+    # Who owns the run while it is running (schema v4): the server's supervisor ends a run
+    # `killed` when its process (pid on host) or its kernel is gone.
+    Column("host", String(256), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("kernel_id", String(64), nullable=True),
     UniqueConstraint("run_id"),
     Index(None, "experiment_id", "start_time"),
     Index(None, "parent_run_id"),
@@ -175,4 +180,24 @@ run_changes = Table(
     Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
     Column("kind", SmallInteger, nullable=False),
     Column("time_ms", BigInteger, nullable=False),
+)
+
+# Every cell execution the recorder saw (schema v4): what ran, for how long, how it ended and
+# the run it belonged to (NULL when none was active; deleting the run deletes its rows).
+cell_executions = Table(
+    "cell_executions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=True),
+    Column("kernel_id", String(64), nullable=True),
+    Column("notebook_path", Text, nullable=True),
+    Column("cell_id", String(256), nullable=True),
+    Column("execution_count", Integer, nullable=True),
+    Column("source", Text, nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("duration_ms", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Index(None, "run"),
+    Index(None, "notebook_path", "start_time"),
 )

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...entities import (
     ArtifactRecord,
+    CellExecution,
     ChangeSet,
     Experiment,
     Metric,
@@ -39,10 +40,12 @@ from ...validation import (
     validate_artifact_location,
     validate_experiment_id,
     validate_name,
+    validate_owner,
     validate_tag_value,
 )
 from ..base import MetadataStore, now_ms
 from . import artifact_records, removal
+from . import executions as execution_ops
 from . import metrics as metric_ops
 from . import search as search_ops
 from .changes import changes_since as _changes_since
@@ -236,8 +239,12 @@ class SqlStore(MetadataStore):
         cell_id: str | None = None,
         user: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        kernel_id: str | None = None,
     ) -> RunRecord:
         status = RunStatus.parse(status)
+        host, pid, kernel_id = validate_owner(host, pid, kernel_id)
         if status not in (RunStatus.QUEUED, RunStatus.RUNNING):
             raise InvalidParameter(f"A new run starts as 'queued' or 'running', not {status.value!r}.")
         run_id = run_id or uuid.uuid4().hex
@@ -268,6 +275,9 @@ class SqlStore(MetadataStore):
             end_time=None,
             heartbeat_time=start_time,
             created_time=created,
+            host=host,
+            pid=pid,
+            kernel_id=kernel_id,
         )
 
         def work(conn: Connection) -> int:
@@ -298,6 +308,9 @@ class SqlStore(MetadataStore):
             cell_id=cell_id,
             parent_run_id=parent_run_id,
             user=user,
+            host=host,
+            pid=pid,
+            kernel_id=kernel_id,
         )
         return RunRecord(info, RunData(tags=dict(tag_rows)))
 
@@ -418,3 +431,15 @@ class SqlStore(MetadataStore):
 
     def delete_artifact_record(self, run_id: str, path: str) -> None:
         artifact_records.delete(self, run_id, path)
+
+    def record_executions(self, executions: Sequence[CellExecution]) -> int:
+        return execution_ops.record(self, executions)
+
+    def list_executions(
+        self,
+        run_id: str | None = None,
+        notebook_path: str | None = None,
+        kernel_id: str | None = None,
+        limit: int = 100,
+    ) -> list[CellExecution]:
+        return execution_ops.listing(self, run_id, notebook_path, kernel_id, limit)

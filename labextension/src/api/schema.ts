@@ -4,6 +4,24 @@
  */
 
 export interface paths {
+    "/mlws/api/v1/executions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List recorded cell executions */
+        get: operations["getExecutions"];
+        put?: never;
+        /** Record cell executions */
+        post: operations["postExecutions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/experiments": {
         parameters: {
             query?: never;
@@ -336,6 +354,21 @@ export interface components {
              * @default null
              */
             user: string | null;
+            /**
+             * Host
+             * @default null
+             */
+            host: string | null;
+            /**
+             * Pid
+             * @default null
+             */
+            pid: number | null;
+            /**
+             * Kernel Id
+             * @default null
+             */
+            kernel_id: string | null;
         };
         /**
          * ErrorBody
@@ -346,6 +379,80 @@ export interface components {
             error: string;
             /** Message */
             message: string;
+        };
+        /** ExecutionBatch */
+        ExecutionBatch: {
+            /**
+             * Executions
+             * @description At most 1000.
+             */
+            executions: components["schemas"]["ExecutionModel"][];
+        };
+        /** ExecutionList */
+        ExecutionList: {
+            /** Executions */
+            executions: components["schemas"]["ExecutionModel"][];
+        };
+        /**
+         * ExecutionModel
+         * @description One recorded cell execution (times in milliseconds since the Unix epoch).
+         */
+        ExecutionModel: {
+            /**
+             * Execution Id
+             * @description Assigned by the server.
+             * @default null
+             */
+            execution_id: number | null;
+            /** Source */
+            source: string;
+            /** Start Time */
+            start_time: number;
+            /** Duration Ms */
+            duration_ms: number;
+            /**
+             * Status
+             * @description ok, error or interrupted.
+             * @default ok
+             */
+            status: string;
+            /**
+             * Run Id
+             * @description The run the cell belonged to, if any.
+             * @default null
+             */
+            run_id: string | null;
+            /**
+             * Notebook Path
+             * @default null
+             */
+            notebook_path: string | null;
+            /**
+             * Cell Id
+             * @default null
+             */
+            cell_id: string | null;
+            /**
+             * Execution Count
+             * @default null
+             */
+            execution_count: number | null;
+            /**
+             * Kernel Id
+             * @default null
+             */
+            kernel_id: string | null;
+            /**
+             * Error
+             * @description `Type: message` of the exception, when it failed.
+             * @default null
+             */
+            error: string | null;
+        };
+        /** ExecutionsRecorded */
+        ExecutionsRecorded: {
+            /** Recorded */
+            recorded: number;
         };
         /** ExperimentList */
         ExperimentList: {
@@ -572,6 +679,24 @@ export interface components {
              * @default null
              */
             user: string | null;
+            /**
+             * Host
+             * @description Host of the process that owns the run.
+             * @default null
+             */
+            host: string | null;
+            /**
+             * Pid
+             * @description Process id of the owner on `host`.
+             * @default null
+             */
+            pid: number | null;
+            /**
+             * Kernel Id
+             * @description Jupyter kernel that owns the run, if any.
+             * @default null
+             */
+            kernel_id: string | null;
             /** Params */
             params?: {
                 [key: string]: string;
@@ -687,6 +812,118 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getExecutions: {
+        parameters: {
+            query?: {
+                run_id?: string | null;
+                notebook_path?: string | null;
+                kernel_id?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List recorded cell executions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postExecutions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExecutionBatch"];
+            };
+        };
+        responses: {
+            /** @description Record cell executions */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExecutionsRecorded"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getExperiments: {
         parameters: {
             query?: {
