@@ -2,8 +2,10 @@ import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IRunEvent } from './api/types';
-import { IMLWorkspace } from './tokens';
+import { Row } from './components';
 import { workspaceIcon } from './icons';
+import { RunView, RunViewModel } from './runview';
+import { IMLWorkspace } from './tokens';
 
 /** How many live events the activity list keeps. */
 const ACTIVITY_SIZE = 8;
@@ -45,22 +47,6 @@ function Activity({ events }: { events: IRunEvent[] }): JSX.Element {
 /** The id of the sidebar widget: tests and layout restoration rely on it. */
 export const SIDEBAR_ID = 'mlws-sidebar';
 
-interface IRowProps {
-  label: string;
-  value: string;
-}
-
-function Row({ label, value }: IRowProps): JSX.Element {
-  return (
-    <div className="jp-mlws-row">
-      <dt className="jp-mlws-label">{label}</dt>
-      <dd className="jp-mlws-value" title={value}>
-        {value}
-      </dd>
-    </div>
-  );
-}
-
 /** Renders the workspace model; holds no state of its own. */
 function WorkspaceView({ workspace }: { workspace: IMLWorkspace }): JSX.Element {
   const info = workspace.info;
@@ -87,9 +73,9 @@ function WorkspaceView({ workspace }: { workspace: IMLWorkspace }): JSX.Element 
         </div>
       )}
       <dl className="jp-mlws-info" aria-label="Workspace information">
-      <Row label="Workspace" value={info.workspace} />
-      <Row label="Store" value={`${info.store_kind} · ${info.store_url}`} />
-      <Row label="Artifacts" value={info.artifact_url} />
+        <Row label="Workspace" value={info.workspace} />
+        <Row label="Store" value={`${info.store_kind} · ${info.store_url}`} />
+        <Row label="Artifacts" value={info.artifact_url} />
         <Row label="Version" value={info.version} />
       </dl>
     </>
@@ -99,8 +85,10 @@ function WorkspaceView({ workspace }: { workspace: IMLWorkspace }): JSX.Element 
 /**
  * The "ML Workspace" panel in the left sidebar.
  *
- * For now it shows where the workspace lives; experiments, runs, compute,
- * models and endpoints grow into it as those capabilities land.
+ * Two views: the workspace summary (where the workspace lives, live run
+ * activity) and one run (`showRun`, used by the `mlws:open-run` command);
+ * the run view's "Back" returns to the summary. Experiments, runs tables,
+ * compute, models and endpoints grow into it as those capabilities land.
  */
 export class WorkspacePanel extends ReactWidget {
   constructor(private readonly _workspace: IMLWorkspace) {
@@ -113,8 +101,36 @@ export class WorkspacePanel extends ReactWidget {
   }
 
   dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
     this._workspace.runEvents.disconnect(this._onRunEvent, this);
+    this._runView?.dispose();
+    this._runView = null;
     super.dispose();
+  }
+
+  /** The id of the run shown, or null while the summary is shown. */
+  get shownRunId(): string | null {
+    return this._runView?.runId ?? null;
+  }
+
+  /** Show one run (fetched now, then kept live by run events). */
+  showRun(runId: string): void {
+    this._runView?.dispose();
+    this._runView = new RunViewModel(this._workspace, runId);
+    // The model's changes re-render the panel; disposing the model disconnects.
+    this._runView.changed.connect(() => this.update(), this);
+    void this._runView.reload();
+    this.update();
+  }
+
+  /** Back to the workspace summary; focus goes to the panel's heading. */
+  showSummary(): void {
+    this._runView?.dispose();
+    this._runView = null;
+    this.update();
+    requestAnimationFrame(() => this.node.querySelector<HTMLElement>('.jp-mlws-header h2')?.focus());
   }
 
   private _onRunEvent(_: IMLWorkspace, event: IRunEvent): void {
@@ -128,21 +144,29 @@ export class WorkspacePanel extends ReactWidget {
   }
 
   private _activity: IRunEvent[] = [];
+  private _runView: RunViewModel | null = null;
 
   protected onAfterShow(): void {
     void this._workspace.refresh();
+    void this._runView?.reload();
   }
 
   render(): JSX.Element {
     return (
       <div className="jp-mlws-panel-body">
         <header className="jp-mlws-header">
-          <h2>ML Workspace</h2>
+          <h2 tabIndex={-1}>ML Workspace</h2>
         </header>
-        <UseSignal signal={this._workspace.changed}>
-          {() => <WorkspaceView workspace={this._workspace} />}
-        </UseSignal>
-        <Activity events={this._activity} />
+        {this._runView !== null ? (
+          <RunView model={this._runView} onBack={() => this.showSummary()} />
+        ) : (
+          <>
+            <UseSignal signal={this._workspace.changed}>
+              {() => <WorkspaceView workspace={this._workspace} />}
+            </UseSignal>
+            <Activity events={this._activity} />
+          </>
+        )}
       </div>
     );
   }

@@ -1,7 +1,7 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IErrorBody, IWorkspaceInfo } from './types';
+import { IErrorBody, IExperimentModel, IRunModel, IWorkspaceInfo } from './types';
 
 /** The REST root under the server's base URL. */
 export const API_ROOT = 'mlws/api/v1';
@@ -34,6 +34,16 @@ export class MLWorkspaceAPI {
   /** `GET /info`: where the workspace is and what backs it. */
   info(): Promise<IWorkspaceInfo> {
     return this.request<IWorkspaceInfo>('info');
+  }
+
+  /** `GET /runs/{run_id}`: one run; an unknown id rejects with status 404. */
+  getRun(runId: string): Promise<IRunModel> {
+    return this.request<IRunModel>(`runs/${encodeURIComponent(runId)}`);
+  }
+
+  /** `GET /experiments/{experiment_id}` */
+  getExperiment(experimentId: number): Promise<IExperimentModel> {
+    return this.request<IExperimentModel>(`experiments/${encodeURIComponent(String(experimentId))}`);
   }
 
   async request<T>(endpoint: string, init: RequestInit = {}): Promise<T> {

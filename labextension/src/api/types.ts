@@ -14,6 +14,12 @@ export type IWorkspaceInfo = Schemas['WorkspaceInfo'];
 /** The JSON body of every error answer. */
 export type IErrorBody = Schemas['ErrorBody'];
 
+/** `GET /mlws/api/v1/runs/{run_id}`: a run with its params, tags and latest metrics. */
+export type IRunModel = Schemas['RunModel'];
+
+/** `GET /mlws/api/v1/experiments/{experiment_id}` */
+export type IExperimentModel = Schemas['ExperimentModel'];
+
 /** A live update about a run, pushed on Jupyter's event bus. */
 export type IRunEvent = Schemas['RunEvent'];
 

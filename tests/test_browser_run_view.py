@@ -1,0 +1,193 @@
+"""The run view of the sidebar panel, opened from a run link in a notebook output.
+
+Real JupyterLab + a real kernel + Debian's Chromium (Playwright). A run is
+created through the Python API in the lab's workspace; a notebook cell
+displays the run card's link (`<a data-mlws-run=...>`, the HTML a `%%mlrun`
+cell shows); clicking it (or pressing Enter on it) opens the run in the
+panel, and the run's end, written from Python, reaches the panel live.
+
+Saves `run-view.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
+`make screenshots` points it at docs/images for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from .conftest import REPO
+from .lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_missing_reason, start_lab
+
+pytestmark = pytest.mark.browser
+
+if chromium_missing_reason():
+    pytest.skip(chromium_missing_reason() or "", allow_module_level=True)
+
+from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+
+SCREENSHOTS = Path(os.environ.get("MLWS_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
+UNKNOWN_RUN = "0123456789abcdef0123456789abcdef"
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium through Playwright's async API (pytest-jupyter owns the loop)."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
+    base = tmp_path_factory.mktemp("lab")
+    server = start_lab(base / "demo", base / "state")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _card_notebook(path: Path, run_id: str) -> None:
+    """A notebook whose one cell displays the run card's link, as `%%mlrun` does."""
+    source = (
+        "from IPython.display import HTML\n"
+        f'HTML(\'<div class="mlws-run-card" data-mlws-run="{run_id}"><span class="name">resnet</span> · '
+        f'<a class="mlws-run-link" data-mlws-run="{run_id}" href="#">Open in ML Workspace</a></div>\')'
+    )
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": "card-cell",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(notebook))
+
+
+async def _run_first_cell(page: Page) -> None:
+    """Execute the notebook's first cell with its kernel (Shift+Enter)."""
+    # The kernel must be connected first: a cell run before that is dropped.
+    kernel = page.locator(".jp-StatusBar-Widget").get_by_role("button", name="Python 3 (ipykernel) | Idle")
+    await expect(kernel).to_be_visible(timeout=60_000)
+    await page.locator(".jp-Cell .jp-InputArea-editor").first.click()
+    await page.keyboard.press("Shift+Enter")
+
+
+async def test_a_run_link_in_an_output_opens_the_run_live(lab: LabServer) -> None:
+    from jupyter_mlws import Workspace
+
+    workspace = Workspace(lab.root_dir / ".mlws")
+    run = workspace.start_run(
+        experiment="cards",
+        name="resnet-baseline",
+        tags={"team": "vision", "note": "<i>not markup</i>"},
+        source_kind="notebook",
+        notebook_path="card.ipynb",
+        cell_id="card-cell",
+    )
+    try:
+        run.log_params({"learning_rate": "0.01", "epochs": 3})
+        run.log_metric("loss", 0.25, step=1)
+        workspace.flush()
+        _card_notebook(lab.root_dir / "card.ipynb", run.id)
+
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 1280, "height": 720})
+            await page.goto(f"{lab.url}/lab/tree/card.ipynb?token={lab.token}", wait_until="domcontentloaded")
+            await _run_first_cell(page)
+
+            # Executed output is trusted: the data attribute survives rendering.
+            link = page.locator(f'.jp-OutputArea a[data-mlws-run="{run.id}"]')
+            await expect(link).to_be_visible(timeout=30_000)
+            await expect(link).to_have_text("Open in ML Workspace")
+            # The card's text is no link: clicking it opens nothing.
+            await page.locator(".jp-OutputArea .mlws-run-card .name").click()
+            await expect(page.locator("#mlws-sidebar")).to_be_hidden()
+            tabs = page.locator(".jp-main-dock-panel .lm-TabBar-tab")
+            tabs_before = await tabs.count()
+            url_before = page.url
+
+            await link.click()
+            panel = page.locator("#mlws-sidebar")
+            await expect(panel).to_be_visible(timeout=10_000)
+            view = panel.get_by_role("region", name="Run resnet-baseline")
+            await expect(view.get_by_role("heading", name="resnet-baseline")).to_be_visible(timeout=15_000)
+            status = view.get_by_role("status")
+            await expect(status).to_have_text("running")
+            details = view.get_by_label("Run details")
+            for shown in ("cards", "notebook", "card.ipynb", "card-cell", run.id):
+                await expect(details).to_contain_text(shown)
+            params = view.get_by_role("table", name="Parameters")
+            await expect(params.get_by_role("row", name="learning_rate")).to_contain_text("0.01")
+            await expect(params.get_by_role("row", name="epochs")).to_contain_text("3")
+            await expect(view.get_by_role("table", name="Latest metrics")).to_contain_text("loss")
+            tags = view.get_by_role("table", name="Tags")
+            await expect(tags).to_contain_text("vision")
+            await expect(tags).to_contain_text("<i>not markup</i>")
+            assert await view.locator("i").count() == 0, "user input is shown as text, never as HTML"
+            # The click opened nothing else and navigated nowhere.
+            assert await tabs.count() == tabs_before
+            assert page.url == url_before
+
+            # The end of the run, written by another process, reaches the panel without a reload.
+            run.end("completed")
+            await expect(status).to_have_text("completed", timeout=15_000)
+            await expect(details).not_to_contain_text("so far")
+
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SCREENSHOTS / "run-view.png"))
+
+            # Back to the summary, then open the run again from the keyboard.
+            await view.get_by_role("button", name="Back to the workspace summary").click()
+            await expect(panel.get_by_label("Workspace information")).to_be_visible()
+            await expect(view).to_have_count(0)
+            await link.focus()
+            await page.keyboard.press("Enter")
+            await expect(view.get_by_role("status")).to_have_text("completed", timeout=15_000)
+    finally:
+        if run.status == "running":
+            run.end("killed", "test cleanup")
+        workspace.close()
+
+
+async def test_open_run_with_an_unknown_id_says_so(lab: LabServer) -> None:
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 720})
+        # `reset`: a fresh layout, not the notebook the other test left open.
+        await page.goto(f"{lab.url}/lab?reset&token={lab.token}", wait_until="domcontentloaded")
+        await expect(page.locator('.jp-SideBar [data-id="mlws-sidebar"]')).to_be_visible(timeout=60_000)
+        await expect(page.locator(".jp-Launcher")).to_be_visible(timeout=30_000)
+        # The command from the palette asks for the run id.
+        await page.keyboard.press("Control+Shift+C")
+        palette = page.locator(".lm-CommandPalette-input")
+        await palette.fill("Open Run in ML Workspace")
+        await expect(page.locator(".lm-CommandPalette-item.lm-mod-active")).to_contain_text(
+            "Open Run in ML Workspace"
+        )
+        await palette.press("Enter")
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_contain_text("Run id", timeout=10_000)
+        await dialog.locator("input").fill(UNKNOWN_RUN)
+        await dialog.locator("input").press("Enter")
+        alert = page.locator("#mlws-sidebar").get_by_role("alert")
+        await expect(alert).to_contain_text(f"The run {UNKNOWN_RUN} could not be shown", timeout=15_000)
+        await expect(alert).to_contain_text(f"Run '{UNKNOWN_RUN}' does not exist.")
