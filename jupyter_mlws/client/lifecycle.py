@@ -1,18 +1,33 @@
 """The active-run stack and what happens to runs when the process ends.
 
-Called by `start_run` (push), `Run.end` (forget) and `mlws.active_run()`.
-Installed once, on the first run this process starts:
+Called by `start_run` (push), `Run.end` (forget), `mlws.active_run()` and
+`%%mlrun` (which pushes its run for the cell and forgets it at the cell's
+end). Installed once, on the first run this process starts:
 
-- an `atexit` hook: runs started here and still open end `completed`, or
-  `failed` when the interpreter is exiting because of an uncaught exception
-  (a wrapped `sys.excepthook` notes it), after a bounded flush;
+- an `atexit` hook: first a bounded drain of the background finalizer
+  (`client/finalizer.py`: `%%mlrun` cells that ended but whose run is still
+  being written), then the runs started here and still open end with the
+  status that tells how the process ended (RELIABILITY K2/K3):
+  - a script that finishes normally, or calls `sys.exit(0)` / `sys.exit()`:
+    `completed`;
+  - an uncaught exception (a wrapped `sys.excepthook` notes it): `failed`
+    with the exception;
+  - `sys.exit(code)` with a non-zero code (a wrapped `sys.exit` notes it):
+    `failed`, "exited with status N";
+  - inside an ipykernel: the user's `exit()` / `quit()` (the shell's
+    `exit_now`): `failed`, "the kernel exited (exit()) before the run ended";
+    a kernel shut down or restarted by its manager (the kernel's
+    `do_shutdown`, wrapped to note it, also sets `exit_now`): `killed`,
+    "kernel shut down" / "kernel restarted".
 - a SIGTERM handler (only from the main thread, where Python allows it):
-  flushes for at most `SIGTERM_FLUSH_SECONDS`, ends open runs `killed`, then
-  hands the signal to the handler that was there before (or re-raises it with
-  the default action, so the process still exits).
+  drains the finalizer and flushes for at most `SIGTERM_FLUSH_SECONDS` in all,
+  ends open runs `killed`, then hands the signal to the handler that was there
+  before (or re-raises it with the default action, so the process still exits).
 
-Liveness is owned by the server (RELIABILITY design rules); these hooks only
-make the common endings fast and exact.
+Every wait is bounded (never an unbounded join, mlflow#20575). A SystemExit
+raised without `sys.exit` (`raise SystemExit(2)`) is not seen: the run ends
+as for a normal exit. Liveness is owned by the server (RELIABILITY design
+rules); these hooks only make the common endings fast and exact.
 """
 
 from __future__ import annotations
@@ -22,6 +37,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..entities import RunStatus
@@ -31,11 +47,15 @@ if TYPE_CHECKING:
 
 SIGTERM_FLUSH_SECONDS = 4.0
 EXIT_FLUSH_SECONDS = 10.0
+EXIT_DRAIN_SECONDS = 5.0
+SIGTERM_DRAIN_SECONDS = 2.0
 
 _stack: list[Run] = []
 _lock = threading.RLock()
 _installed = False
 _uncaught: list[str] = []
+_exit_status: list[Any] = []  # the last code given to sys.exit
+_kernel_shutdown: list[bool] = []  # the kernel's do_shutdown ran (value: restart)
 
 
 def push(run: Run) -> None:
@@ -73,16 +93,62 @@ def _end_all(status: RunStatus, reason: str, flush_seconds: float) -> None:
             forget(run)
 
 
-def _at_exit() -> None:
+def _drain_background(seconds: float) -> None:
+    """Bounded wait for the finalizer's pending work (only if this process used it)."""
+    module = sys.modules.get(f"{__package__}.finalizer")
+    if module is not None:
+        try:
+            module.drain(seconds)
+        except Exception:
+            pass
+
+
+def _kernel() -> Any:
+    """The running ipykernel of this process, or None (never imports ipykernel)."""
+    app_module = sys.modules.get("ipykernel.kernelapp")
+    if app_module is None:
+        return None
+    try:
+        app = app_module.IPKernelApp
+        return app.instance().kernel if app.initialized() else None
+    except Exception:
+        return None
+
+
+def _exit_ending() -> tuple[RunStatus, str]:
+    """The status and reason for runs still open while the process exits (see the docstring)."""
+    kernel = _kernel()
+    if kernel is not None:
+        if _kernel_shutdown:
+            return RunStatus.KILLED, "kernel restarted" if _kernel_shutdown[-1] else "kernel shut down"
+        shell = getattr(kernel, "shell", None)
+        if shell is not None and getattr(shell, "exit_now", False):
+            return RunStatus.FAILED, "the kernel exited (exit()) before the run ended"
+        return RunStatus.KILLED, "kernel shut down"
     if _uncaught:
-        _end_all(RunStatus.FAILED, _uncaught[-1], EXIT_FLUSH_SECONDS)
-    else:
-        _end_all(RunStatus.COMPLETED, "process exited", EXIT_FLUSH_SECONDS)
+        return RunStatus.FAILED, _uncaught[-1]
+    if _exit_status:
+        code = _exit_status[-1]
+        if code is not None and code != 0:
+            if isinstance(code, int):
+                return RunStatus.FAILED, f"exited with status {code}"
+            return RunStatus.FAILED, f"exited with status 1 ({code})"[:8000]
+    return RunStatus.COMPLETED, "process exited"
+
+
+def _at_exit() -> None:
+    started = time.monotonic()
+    _drain_background(EXIT_DRAIN_SECONDS)
+    status, reason = _exit_ending()
+    _end_all(status, reason, max(1.0, EXIT_FLUSH_SECONDS - (time.monotonic() - started)))
 
 
 def _on_sigterm(previous: Any) -> Any:
     def handler(signum: int, frame: Any) -> None:
-        _end_all(RunStatus.KILLED, "SIGTERM", SIGTERM_FLUSH_SECONDS)
+        started = time.monotonic()
+        _drain_background(SIGTERM_DRAIN_SECONDS)
+        reason = "kernel shut down (SIGTERM)" if _kernel() is not None else "SIGTERM"
+        _end_all(RunStatus.KILLED, reason, max(0.5, SIGTERM_FLUSH_SECONDS - (time.monotonic() - started)))
         if callable(previous):
             previous(signum, frame)
         elif previous == signal.SIG_IGN:
@@ -92,6 +158,37 @@ def _on_sigterm(previous: Any) -> Any:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return handler
+
+
+def _wrap_exit() -> None:
+    """Note the code given to `sys.exit` (the only place Python shows it before atexit)."""
+    real_exit = sys.exit
+
+    def exit(status: Any = None) -> Any:
+        __tracebackhide__ = True  # read by IPython's traceback printer
+        _exit_status[:] = [status]
+        real_exit(status)
+
+    exit.__doc__ = real_exit.__doc__
+    exit.__wrapped__ = real_exit  # type: ignore[attr-defined]
+    sys.exit = exit
+
+
+def _watch_kernel_shutdown() -> None:
+    """Inside an ipykernel, note a shutdown/restart request (it sets `exit_now` like `exit()`)."""
+    kernel = _kernel()
+    if kernel is None or not hasattr(kernel, "do_shutdown"):
+        return
+    real_shutdown = kernel.do_shutdown
+
+    def do_shutdown(restart: bool) -> Any:
+        _kernel_shutdown.append(bool(restart))
+        return real_shutdown(restart)
+
+    try:
+        kernel.do_shutdown = do_shutdown
+    except Exception:
+        pass
 
 
 def _install() -> None:
@@ -107,6 +204,8 @@ def _install() -> None:
         previous_hook(kind, value, tb)
 
     sys.excepthook = excepthook
+    _wrap_exit()
+    _watch_kernel_shutdown()
     if threading.current_thread() is threading.main_thread():
         previous = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _on_sigterm(previous))

@@ -4,8 +4,9 @@ Returned by `start_run`, `ws.get_run`, `ws.experiment(...).start_run` and
 `mlws.active_run()`. A Run is a thin handle (workspace + run id); reads go to
 the store each time, so `run.status` is always current. Metric points go
 through the workspace's batching `MetricLogger` unless `sync=True`; reads
-that include metrics flush this process's buffer first, so a user always
-reads what they logged.
+that include metrics flush this process's buffer first, and every read waits
+for the run's pending background work (`Workspace.settle`: a `%%mlrun` cell
+ends its run on a background thread), so a user always reads what they logged.
 
 Used as a context manager a run ends `completed`, `failed` when the block
 raises, `killed` on KeyboardInterrupt (RELIABILITY K3).
@@ -72,6 +73,7 @@ class Run:
     @property
     def info(self) -> RunInfo:
         """Current info from the store."""
+        self.workspace.settle(self.id)
         self._info = self.workspace.store.get_run_info(self.id)
         return self._info
 
@@ -88,16 +90,19 @@ class Run:
     @property
     def params(self) -> dict[str, str]:
         """Params as stored (strings)."""
+        self.workspace.settle(self.id)
         return dict(self.workspace.store.get_run(self.id).data.params)
 
     @property
     def tags(self) -> dict[str, str]:
         """Tags as stored (strings)."""
+        self.workspace.settle(self.id)
         return dict(self.workspace.store.get_run(self.id).data.tags)
 
     @property
     def metrics(self) -> dict[str, float]:
         """The latest value per metric key (after flushing this process's buffer)."""
+        self.workspace.settle(self.id)
         self.workspace.logger.flush()
         return dict(self.workspace.store.get_run(self.id).data.metrics)
 
@@ -105,6 +110,7 @@ class Run:
         """DataFrame(step, timestamp, value) by step; at most `max_points` shape-preserving points."""
         from .frames import history_frame
 
+        self.workspace.settle(self.id)
         self.workspace.logger.flush()
         return history_frame(self.workspace.store.get_metric_history(self.id, key, max_points))
 
@@ -112,6 +118,7 @@ class Run:
         """DataFrame(path, size, sha256) of the recorded artifacts."""
         import pandas as pd
 
+        self.workspace.settle(self.id)
         rows = self.workspace.store.list_artifacts(self.id, prefix)
         return pd.DataFrame(
             {
@@ -123,17 +130,31 @@ class Run:
 
     def download_artifacts(self, path: str = "", dest: str | os.PathLike[str] = ".") -> Path:
         """Copy an artifact file or folder to `dest` (created if needed); returns the local path."""
+        self.workspace.settle(self.id)
         Path(dest).mkdir(parents=True, exist_ok=True)
         return Path(self.workspace.artifact_store.download(self.id, path, dest))
 
     def logs(self) -> str:
         """The captured output: every `logs/*` text artifact of the run, in path order."""
+        self.workspace.settle(self.id)
         store = self.workspace.artifact_store
         texts = []
         for record in self.workspace.store.list_artifacts(self.id, LOGS_FOLDER):
             with store.open(self.id, record.path) as handle:
                 texts.append(handle.read().decode("utf-8", errors="replace"))
         return "".join(texts)
+
+    def snapshot(self) -> pd.DataFrame:
+        """DataFrame(path, size, sha256) of the run's code snapshot (`client/snapshot.py`)."""
+        from .snapshot import snapshot_files
+
+        return snapshot_files(self)
+
+    def restore_snapshot(self, dest: str | os.PathLike[str]) -> Path:
+        """Write the run's code snapshot and its replayable `history.py` under `dest`; returns it."""
+        from .snapshot import restore_snapshot
+
+        return restore_snapshot(self, dest)
 
     # ----- logging -----------------------------------------------------------
     def log_param(self, key: str, value: Any) -> None:

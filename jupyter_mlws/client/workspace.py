@@ -8,6 +8,9 @@ Workspace per location.
 
 Run search returns a pandas DataFrame (see `client/frames.py`); its
 `attrs["next_page_token"]` is the token for the next page (None on the last).
+Reads (`get_run`, `runs`, and every read of a `Run`) first wait for this
+process's pending background work on the run (`settle`; `%%mlrun` ends its
+runs on the finalizer thread of `client/finalizer.py`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..errors import Conflict, InvalidParameter
 from ..location import resolve_location
 from ..store.factory import open_store
 from .logger import MetricLogger
+from .owner import process_owner
 from .run import Run
 
 if TYPE_CHECKING:
@@ -139,7 +143,8 @@ class Workspace:
 
     # ----- runs -----------------------------------------------------------------
     def get_run(self, run_id: str) -> Run:
-        """The run with this id (NotFound otherwise)."""
+        """The run with this id (NotFound otherwise), after its pending background work."""
+        self.settle(run_id)
         return Run(self, run_id, self.store.get_run_info(run_id))
 
     def _experiment_ids(self, experiment: str | Sequence[str] | None) -> list[int] | None:
@@ -165,6 +170,7 @@ class Workspace:
         params.<k>, metrics.<k> (latest), tags.<k>; newest first unless `order_by` says otherwise."""
         from .frames import runs_frame
 
+        self.settle()
         self.flush()
         table = self.store.search_runs(self._experiment_ids(experiment), filter, order_by, limit, page_token)
         return runs_frame(table)
@@ -196,6 +202,7 @@ class Workspace:
         else:
             exp = self.store.get_or_create_experiment(experiment or default_experiment_name())
             parent_id = parent.id if isinstance(parent, Run) else parent
+            host, pid, kernel_id = process_owner()
             record = self.store.create_run(
                 exp.experiment_id,
                 name=name,
@@ -206,11 +213,26 @@ class Workspace:
                 notebook_path=notebook_path,
                 cell_id=cell_id,
                 user=_user(),
+                host=host,
+                pid=pid,
+                kernel_id=kernel_id,
             )
             run = Run(self, record.info.run_id, record.info)
         lifecycle.push(run)
         self.logger.watch(run.id)
         return run
+
+    def settle(self, run_id: str | None = None, timeout: float = 60.0) -> bool:
+        """Wait until this process's background work for `run_id` (or every run) is done.
+
+        `%%mlrun` ends its run on a background thread (client/finalizer.py); the
+        reads of this API call `settle` first, so a user always reads what was
+        written. Returns False when `timeout` passed first (the read then sees
+        the store as it is). Free when nothing is pending.
+        """
+        from .finalizer import settle
+
+        return settle(run_id, timeout)
 
     def flush(self) -> None:
         """Write this process's buffered metric points."""

@@ -12,19 +12,26 @@ Configuration (in `jupyter_server_config.py` or on the command line):
 `--MLWorkspaceApp.workspace=PATH|URL`, `--MLWorkspaceApp.store_url=URL`,
 `--MLWorkspaceApp.artifact_url=URL`. `$MLWS_WORKSPACE` is used when
 `workspace` is not set; the default is `.mlws/` under the server's root dir.
+
+Run supervision (`supervisor.py`, docs/supervision.md) and system metrics
+(`sysmetrics.py`) run for local stores: `supervise_interval`,
+`lease_seconds`, `system_metrics_interval`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Float, Type, Unicode
+from traitlets import Bool, Float, Type, Unicode
 
 from ..location import WorkspaceLocation, resolve_location
 from .events import RUN_EVENT_SCHEMA, RunEventWatcher
 from .handlers import api_routes
 from .services import WorkspaceServices
+from .supervisor import RunSupervisor
+from .sysmetrics import SystemMetricsSampler
 
 
 class MLWorkspaceApp(ExtensionApp):
@@ -65,8 +72,51 @@ class MLWorkspaceApp(ExtensionApp):
         help="Seconds between two looks for run changes to push to the browser (0 turns live events off).",
     )
 
+    supervise_interval = Float(
+        1.0,
+        config=True,
+        help=(
+            "Seconds between two checks that the owners of running runs are alive; runs whose "
+            "process, kernel or heartbeat lease is gone end 'killed' (0 turns supervision off)."
+        ),
+    )
+    lease_seconds = Float(
+        30.0,
+        config=True,
+        help=(
+            "A run owned by no process of this host (another host, or no pid) ends 'killed' when "
+            "its heartbeat is this many seconds old (clients beat every 10 s; 0: never)."
+        ),
+    )
+    system_metrics_interval = Float(
+        2.0,
+        config=True,
+        help=(
+            "Seconds between two samples of CPU, memory and GPU use of each running run's "
+            "process tree, logged as system/* metrics (0 turns sampling off)."
+        ),
+    )
+
+    autoload_extension = Bool(
+        True,
+        config=True,
+        help=(
+            "Load the jupyter_mlws IPython extension (%%mlrun, %mlws, the execution recorder) in "
+            "every Python kernel this server starts, through $PYTHONSTARTUP."
+        ),
+    )
+    record_executions = Bool(
+        True,
+        config=True,
+        help=(
+            "Record every cell execution of the kernels this server starts (source, duration, "
+            "status, run); `%mlws record off` turns it off for one notebook."
+        ),
+    )
+
     location: WorkspaceLocation
     services: WorkspaceServices
+    supervisor: RunSupervisor | None = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -78,7 +128,14 @@ class MLWorkspaceApp(ExtensionApp):
         )
         self.services = self.services_class(self.location, log=self.log)
         self.settings["mlws_services"] = self.services
+        self.services.kernel_env = self._kernel_env()
         self.serverapp.event_logger.register_event_schema(RUN_EVENT_SCHEMA)
+
+    def _kernel_env(self) -> dict[str, str]:
+        env = {"MLWS_RECORD_EXECUTIONS": "1" if self.record_executions else "0"}
+        if self.autoload_extension:
+            env["PYTHONSTARTUP"] = str(Path(__file__).resolve().parent.parent / "notebook" / "kernel_startup.py")
+        return env
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(api_routes())
@@ -90,6 +147,30 @@ class MLWorkspaceApp(ExtensionApp):
             self.settings["mlws_event_watcher"] = watcher
             serverapp.web_app.settings["mlws_event_watcher"] = watcher
             self.services.spawn(watcher.run_forever(), "run-events")
+        if self.location.store_kind != "rest":
+            self._start_supervision(serverapp)
+
+    def _start_supervision(self, serverapp: Any) -> None:
+        if self.supervise_interval > 0:
+            supervisor = RunSupervisor(
+                self.services,
+                interval=self.supervise_interval,
+                lease_seconds=self.lease_seconds,
+                log=self.log,
+            )
+            supervisor.install(serverapp.kernel_manager, serverapp.event_logger)
+            self.supervisor = supervisor
+            self.settings["mlws_supervisor"] = supervisor
+            serverapp.web_app.settings["mlws_supervisor"] = supervisor
+            self.services.spawn(supervisor.run_forever(), "run-supervisor")
+        if self.system_metrics_interval > 0:
+            sampler = SystemMetricsSampler(self.services, interval=self.system_metrics_interval, log=self.log)
+            self.services.spawn(sampler.run_forever(), "system-metrics")
 
     async def stop_extension(self) -> None:
-        await self.services.stop()
+        try:
+            if self.supervisor is not None:
+                supervisor, self.supervisor = self.supervisor, None
+                await supervisor.stop()  # before jupyter_server shuts the kernels down
+        finally:
+            await self.services.stop()

@@ -51,6 +51,9 @@ class WorkspaceServices:
         self._artifacts: ArtifactStore | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._exported_env = False
+        #: More variables for the kernels this server starts (set by the app before `start()`).
+        self.kernel_env: dict[str, str] = {}
+        self._saved_env: dict[str, str | None] = {}
         self._ready: asyncio.Future[None] | None = None
         self.start_error: str | None = None
         self.started = False
@@ -97,8 +100,23 @@ class WorkspaceServices:
         if not os.environ.get(WORKSPACE_ENV):
             os.environ[WORKSPACE_ENV] = self.location.workspace
             self._exported_env = True
+        self._export_kernel_env()
         self.started = True
         self.log.info("ML workspace at %s (%s store)", self.location.workspace, self.location.store_kind)
+
+    def _export_kernel_env(self) -> None:
+        """Put `kernel_env` into this process's environment (kernels inherit it); `stop()` undoes it.
+
+        A `$PYTHONSTARTUP` of the user's is not replaced but handed on: the startup file we
+        install runs it after loading the extension (`notebook/kernel_startup.py`).
+        """
+        for name, value in self.kernel_env.items():
+            previous = os.environ.get(name)
+            self._saved_env.setdefault(name, previous)
+            if name == "PYTHONSTARTUP" and previous and previous != value:
+                self._saved_env.setdefault("MLWS_USER_PYTHONSTARTUP", os.environ.get("MLWS_USER_PYTHONSTARTUP"))
+                os.environ["MLWS_USER_PYTHONSTARTUP"] = previous
+            os.environ[name] = value
 
     def _open_store(self) -> MetadataStore:
         from ..store.factory import open_store
@@ -124,6 +142,12 @@ class WorkspaceServices:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_env = {}
         if self._exported_env and os.environ.get(WORKSPACE_ENV) == self.location.workspace:
             del os.environ[WORKSPACE_ENV]
             self._exported_env = False

@@ -19,6 +19,12 @@ Two backends behind one interface, chosen by `open_artifact_store(url)`:
 - any other fsspec URL (``memory://``, ``s3://``, ``gs://``, ``abfs://`` ...): see
   `artifacts_fsspec.py`; the same temp-then-move idea, with the weaker guarantees a remote store gives.
 
+Blobs: code snapshots (`client/snapshot.py`) store file contents once, by content, under
+``<root>/blobs/<sha[:2]>/<sha256>`` (`put_blob`, `has_blob`, `open_blob`). ``blobs`` is not a valid run
+id (`paths.safe_run_id` accepts hex digits and '-' only), so no run route can name that folder. A blob
+is staged and hashed like any artifact, then moved onto its name only when no blob of that digest
+exists yet: storing an unchanged file again costs a read and nothing more. Blobs are never rewritten.
+
 Checksums: `put_*` returns the sha256 computed while streaming. So that `list` does not have to read
 every byte again, a small hidden sidecar (``.mlws-sum-<name>``) keeps the digest together with a
 stamp of the file (inode, size, mtime for local files); if the stamp no longer matches (the file was
@@ -31,6 +37,7 @@ import abc
 import builtins
 import io
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable
@@ -50,6 +57,7 @@ from .atomic_write import (
 from .paths import RESERVED_PREFIX, resolve_under, safe_prefix, safe_relative_path, safe_run_id
 
 __all__ = [
+    "BLOBS_FOLDER",
     "CHUNK_SIZE",
     "SUM_PREFIX",
     "TEMP_PREFIX",
@@ -59,10 +67,35 @@ __all__ = [
     "ByteReader",
     "LocalArtifactStore",
     "open_artifact_store",
+    "safe_blob_id",
 ]
 
 #: Name prefix of checksum sidecars kept next to each artifact.
 SUM_PREFIX = RESERVED_PREFIX + "sum-"
+#: Folder under the store root holding content-addressed blobs; not a valid run id, so runs cannot reach it.
+BLOBS_FOLDER = "blobs"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def safe_blob_id(sha256: str) -> str:
+    """Check that a blob name is a sha256 digest: 64 lowercase hex digits (nothing else reaches the disk)."""
+    if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+        shown = sha256[:80] if isinstance(sha256, str) else type(sha256).__name__
+        raise InvalidParameter(f"Blob id {shown!r} is not a sha256 digest (64 lowercase hex digits).")
+    return sha256
+
+
+def blob_mismatch(digest: str, expected: str) -> str:
+    """The refusal when a blob's bytes do not hash to the digest its caller announced."""
+    return (
+        f"The blob's bytes have sha256 {digest}, not the {expected} announced (the source changed "
+        "while it was read?); nothing was stored."
+    )
+
+
+def blob_key(sha256: str) -> str:
+    """The blob's path relative to the store root: ``blobs/<sha[:2]>/<sha>`` (`sha256` already checked)."""
+    return f"{BLOBS_FOLDER}/{sha256[:2]}/{sha256}"
 
 
 @dataclass(frozen=True)
@@ -223,6 +256,32 @@ class ArtifactStore(abc.ABC):
         """Remove one artifact file, or a whole folder of them."""
         self._delete(safe_run_id(run_id), safe_relative_path(artifact_path))
 
+    # -- content-addressed blobs (code snapshots) -------------------------------------------------
+
+    def put_blob(self, fileobj: ByteReader, *, sha256: str | None = None) -> ArtifactInfo:
+        """Store a stream as a blob named by its sha256; returns ArtifactInfo(path=sha, size, sha256).
+
+        The bytes are hashed while they are staged; when a blob with that digest already exists the
+        staged copy is dropped and the existing blob kept. With `sha256` (the caller already hashed
+        the source), an existing blob is answered without reading the source at all, and a source
+        whose bytes do not hash to it is refused (`InvalidParameter`, nothing stored).
+        """
+        if sha256 is not None:
+            sha256 = safe_blob_id(sha256)
+            size = self._blob_size(sha256)
+            if size is not None:
+                return ArtifactInfo(path=sha256, size=size, sha256=sha256)
+        size, digest = self._put_blob(fileobj, sha256)
+        return ArtifactInfo(path=digest, size=size, sha256=digest)
+
+    def has_blob(self, sha256: str) -> bool:
+        """Whether a blob with this digest is stored."""
+        return self._blob_size(safe_blob_id(sha256)) is not None
+
+    def open_blob(self, sha256: str) -> IO[bytes]:
+        """A binary file object to stream one blob from (NotFound if absent); the caller closes it."""
+        return self._open_blob(safe_blob_id(sha256))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
 
@@ -247,6 +306,21 @@ class ArtifactStore(abc.ABC):
     @abc.abstractmethod
     def _delete(self, run: str, rel: str) -> None:
         """Remove a file or folder; NotFound if absent."""
+
+    @abc.abstractmethod
+    def _put_blob(self, reader: ByteReader, expected: str | None) -> tuple[int, str]:
+        """Stage and hash the stream, move it to `blob_key(digest)` unless that exists; (size, digest).
+
+        A digest other than `expected` (when given) is `InvalidParameter` and nothing is stored.
+        """
+
+    @abc.abstractmethod
+    def _blob_size(self, sha256: str) -> int | None:
+        """The size of the stored blob, or None when there is none."""
+
+    @abc.abstractmethod
+    def _open_blob(self, sha256: str) -> IO[bytes]:
+        """Open one blob for binary reading; NotFound if absent."""
 
     def _begin_upload(self, run: str, rel: str) -> ArtifactUpload:
         """Default for remote backends: spool into a private local temp folder, then one `_write`.

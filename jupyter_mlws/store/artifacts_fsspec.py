@@ -17,6 +17,8 @@ and no atomic rename, so the write protocol is the best equivalent:
 Temp objects and checksum sidecars carry the reserved ``.mlws-`` prefix: `list` hides them and no user
 path can name them. There are no symlinks on these filesystems, so the realpath check of the local
 store has nothing to do here; the lexical checks of `safe_relative_path` are what protect the keys.
+Blobs (``<root>/blobs/<sha[:2]>/<sha>``) are uploaded to a temp object the same way, then moved onto
+their name only when no object holds it yet; an existing blob is never rewritten.
 A sidecar is trusted only while the object's size and its modification stamp (ETag, mtime or creation
 time, whichever the filesystem reports) are unchanged; otherwise the digest is recomputed by streaming.
 """
@@ -33,9 +35,18 @@ from typing import IO, Any
 import fsspec
 
 from ..errors import Conflict, InvalidParameter, NotFound
-from .artifacts import SUM_PREFIX, ArtifactInfo, ArtifactStore, listable
+from .artifacts import (
+    BLOBS_FOLDER,
+    SUM_PREFIX,
+    ArtifactInfo,
+    ArtifactStore,
+    blob_key,
+    blob_mismatch,
+    listable,
+)
 from .atomic_write import CHUNK_SIZE, TEMP_PREFIX, ByteReader, hash_stream, storage_error
 
+_BLOB_LABEL = "snapshot blob"
 _STAMP_KEYS = ("ETag", "etag", "md5Hash", "mtime", "LastModified", "last_modified", "updated", "created")
 
 
@@ -70,6 +81,25 @@ class FsspecArtifactStore(ArtifactStore):
         folder, _, name = key.rpartition("/")
         tmp = f"{folder}/{TEMP_PREFIX}{secrets.token_hex(8)}"
         try:
+            size, hexdigest = self._upload_temp(folder, tmp, reader, rel)
+            try:
+                self.fs.mv(tmp, key)
+            except OSError as exc:
+                raise storage_error("committing", rel, exc) from exc
+        except BaseException:
+            self._remove_temp(tmp)
+            raise
+        with contextlib.suppress(Exception):  # best effort: without it `list` recomputes
+            record = {"sha256": hexdigest, "size": size, "stamp": self._stamp(self.fs.info(key))}
+            self.fs.pipe_file(f"{folder}/{SUM_PREFIX}{name}", json.dumps(record).encode())
+        return size, hexdigest
+
+    def _upload_temp(self, folder: str, tmp: str, reader: ByteReader, rel: str) -> tuple[int, str]:
+        """Stream `reader` into the temp object `tmp` (hashing on the way) and complete its upload.
+
+        The caller moves the temp object onto its final key, and removes it on any failure.
+        """
+        try:
             with contextlib.suppress(FileExistsError):
                 self.fs.makedirs(folder, exist_ok=True)
             sink = self.fs.open(tmp, "wb")
@@ -82,37 +112,71 @@ class FsspecArtifactStore(ArtifactStore):
         digest = hashlib.sha256()
         size = 0
         try:
-            try:
-                while chunk := reader.read(CHUNK_SIZE):
-                    if not isinstance(chunk, bytes | bytearray | memoryview):
-                        raise InvalidParameter(
-                            f"Artifact {rel!r}: the source gave {type(chunk).__name__}, not bytes "
-                            "(open it in 'rb' mode)."
-                        )
-                    digest.update(chunk)
-                    size += len(chunk)
-                    try:
-                        sink.write(chunk)
-                    except OSError as exc:
-                        raise storage_error("writing", rel, exc) from exc
-            except BaseException:
-                _abandon(sink)
-                raise
-            try:
-                sink.close()  # completes the upload of the temp object
-                self.fs.mv(tmp, key)
-            except OSError as exc:
-                raise storage_error("committing", rel, exc) from exc
+            while chunk := reader.read(CHUNK_SIZE):
+                if not isinstance(chunk, bytes | bytearray | memoryview):
+                    raise InvalidParameter(
+                        f"Artifact {rel!r}: the source gave {type(chunk).__name__}, not bytes "
+                        "(open it in 'rb' mode)."
+                    )
+                digest.update(chunk)
+                size += len(chunk)
+                try:
+                    sink.write(chunk)
+                except OSError as exc:
+                    raise storage_error("writing", rel, exc) from exc
         except BaseException:
-            with contextlib.suppress(Exception):
-                if self.fs.exists(tmp):
-                    self.fs.rm_file(tmp)
+            _abandon(sink)
             raise
-        hexdigest = digest.hexdigest()
-        with contextlib.suppress(Exception):  # best effort: without it `list` recomputes
-            record = {"sha256": hexdigest, "size": size, "stamp": self._stamp(self.fs.info(key))}
-            self.fs.pipe_file(f"{folder}/{SUM_PREFIX}{name}", json.dumps(record).encode())
-        return size, hexdigest
+        try:
+            sink.close()  # completes the upload of the temp object
+        except OSError as exc:
+            raise storage_error("committing", rel, exc) from exc
+        return size, digest.hexdigest()
+
+    def _remove_temp(self, tmp: str) -> None:
+        with contextlib.suppress(Exception):
+            if self.fs.exists(tmp):
+                self.fs.rm_file(tmp)
+
+    # -- blobs ------------------------------------------------------------------------------------
+
+    def _blob_full_key(self, sha256: str) -> str:
+        return f"{self._root}/{blob_key(sha256)}"
+
+    def _put_blob(self, reader: ByteReader, expected: str | None) -> tuple[int, str]:
+        folder = f"{self._root}/{BLOBS_FOLDER}"
+        tmp = f"{folder}/{TEMP_PREFIX}{secrets.token_hex(8)}"
+        try:
+            size, digest = self._upload_temp(folder, tmp, reader, _BLOB_LABEL)
+            if expected is not None and digest != expected:
+                raise InvalidParameter(blob_mismatch(digest, expected))
+            key = self._blob_full_key(digest)
+            try:
+                if self._blob_size(digest) is None:
+                    with contextlib.suppress(FileExistsError):
+                        self.fs.makedirs(key.rpartition("/")[0], exist_ok=True)
+                    self.fs.mv(tmp, key)
+            except OSError as exc:
+                raise storage_error("committing", _BLOB_LABEL, exc) from exc
+        finally:
+            self._remove_temp(tmp)  # gone already after a move; dropped when the blob existed
+        return size, digest
+
+    def _blob_size(self, sha256: str) -> int | None:
+        try:
+            info = self.fs.info(self._blob_full_key(sha256))
+        except FileNotFoundError:
+            return None
+        if info.get("type") != "file":
+            return None
+        return int(info.get("size") or 0)
+
+    def _open_blob(self, sha256: str) -> IO[bytes]:
+        key = self._blob_full_key(sha256)
+        if not self.fs.isfile(key):
+            raise NotFound(f"The artifact store holds no blob {sha256}.")
+        handle: IO[bytes] = self.fs.open(key, "rb")
+        return handle
 
     def _open(self, run: str, rel: str) -> IO[bytes]:
         key = self._key(run, rel)

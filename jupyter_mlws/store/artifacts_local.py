@@ -1,7 +1,8 @@
 """The local-folder artifact store (the default `.mlws/artifacts`), via os and pathlib.
 
 Split from `artifacts.py` (the interface and the factory) as `artifacts_fsspec.py` is for
-remote stores. Writes go through `atomic_write` and every path through `paths`.
+remote stores. Writes go through `atomic_write` and every path through `paths`. Blobs are staged in
+``<root>/blobs`` and renamed onto ``blobs/<sha[:2]>/<sha>`` only when that name is free.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -17,7 +19,18 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InvalidParameter, NotFound
+from .artifacts import (
+    BLOBS_FOLDER,
+    SUM_PREFIX,
+    ArtifactInfo,
+    ArtifactStore,
+    ArtifactUpload,
+    blob_key,
+    blob_mismatch,
+    listable,
+)
 from .atomic_write import (
+    CHUNK_SIZE,
     ByteReader,
     StagedFile,
     hash_stream,
@@ -26,7 +39,7 @@ from .atomic_write import (
 )
 from .paths import RESERVED_PREFIX, resolve_under
 
-from .artifacts import SUM_PREFIX, ArtifactInfo, ArtifactStore, ArtifactUpload, listable
+_BLOB_LABEL = "snapshot blob"
 
 
 class LocalArtifactStore(ArtifactStore):
@@ -35,6 +48,7 @@ class LocalArtifactStore(ArtifactStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().absolute()
         self.url = str(self.root)
+        self._blobs: str | None = None
 
     def _base(self, run: str) -> Path:
         """The run's artifact folder, proven (through symlinks) to lie under the store root."""
@@ -128,6 +142,69 @@ class LocalArtifactStore(ArtifactStore):
             raise storage_error("deleting", rel, exc) from exc
         with contextlib.suppress(OSError):
             (target.parent / f"{SUM_PREFIX}{target.name}").unlink()
+
+    # -- blobs ------------------------------------------------------------------------------------
+
+    def _blob_path(self, sha256: str) -> Path:
+        """Where the blob lives: its folder proven to lie under the root, its own name not followed."""
+        return resolve_under(self.root, blob_key(sha256), follow_final_link=False)
+
+    def _put_blob(self, reader: ByteReader, expected: str | None) -> tuple[int, str]:
+        """Stage in ``<root>/blobs`` (same filesystem as every blob: the final rename is atomic)."""
+        staged = StagedFile(resolve_under(self.root, BLOBS_FOLDER), _BLOB_LABEL)
+        digest = hashlib.sha256()
+        try:
+            while chunk := reader.read(CHUNK_SIZE):
+                if not isinstance(chunk, bytes | bytearray | memoryview):
+                    raise InvalidParameter(
+                        f"A blob's source gave {type(chunk).__name__}, not bytes (open it in 'rb' mode)."
+                    )
+                digest.update(chunk)
+                staged.write(chunk)
+            sha = digest.hexdigest()
+            if expected is not None and sha != expected:
+                raise InvalidParameter(blob_mismatch(sha, expected))
+            if self._blob_size(sha) is not None:
+                return staged.size, sha  # stored before: keep that copy, drop ours (finally)
+            return staged.commit(self._blob_path(sha), sha)
+        finally:
+            staged.abort()  # no-op after a commit
+
+    def _blob_size(self, sha256: str) -> int | None:
+        """Two lstats, no realpath: a snapshot asks this for every file, so it must cost microseconds.
+
+        The blobs folder's real path is proven under the root once per store object (a link planted
+        there later cannot redirect it); the two levels below it must be a real folder and a regular
+        file, never links.
+        """
+        if self._blobs is None:
+            self._blobs = os.fspath(resolve_under(self.root, BLOBS_FOLDER))
+        folder = os.path.join(self._blobs, sha256[:2])
+        try:
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):
+                return None
+            st = os.lstat(os.path.join(folder, sha256))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise storage_error("reading", _BLOB_LABEL, exc) from exc
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    def _open_blob(self, sha256: str) -> IO[bytes]:
+        path = self._blob_path(sha256)
+        flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(path, flags)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound(f"The artifact store holds no blob {sha256}.") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidParameter(f"Blob {sha256} is a symbolic link; refused.") from None
+            raise storage_error("reading", _BLOB_LABEL, exc) from exc
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise NotFound(f"The artifact store holds no blob {sha256}.")
+        return os.fdopen(fd, "rb")
 
     @staticmethod
     def _stamp(st: os.stat_result) -> str:

@@ -117,7 +117,11 @@ class MetadataStore(ABC):
         name: str | None = None,
         status_reason: str | None = None,
     ) -> RunInfo:
-        """Change status (valid transitions only, else `Conflict`), end time, name or reason."""
+        """Change status (valid transitions only, else `Conflict`), end time, name or reason.
+
+        An ended run keeps the end time and reason of its first ending: ending it
+        again with the same status changes nothing (so the server's "kernel culled"
+        is not overwritten by the kernel's own exit hook a moment later)."""
 
     @abstractmethod
     def delete_run(self, run_id: str) -> None:

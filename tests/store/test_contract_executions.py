@@ -85,3 +85,12 @@ def test_deleting_a_run_deletes_its_executions(store) -> None:
     store.record_executions([CellExecution("x", T0, 1, run_id=run_id), CellExecution("y", T0, 1)])
     store.delete_run(run_id)
     assert [e.source for e in store.list_executions()] == ["y"]
+
+
+def test_a_second_ending_keeps_the_first_reason_and_end_time(store) -> None:
+    run_id = _run(store)
+    first = store.end_run(run_id, "killed", "kernel culled after 600 s idle")
+    again = store.end_run(run_id, "killed", "kernel shut down")
+    assert again.status_reason == "kernel culled after 600 s idle"
+    assert again.end_time == first.end_time
+    assert store.get_run_info(run_id).status_reason == "kernel culled after 600 s idle"

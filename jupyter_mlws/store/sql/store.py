@@ -363,11 +363,13 @@ class SqlStore(MetadataStore):
                     changes["start_time"] = now_ms()
                 if new_status.is_terminal:
                     changes["end_time"] = end_time if end_time is not None else now_ms()
-            elif end_time is not None:
+            elif end_time is not None and not current.is_terminal:
                 changes["end_time"] = end_time
             if new_name is not None:
                 changes["name"] = new_name
-            if status_reason is not None:
+            # An ended run keeps the end time and reason of its first ending: a second
+            # ending (the kernel's exit hook after the server killed the run) changes nothing.
+            if status_reason is not None and not current.is_terminal:
                 changes["status_reason"] = status_reason
             if changes:
                 conn.execute(update(runs).where(runs.c.id == row[0]).values(**changes))

@@ -1,0 +1,226 @@
+"""The per-process background finalizer: the slow half of ending a run, off the user's cell.
+
+Called by `%%mlrun` (`notebook/mlrun.py`), which opens its run synchronously
+and hands everything else (the log artifact, the cell source, `--log-vars`,
+the environment, the snapshot and the final status) to `submit`; by
+`Workspace.settle` and every read of the Python API, which wait here for the
+pending work of a run ("read your writes"); and by `client/lifecycle.py`,
+which drains it at exit and on SIGTERM.
+
+Decisions:
+- One daemon thread per process, started on first use, working a FIFO queue:
+  jobs of one run stay in order, and a kernel never has more than one extra
+  thread for this, whatever the number of cells.
+- `settle(run_id)` waits only for that run's jobs; `settle()` for all. On the
+  finalizer thread itself it returns at once (a job that reads its own run
+  must not wait for itself). With nothing pending it costs a dict lookup.
+- A job may carry an `abandon` callable: when a bounded `drain` (exit,
+  SIGTERM) runs out of time, jobs that had not finished get it called from
+  the draining thread, so their run still reaches its terminal status (the
+  job's `end` is the one part that must never be lost; a snapshot may be).
+- Tickers (`every`) run on the same thread between jobs: the live log of a
+  running `%%mlrun` cell is rewritten by one, at most once per period.
+- A job's exception is never raised anywhere: jobs record their own problems
+  (in the run's log); a stray one is logged to the `jupyter_mlws` logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+SETTLE_SECONDS = 60.0
+
+_log = logging.getLogger("jupyter_mlws")
+
+
+class _Job:
+    __slots__ = ("abandon", "done", "fn", "run_id")
+
+    def __init__(self, run_id: str | None, fn: Callable[[], Any], abandon: Callable[[], Any] | None) -> None:
+        self.run_id = run_id
+        self.fn = fn
+        self.abandon = abandon
+        self.done = False
+
+
+class Ticker:
+    """A callable run every `period` seconds on the finalizer thread until `cancel()`."""
+
+    def __init__(self, owner: Finalizer, period: float, fn: Callable[[], Any]) -> None:
+        self._owner = owner
+        self.period = period
+        self.fn = fn
+        self.due = time.monotonic() + period
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        """Stop calling `fn` (a call in progress finishes)."""
+        self.cancelled = True
+        self._owner._drop_ticker(self)
+
+
+class Finalizer:
+    """A FIFO of jobs and tickers worked by one daemon thread (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may drain while main holds it
+        self._wake = threading.Condition(self._lock)
+        self._settled = threading.Condition(self._lock)
+        self._queue: deque[_Job] = deque()
+        self._pending: dict[str | None, int] = {}
+        self._current: _Job | None = None
+        self._tickers: list[Ticker] = []
+        self._thread: threading.Thread | None = None
+
+    # ----- called from user threads -----------------------------------------
+    def submit(
+        self, run_id: str | None, fn: Callable[[], Any], *, abandon: Callable[[], Any] | None = None
+    ) -> None:
+        """Queue `fn` (work for `run_id`); `abandon` is called instead if a drain gives up on it."""
+        job = _Job(run_id, fn, abandon)
+        with self._lock:
+            self._queue.append(job)
+            self._pending[run_id] = self._pending.get(run_id, 0) + 1
+            self._ensure_thread()
+            self._wake.notify()
+
+    def every(self, period: float, fn: Callable[[], Any]) -> Ticker:
+        """Call `fn` every `period` seconds on the finalizer thread until the ticker is cancelled."""
+        ticker = Ticker(self, period, fn)
+        with self._lock:
+            self._tickers.append(ticker)
+            self._ensure_thread()
+            self._wake.notify()
+        return ticker
+
+    def pending(self, run_id: str | None = None) -> int:
+        """How many jobs (of `run_id`, or in all) are queued or running."""
+        with self._lock:
+            if run_id is None:
+                return sum(self._pending.values())
+            return self._pending.get(run_id, 0)
+
+    def settle(self, run_id: str | None = None, timeout: float = SETTLE_SECONDS) -> bool:
+        """Wait until the pending jobs (of `run_id`, or all) are done; False if `timeout` passed first."""
+        pending = self._pending
+        if not pending or (run_id is not None and run_id not in pending):
+            return True
+        if threading.current_thread() is self._thread:
+            return True
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while pending if run_id is None else run_id in pending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                if self._thread is None or not self._thread.is_alive():
+                    self._ensure_thread()
+                self._settled.wait(min(left, 0.5))
+        return True
+
+    def drain(self, timeout: float) -> bool:
+        """Wait at most `timeout` for every job; then call `abandon` of each unfinished job.
+
+        Returns True when everything finished in time. Called at exit and on
+        SIGTERM (see `client/lifecycle.py`); safe to call more than once.
+        """
+        finished = self.settle(None, timeout)
+        if finished:
+            return True
+        with self._lock:
+            left = list(self._queue)
+            self._queue.clear()
+            if self._current is not None and not self._current.done:
+                left.insert(0, self._current)
+        for job in left:
+            self._finish(job)
+            if job.abandon is not None:
+                try:
+                    job.abandon()
+                except Exception:
+                    _log.debug("abandoning finalizer work of run %s failed", job.run_id, exc_info=True)
+        return False
+
+    # ----- internals ---------------------------------------------------------
+    def _drop_ticker(self, ticker: Ticker) -> None:
+        with self._lock:
+            if ticker in self._tickers:
+                self._tickers.remove(ticker)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="mlws-finalizer", daemon=True)
+            self._thread.start()
+
+    def _finish(self, job: _Job) -> None:
+        with self._lock:
+            if job.done:
+                return
+            job.done = True
+            count = self._pending.get(job.run_id, 0) - 1
+            if count > 0:
+                self._pending[job.run_id] = count
+            else:
+                self._pending.pop(job.run_id, None)
+            self._settled.notify_all()
+
+    def _next(self) -> tuple[_Job | None, list[Ticker]]:
+        with self._lock:
+            while True:
+                now = time.monotonic()
+                due = [t for t in self._tickers if t.due <= now]
+                if self._queue or due:
+                    job = self._queue.popleft() if self._queue else None
+                    self._current = job
+                    return job, due
+                wait = min((t.due for t in self._tickers), default=now + 5.0) - now
+                self._wake.wait(max(wait, 0.01))
+
+    def _loop(self) -> None:
+        while True:
+            job, due = self._next()
+            for ticker in due:
+                ticker.due = time.monotonic() + ticker.period
+                if not ticker.cancelled:
+                    self._call(ticker.fn, None)
+            if job is not None:
+                if not job.done:
+                    self._call(job.fn, job.run_id)
+                self._finish(job)
+                with self._lock:
+                    self._current = None
+
+    @staticmethod
+    def _call(fn: Callable[[], Any], run_id: str | None) -> None:
+        try:
+            fn()
+        except Exception:
+            _log.warning("background work of run %s failed", run_id, exc_info=True)
+
+
+_finalizer = Finalizer()
+
+
+def get() -> Finalizer:
+    """The process's finalizer."""
+    return _finalizer
+
+
+def submit(run_id: str | None, fn: Callable[[], Any], *, abandon: Callable[[], Any] | None = None) -> None:
+    """Queue work for `run_id` on the process's finalizer (see `Finalizer.submit`)."""
+    _finalizer.submit(run_id, fn, abandon=abandon)
+
+
+def settle(run_id: str | None = None, timeout: float = SETTLE_SECONDS) -> bool:
+    """Wait for the process's pending finalizer work (see `Finalizer.settle`)."""
+    return _finalizer.settle(run_id, timeout)
+
+
+def drain(timeout: float) -> bool:
+    """Bounded wait for all finalizer work, abandoning what is left (see `Finalizer.drain`)."""
+    return _finalizer.drain(timeout)

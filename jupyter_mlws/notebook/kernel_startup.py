@@ -1,0 +1,38 @@
+"""Run at the start of every kernel the server launches: loads the jupyter_mlws IPython extension.
+
+The server extension points `$PYTHONSTARTUP` at this file in its own environment, which
+kernels inherit (`MLWorkspaceApp.autoload_extension`, on by default). ipykernel runs
+`$PYTHONSTARTUP` before the first cell, so `%%mlrun`, `%mlws` and the execution recorder are
+there in every notebook of the workspace without a `%load_ext`. A `$PYTHONSTARTUP` the user
+had is kept in `$MLWS_USER_PYTHONSTARTUP` and run afterwards. Outside IPython (a plain
+`python` started in a Jupyter terminal) this file does nothing but that hand-over.
+
+Decision: `$PYTHONSTARTUP` rather than a custom kernelspec, because it reaches the kernels
+of the stock "Python 3" kernelspec that notebooks already name; compute instances (their own
+kernelspecs) load the extension through their provisioner.
+"""
+
+
+def _mlws_kernel_startup() -> None:
+    import os
+    import sys
+
+    shell = None
+    try:
+        shell = get_ipython()  # type: ignore[name-defined]  # a builtin inside IPython
+    except NameError:
+        pass
+    if shell is not None and os.environ.get("MLWS_AUTOLOAD", "1") != "0":
+        try:
+            shell.extension_manager.load_extension("jupyter_mlws")
+        except Exception as err:  # never break a kernel's start
+            print(f"jupyter_mlws: the IPython extension did not load: {err}", file=sys.stderr)
+    user = os.environ.get("MLWS_USER_PYTHONSTARTUP", "")
+    if user and os.path.isfile(user) and os.path.abspath(user) != os.path.abspath(__file__):
+        with open(user, encoding="utf-8") as handle:
+            code = compile(handle.read(), user, "exec")
+        exec(code, globals())
+
+
+_mlws_kernel_startup()
+del _mlws_kernel_startup
