@@ -33,6 +33,7 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     client.execute(env={**os.environ})
     errors = [
         out for cell in nb.cells if cell.cell_type == "code"
+        if "raises-exception" not in cell.get("metadata", {}).get("tags", [])
         for out in cell.get("outputs", []) if out.get("output_type") == "error"
     ]
     assert not errors
@@ -49,3 +50,13 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert sorted(found["name"]) == ["lr=0.01", "lr=0.1"]
         assert set(found["status"]) == {"completed"}
         assert "notes.txt" in text and "config.json" in text
+    if path.name == "03-notebook-runs.ipynb":
+        from jupyter_mlws import Workspace
+
+        ws = Workspace(work / ".mlws")
+        found = ws.runs(experiment="notebook-demo")
+        assert dict(zip(found["name"], found["status"])) == {"baseline": "completed", "broken": "failed"}
+        assert "completed 0.91 logistic" in text and "failed True" in text
+        assert "trained a logistic model" in text
+        # Every code cell after the one that loads the extension (nbclient sets no $JPY_SESSION_NAME).
+        assert len(ws.executions()) == sum(c.cell_type == "code" for c in nb.cells) - 1

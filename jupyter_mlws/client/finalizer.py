@@ -39,13 +39,16 @@ _log = logging.getLogger("jupyter_mlws")
 
 
 class _Job:
-    __slots__ = ("abandon", "done", "fn", "run_id")
+    __slots__ = ("abandon", "done", "fn", "not_before", "run_id")
 
-    def __init__(self, run_id: str | None, fn: Callable[[], Any], abandon: Callable[[], Any] | None) -> None:
+    def __init__(
+        self, run_id: str | None, fn: Callable[[], Any], abandon: Callable[[], Any] | None, not_before: float
+    ) -> None:
         self.run_id = run_id
         self.fn = fn
         self.abandon = abandon
         self.done = False
+        self.not_before = not_before
 
 
 class Ticker:
@@ -76,13 +79,24 @@ class Finalizer:
         self._current: _Job | None = None
         self._tickers: list[Ticker] = []
         self._thread: threading.Thread | None = None
+        self._waiters = 0  # threads in `settle`: delayed jobs do not wait while someone does
 
     # ----- called from user threads -----------------------------------------
     def submit(
-        self, run_id: str | None, fn: Callable[[], Any], *, abandon: Callable[[], Any] | None = None
+        self,
+        run_id: str | None,
+        fn: Callable[[], Any],
+        *,
+        abandon: Callable[[], Any] | None = None,
+        delay: float = 0.0,
     ) -> None:
-        """Queue `fn` (work for `run_id`); `abandon` is called instead if a drain gives up on it."""
-        job = _Job(run_id, fn, abandon)
+        """Queue `fn` (work for `run_id`); `abandon` is called instead if a drain gives up on it.
+
+        With `delay`, the job waits that long before it starts unless someone settles
+        first (then it starts at once): `%%mlrun` lets the kernel send the cell's reply
+        before its background work competes with it for the GIL.
+        """
+        job = _Job(run_id, fn, abandon, time.monotonic() + delay)
         with self._lock:
             self._queue.append(job)
             self._pending[run_id] = self._pending.get(run_id, 0) + 1
@@ -114,13 +128,18 @@ class Finalizer:
             return True
         deadline = time.monotonic() + timeout
         with self._lock:
-            while pending if run_id is None else run_id in pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                if self._thread is None or not self._thread.is_alive():
-                    self._ensure_thread()
-                self._settled.wait(min(left, 0.5))
+            self._waiters += 1
+            self._wake.notify()  # a delayed job starts now: someone is waiting for it
+            try:
+                while pending if run_id is None else run_id in pending:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    if self._thread is None or not self._thread.is_alive():
+                        self._ensure_thread()
+                    self._settled.wait(min(left, 0.5))
+            finally:
+                self._waiters -= 1
         return True
 
     def drain(self, timeout: float) -> bool:
@@ -174,12 +193,16 @@ class Finalizer:
             while True:
                 now = time.monotonic()
                 due = [t for t in self._tickers if t.due <= now]
-                if self._queue or due:
-                    job = self._queue.popleft() if self._queue else None
+                ready = bool(self._queue) and (self._queue[0].not_before <= now or self._waiters > 0)
+                if ready or due:
+                    job = self._queue.popleft() if ready else None
                     self._current = job
                     return job, due
-                wait = min((t.due for t in self._tickers), default=now + 5.0) - now
-                self._wake.wait(max(wait, 0.01))
+                wake_at = [t.due for t in self._tickers]
+                if self._queue:
+                    wake_at.append(self._queue[0].not_before)
+                wait = min(wake_at, default=now + 5.0) - now
+                self._wake.wait(max(wait, 0.005))
 
     def _loop(self) -> None:
         while True:
@@ -211,9 +234,11 @@ def get() -> Finalizer:
     return _finalizer
 
 
-def submit(run_id: str | None, fn: Callable[[], Any], *, abandon: Callable[[], Any] | None = None) -> None:
+def submit(
+    run_id: str | None, fn: Callable[[], Any], *, abandon: Callable[[], Any] | None = None, delay: float = 0.0
+) -> None:
     """Queue work for `run_id` on the process's finalizer (see `Finalizer.submit`)."""
-    _finalizer.submit(run_id, fn, abandon=abandon)
+    _finalizer.submit(run_id, fn, abandon=abandon, delay=delay)
 
 
 def settle(run_id: str | None = None, timeout: float = SETTLE_SECONDS) -> bool:

@@ -15,6 +15,7 @@ runs on the finalizer thread of `client/finalizer.py`).
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import threading
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import Experiment as ExperimentRecord
 from ..entities import RunStatus
-from ..errors import Conflict, InvalidParameter
+from ..errors import Conflict, InvalidParameter, NotFound
 from ..location import resolve_location
 from ..store.factory import open_store
 from .logger import MetricLogger
@@ -104,6 +105,7 @@ class Workspace:
         self._artifact_store: ArtifactStore | None = None
         self._logger: MetricLogger | None = None
         self._lock = threading.Lock()
+        self._experiment_ids_by_name: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"<Workspace {self.location.workspace}>"
@@ -175,6 +177,30 @@ class Workspace:
         table = self.store.search_runs(self._experiment_ids(experiment), filter, order_by, limit, page_token)
         return runs_frame(table)
 
+    def executions(
+        self,
+        notebook: str | None = None,
+        run: Run | str | None = None,
+        limit: int = 100,
+    ) -> pd.DataFrame:
+        """Recorded cell executions, newest first: DataFrame(start_time, duration_ms, status,
+        execution_count, cell_id, notebook_path, run_id, error, source). `notebook` is the
+        path as the recorder saw it ($JPY_SESSION_NAME); `run` a Run or a run id."""
+        import pandas as pd
+
+        self.settle()
+        run_id = run.id if isinstance(run, Run) else run
+        found = self.store.list_executions(run_id=run_id, notebook_path=notebook, limit=limit)
+        columns = ("execution_count", "cell_id", "notebook_path", "run_id", "status", "error", "source")
+        frame = pd.DataFrame(
+            {
+                "start_time": pd.to_datetime([e.start_time for e in found], unit="ms", utc=True),
+                "duration_ms": [e.duration_ms for e in found],
+                **{name: [getattr(e, name) for e in found] for name in columns},
+            }
+        )
+        return frame
+
     def start_run(
         self,
         experiment: str | None = None,
@@ -200,11 +226,11 @@ class Workspace:
             if tags:
                 run.set_tags(tags)
         else:
-            exp = self.store.get_or_create_experiment(experiment or default_experiment_name())
+            experiment_name = experiment or default_experiment_name()
             parent_id = parent.id if isinstance(parent, Run) else parent
             host, pid, kernel_id = process_owner()
-            record = self.store.create_run(
-                exp.experiment_id,
+            create = functools.partial(
+                self.store.create_run,
                 name=name,
                 tags=tags,
                 parent_run_id=parent_id,
@@ -217,10 +243,22 @@ class Workspace:
                 pid=pid,
                 kernel_id=kernel_id,
             )
+            try:
+                record = create(self._experiment_id(experiment_name))
+            except NotFound:  # the experiment was deleted since we cached its id
+                self._experiment_ids_by_name.pop(experiment_name, None)
+                record = create(self._experiment_id(experiment_name))
             run = Run(self, record.info.run_id, record.info)
         lifecycle.push(run)
         self.logger.watch(run.id)
         return run
+
+    def _experiment_id(self, name: str) -> int:
+        """The id of experiment `name`, created if needed; cached, so a notebook's runs skip the lookup."""
+        found = self._experiment_ids_by_name.get(name)
+        if found is None:
+            found = self._experiment_ids_by_name[name] = self.store.get_or_create_experiment(name).experiment_id
+        return found
 
     def settle(self, run_id: str | None = None, timeout: float = 60.0) -> bool:
         """Wait until this process's background work for `run_id` (or every run) is done.

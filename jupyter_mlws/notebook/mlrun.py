@@ -28,7 +28,10 @@ the cell's end time. The Python API's reads wait for that job
 
 Decisions:
 - An empty `%%mlrun` cell adds a few ms: `create_run` (~1.5 ms on SQLite)
-  and two display messages; nothing else runs in the cell's thread.
+  and two display messages; nothing else runs in the cell's thread. The
+  background job starts `ENDING_DELAY` after the cell (at once when someone
+  reads the run), so the kernel's reply is not slowed by it competing for
+  the GIL.
 - `-t`, `-p`, `--log-vars`, names, keys and `--parent` are checked before the
   body runs: a mistake fails the cell with a UsageError and makes no run.
 - Traceback line numbers count the `%%mlrun` line as line 1, as the editor
@@ -56,6 +59,9 @@ from ..errors import InvalidParameter, NotFound
 from .capture import OutputCapture
 from .card import CardFacts, RunCard
 from .ending import LOG_NAME, CellEnding
+
+#: Seconds between a cell's end and the start of its background job (see the docstring).
+ENDING_DELAY = 0.05
 
 if TYPE_CHECKING:
     from ..client.run import Run
@@ -339,7 +345,7 @@ class CellRun:
             executed_cells=list(self.session.executed_cell_ids),
             cwd=cwd,
         )
-        finalizer.submit(run.id, job.finish, abandon=job.abandon)
+        finalizer.submit(run.id, job.finish, abandon=job.abandon, delay=ENDING_DELAY)
 
 
 def _history(shell: Any, number: int) -> list[str]:

@@ -150,3 +150,15 @@ def test_attach_to_a_run_through_the_environment(ws, monkeypatch) -> None:
         assert attached.id == queued.run_id and attached.status == "running"
         mlws.log_metric("m", 2.0)
     assert ws.get_run(queued.run_id).status == "completed"
+
+
+def test_a_deleted_experiment_is_created_again_by_the_next_run(ws) -> None:
+    first = ws.start_run(experiment="scratch", name="one")
+    first.end()
+    old_id = first.info.experiment_id
+    ws.store.delete_run(first.id)
+    ws.store.delete_experiment(old_id)
+    second = ws.start_run(experiment="scratch", name="two")
+    second.end()
+    assert ws.experiment("scratch").id == second.info.experiment_id
+    assert list(ws.runs(experiment="scratch")["name"]) == ["two"]

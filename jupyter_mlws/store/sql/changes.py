@@ -29,9 +29,13 @@ PAGE = 5_000
 _ACTIONS = {RUN_CREATED: "created", RUN_UPDATED: "updated", RUN_METRICS: "metrics"}
 
 
+# Built once: a statement with its values as parameters compiles once (SQLAlchemy's cache).
+_INSERT_CHANGE = insert(run_changes)
+
+
 def record_change(conn: Connection, run_pk: int, kind: int) -> None:
     """Append one change inside the caller's write transaction."""
-    conn.execute(insert(run_changes).values(run=run_pk, kind=kind, time_ms=now_ms()))
+    conn.execute(_INSERT_CHANGE, {"run": run_pk, "kind": kind, "time_ms": now_ms()})
 
 
 def changes_since(store: SqlStore, cursor: int | None) -> ChangeSet:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -61,6 +61,12 @@ from .schema import params as params_t
 from .schema import tags as tags_t
 
 CHECKPOINT_EVERY_WRITES = 500
+
+# Statements built once, their values passed as parameters: SQLAlchemy compiles each once.
+_EXPERIMENT_EXISTS = select(experiments.c.experiment_id).where(
+    experiments.c.experiment_id == bindparam("id")
+)
+_INSERT_RUN = insert(runs)
 CHECKPOINT_EVERY_SECONDS = 30.0
 
 
@@ -256,7 +262,7 @@ class SqlStore(MetadataStore):
         if start_time is None and status == RunStatus.RUNNING:
             start_time = now_ms()
         tag_rows = metric_ops.normalise_tags(tags)
-        self.get_experiment(experiment_id)
+        experiment_id = validate_experiment_id(experiment_id)
         if parent_run_id is not None:
             self.run_pk(parent_run_id)
         created = now_ms()
@@ -281,7 +287,11 @@ class SqlStore(MetadataStore):
         )
 
         def work(conn: Connection) -> int:
-            key = conn.execute(insert(runs).values(**values)).inserted_primary_key
+            # Checked in the write transaction itself: one connection, and no window in which
+            # the experiment could be deleted between the check and the insert.
+            if conn.execute(_EXPERIMENT_EXISTS, {"id": experiment_id}).first() is None:
+                raise NotFound(f"Experiment {experiment_id!r} does not exist.")
+            key = conn.execute(_INSERT_RUN, values).inserted_primary_key
             assert key is not None
             pk = int(key[0])
             if tag_rows:
