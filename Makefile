@@ -26,7 +26,7 @@ export PLAYWRIGHT_BROWSERS_PATH := $(LOCAL)/playwright
 export MLWS_TEST_STATE := $(LOCAL)/test-state
 
 LABEXT := jupyter_mlws/labextension/static/style.js
-TS_SOURCES := $(shell find labextension/src labextension/style -type f 2>/dev/null) package.json tsconfig.json yarn.lock
+TS_SOURCES := $(shell find labextension/src labextension/style labextension/widgets-src -type f 2>/dev/null) package.json tsconfig.json yarn.lock
 
 .PHONY: help lab test install install-test system-deps screenshots clean
 

@@ -1,10 +1,10 @@
-"""The run view of the sidebar panel, opened from a run link in a notebook output.
+"""The run view (main area), opened from a run link in a notebook output.
 
 Real JupyterLab + a real kernel + Debian's Chromium (Playwright). A run is
 created through the Python API in the lab's workspace; a notebook cell
 displays the run card's link (`<a data-mlws-run=...>`, the HTML a `%%mlrun`
-cell shows); clicking it (or pressing Enter on it) opens the run in the
-panel, and the run's end, written from Python, reaches the panel live.
+cell shows); clicking it (or pressing Enter on it) opens the run in a
+main-area tab, and the run's end, written from Python, reaches the view live.
 
 Saves `run-view.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
 `make screenshots` points it at docs/images for the README.
@@ -122,14 +122,14 @@ async def test_a_run_link_in_an_output_opens_the_run_live(lab: LabServer) -> Non
             # The card's text is no link: clicking it opens nothing.
             await page.locator(".jp-OutputArea .mlws-run-card .name").click()
             await expect(page.locator("#mlws-sidebar")).to_be_hidden()
-            tabs = page.locator(".jp-main-dock-panel .lm-TabBar-tab")
+            tabs = page.locator("#jp-main-dock-panel .lm-TabBar-tab")
             tabs_before = await tabs.count()
-            url_before = page.url
+            # A mark on the page: a navigation or reload would lose it.
+            await page.evaluate("window.__mlwsStay = true")
 
             await link.click()
-            panel = page.locator("#mlws-sidebar")
-            await expect(panel).to_be_visible(timeout=10_000)
-            view = panel.get_by_role("region", name="Run resnet-baseline")
+            main = page.locator("#jp-main-dock-panel")
+            view = main.get_by_role("region", name="Run resnet-baseline")
             await expect(view.get_by_role("heading", name="resnet-baseline")).to_be_visible(timeout=15_000)
             status = view.get_by_role("status")
             await expect(status).to_have_text("running")
@@ -144,9 +144,12 @@ async def test_a_run_link_in_an_output_opens_the_run_live(lab: LabServer) -> Non
             await expect(tags).to_contain_text("vision")
             await expect(tags).to_contain_text("<i>not markup</i>")
             assert await view.locator("i").count() == 0, "user input is shown as text, never as HTML"
-            # The click opened nothing else and navigated nowhere.
-            assert await tabs.count() == tabs_before
-            assert page.url == url_before
+            # The click opened the run's tab, nothing else, and navigated nowhere.
+            assert await tabs.count() == tabs_before + 1
+            await expect(main.get_by_role("tab", name="Run resnet-baseline")).to_be_visible()
+            # (JupyterLab's router shows /lab while a non-document tab is in front.)
+            assert await page.evaluate("window.__mlwsStay === true")
+            assert "#" not in page.url
 
             # The end of the run, written by another process, reaches the panel without a reload.
             run.end("completed")
@@ -156,13 +159,14 @@ async def test_a_run_link_in_an_output_opens_the_run_live(lab: LabServer) -> Non
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(SCREENSHOTS / "run-view.png"))
 
-            # Back to the summary, then open the run again from the keyboard.
-            await view.get_by_role("button", name="Back to the workspace summary").click()
-            await expect(panel.get_by_label("Workspace information")).to_be_visible()
-            await expect(view).to_have_count(0)
+            # Back to the notebook, then open the run again from the keyboard: the
+            # run's tab comes back to the front, no second tab is opened.
+            await main.get_by_role("tab", name="card.ipynb").click()
+            await expect(view).to_be_hidden()
             await link.focus()
             await page.keyboard.press("Enter")
             await expect(view.get_by_role("status")).to_have_text("completed", timeout=15_000)
+            assert await tabs.count() == tabs_before + 1
     finally:
         if run.status == "running":
             run.end("killed", "test cleanup")
@@ -188,6 +192,6 @@ async def test_open_run_with_an_unknown_id_says_so(lab: LabServer) -> None:
         await expect(dialog).to_contain_text("Run id", timeout=10_000)
         await dialog.locator("input").fill(UNKNOWN_RUN)
         await dialog.locator("input").press("Enter")
-        alert = page.locator("#mlws-sidebar").get_by_role("alert")
+        alert = page.locator("#jp-main-dock-panel").get_by_role("alert")
         await expect(alert).to_contain_text(f"The run {UNKNOWN_RUN} could not be shown", timeout=15_000)
         await expect(alert).to_contain_text(f"Run '{UNKNOWN_RUN}' does not exist.")

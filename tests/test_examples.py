@@ -60,3 +60,21 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert "trained a logistic model" in text
         # Every code cell after the one that loads the extension (nbclient sets no $JPY_SESSION_NAME).
         assert len(ws.executions()) == sum(c.cell_type == "code" for c in nb.cells) - 1
+    if path.name == "04-widgets.ipynb":
+        assert "('sgd lr=0.1', 'loss', 100)" in text and "('adam lr=0.01', 'accuracy', 100)" in text
+        assert "<MetricChart loss, accuracy: 3 runs, 600 points>" in text
+        shown_run = next(c for c in nb.cells if c.cell_type == "code" and c.source == "runs[0]")
+        widget_mime = "application/vnd.jupyter.widget-view+json"
+        assert widget_mime in shown_run.outputs[0]["data"], "a Run shows RunDetails"
+        assert "['sgd lr=0.1', 'adam lr=0.05', 'adam lr=0.01']" in text
+        diff = (
+            "[{'param': 'lr', 'values': ['0.1', '0.05']}, "
+            "{'param': 'optimizer', 'values': ['sgd', 'adam']}]"
+        )
+        assert diff in text
+        assert "Bad filter" in text
+        # Saved with widget state: the chart's series are in the notebook, not only in the kernel.
+        state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+        charts = [m["state"] for m in state.values() if m["state"].get("metrics") == ["loss", "accuracy"]]
+        series = [c["series"] for c in charts]
+        assert series and len(series[0]) == 6 and len(series[0][0]["y"]) == 100

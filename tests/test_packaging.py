@@ -71,6 +71,11 @@ def test_wheel_carries_labextension_and_server_config(wheel: Path) -> None:
         assert "jupyter_mlws/_version.py" in names
         assert f"__version__ = VERSION = '{version}'" in zf.read("jupyter_mlws/_version.py").decode()
         assert not any("node_modules" in n or n.startswith("labextension/") for n in names)
+        # The notebook widgets' ES modules (uPlot bundled in): no CDN at run time.
+        for bundle in ("metric_chart", "run_details", "run_history"):
+            source = zf.read(f"jupyter_mlws/widgets/static/{bundle}.js").decode()
+            assert "export" in source and "uplot" in source.lower()
+            assert "https://" not in source.replace("https://github.com", "")
 
 
 def test_wheel_installs_where_node_is_absent(wheel: Path, tmp_path: Path) -> None:

@@ -94,6 +94,20 @@ class MetricLogger:
             if len(self._buffer) == self.flush_points:
                 self._work.notify()
 
+    def nudge(self) -> bool:
+        """Ask the writer to write the waiting points now, without waiting for it; never raises.
+
+        For readers in this process that poll (live widgets): the writer may otherwise sleep up
+        to `flush_seconds` (longer when idle). A pending write error stays for the next
+        `log`/`flush`. Returns True when points were waiting.
+        """
+        with self._mutex:
+            if not self._buffer:
+                return False
+            self._flush_requested = True
+            self._work.notify()
+            return True
+
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every point queued before this call is written; raise a write error if any."""
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -64,6 +64,25 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.info.name!r} {self.info.status.value}>"
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Shown as a cell's last expression: the live `RunDetails` widget, else the text repr."""
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        import sys
+
+        shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+        if getattr(shell, "kernel", None) is None:  # a terminal has no front end for widgets
+            return bundle
+        try:
+            from ..widgets.details import RunDetails  # imports ipywidgets/anywidget only now
+        except ImportError:
+            return bundle
+        shown = RunDetails(self)._repr_mimebundle_(include=include, exclude=exclude)
+        data = shown[0] if isinstance(shown, tuple) else shown  # anywidget answers (data, metadata)
+        if isinstance(data, dict):
+            bundle.update(data)
+            bundle["text/plain"] = repr(self)
+        return bundle
+
     # ----- reading -----------------------------------------------------------
     @property
     def run_id(self) -> str:

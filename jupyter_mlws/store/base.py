@@ -151,12 +151,21 @@ class MetadataStore(ABC):
 
     @abstractmethod
     def get_metric_history(
-        self, run_id: str, key: str, max_points: int | None = None, since: int | None = None
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None = None,
+        since: int | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
     ) -> MetricSeries:
         """All points of one key ordered by step, or at most `max_points` shape-preserving ones.
 
         `since` (a previous answer's `cursor`) limits the answer to the points
-        logged after that read, for live charts that poll.
+        logged after that read, for live charts that poll. `min_step`/`max_step`
+        (inclusive) limit it to a window of steps before downsampling, so a zoomed
+        chart gets the window's detail; `total_points` and `cursor` stay those of
+        the whole key.
         """
 
     @abstractmethod

@@ -207,12 +207,18 @@ class RestStore(MetadataStore):
         return any([send(i) for i in range(chunks)])
 
     def get_metric_history(
-        self, run_id: str, key: str, max_points: int | None = None, since: int | None = None
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None = None,
+        since: int | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
     ) -> MetricSeries:
         answer = self.http.json(
             "GET",
             f"{API}/runs/{path_segment(run_id)}/metrics/{path_segment(key)}",
-            query={"max_points": max_points, "since": since},
+            query={"max_points": max_points, "since": since, "min_step": min_step, "max_step": max_step},
         )
         return MetricSeries(
             key=answer["key"],

@@ -4,7 +4,7 @@ import * as React from 'react';
 import { IRunEvent } from './api/types';
 import { Row } from './components';
 import { workspaceIcon } from './icons';
-import { RunView, RunViewModel } from './runview';
+import { BrowserModel, WorkspaceBrowser } from './browser';
 import { IMLWorkspace } from './tokens';
 
 /** How many live events the activity list keeps. */
@@ -82,55 +82,42 @@ function WorkspaceView({ workspace }: { workspace: IMLWorkspace }): JSX.Element 
   );
 }
 
+/** What the panel asks its plugin to do (open main-area views). */
+export interface IPanelActions {
+  openRun: (runId: string) => void;
+  compareRuns: (runIds: string[]) => void;
+}
+
 /**
- * The "ML Workspace" panel in the left sidebar.
- *
- * Two views: the workspace summary (where the workspace lives, live run
- * activity) and one run (`showRun`, used by the `mlws:open-run` command);
- * the run view's "Back" returns to the summary. Experiments, runs tables,
- * compute, models and endpoints grow into it as those capabilities land.
+ * The "ML Workspace" panel in the left sidebar: the workspace browser
+ * (experiments, then an experiment's runs table, live), the workspace
+ * summary and the live activity. Runs and comparisons open in the main area.
  */
 export class WorkspacePanel extends ReactWidget {
-  constructor(private readonly _workspace: IMLWorkspace) {
+  constructor(
+    private readonly _workspace: IMLWorkspace,
+    private readonly _actions: IPanelActions
+  ) {
     super();
     this.id = SIDEBAR_ID;
     this.addClass('jp-mlws-panel');
     this.title.icon = workspaceIcon;
     this.title.caption = 'ML Workspace';
+    this.browser = new BrowserModel(_workspace);
+    this.browser.changed.connect(() => this.update(), this);
     _workspace.runEvents.connect(this._onRunEvent, this);
   }
+
+  /** The experiments / runs browser shown at the top of the panel. */
+  readonly browser: BrowserModel;
 
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
     this._workspace.runEvents.disconnect(this._onRunEvent, this);
-    this._runView?.dispose();
-    this._runView = null;
+    this.browser.dispose();
     super.dispose();
-  }
-
-  /** The id of the run shown, or null while the summary is shown. */
-  get shownRunId(): string | null {
-    return this._runView?.runId ?? null;
-  }
-
-  /** Show one run (fetched now, then kept live by run events). */
-  showRun(runId: string): void {
-    this._runView?.dispose();
-    this._runView = new RunViewModel(this._workspace, runId);
-    // The model's changes re-render the panel; disposing the model disconnects.
-    this._runView.changed.connect(() => this.update(), this);
-    void this._runView.reload();
-    this.update();
-  }
-
-  /** Back to the workspace summary; focus goes to the panel's heading. */
-  showSummary(): void {
-    this._runView?.dispose();
-    this._runView = null;
-    this.update();
-    requestAnimationFrame(() => this.node.querySelector<HTMLElement>('.jp-mlws-header h2')?.focus());
   }
 
   private _onRunEvent(_: IMLWorkspace, event: IRunEvent): void {
@@ -144,11 +131,14 @@ export class WorkspacePanel extends ReactWidget {
   }
 
   private _activity: IRunEvent[] = [];
-  private _runView: RunViewModel | null = null;
 
   protected onAfterShow(): void {
     void this._workspace.refresh();
-    void this._runView?.reload();
+    if (this.browser.experimentId === null) {
+      void this.browser.loadExperiments();
+    } else {
+      void this.browser.reloadRuns();
+    }
   }
 
   render(): JSX.Element {
@@ -157,16 +147,15 @@ export class WorkspacePanel extends ReactWidget {
         <header className="jp-mlws-header">
           <h2 tabIndex={-1}>ML Workspace</h2>
         </header>
-        {this._runView !== null ? (
-          <RunView model={this._runView} onBack={() => this.showSummary()} />
-        ) : (
-          <>
-            <UseSignal signal={this._workspace.changed}>
-              {() => <WorkspaceView workspace={this._workspace} />}
-            </UseSignal>
-            <Activity events={this._activity} />
-          </>
-        )}
+        <WorkspaceBrowser
+          model={this.browser}
+          onOpenRun={this._actions.openRun}
+          onCompare={this._actions.compareRuns}
+        />
+        <UseSignal signal={this._workspace.changed}>
+          {() => <WorkspaceView workspace={this._workspace} />}
+        </UseSignal>
+        <Activity events={this._activity} />
       </div>
     );
   }

@@ -19,5 +19,6 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     workspace = mlws.Workspace()
     yield workspace
     for run in lifecycle.open_runs():
-        run.end("killed", "test teardown")
+        if run.workspace is workspace:
+            run.end("killed", "test teardown")
     workspace.close()

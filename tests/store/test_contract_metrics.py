@@ -150,6 +150,19 @@ def test_batch_ids_make_retries_safe(store, run_id) -> None:
     assert store.log_batch(run_id, metrics=batch, batch_id="b-3") is True
 
 
+def test_step_window_returns_the_window_downsampled(store, run_id) -> None:
+    store.log_batch(run_id, metrics=[("loss", float(i % 7), i, T0) for i in range(1000)])
+    window = store.get_metric_history(run_id, "loss", min_step=100, max_step=199)
+    assert list(window.steps) == list(range(100, 200))
+    assert window.total_points == 1000 and window.cursor == 1000
+    detail = store.get_metric_history(run_id, "loss", max_points=20, min_step=500, max_step=899)
+    assert len(detail.steps) <= 20 and min(detail.steps) >= 500 and max(detail.steps) <= 899
+    assert min(detail.steps) == 500 and max(detail.steps) == 899, "the window's ends are kept"
+    assert list(store.get_metric_history(run_id, "loss", min_step=995).steps) == [995, 996, 997, 998, 999]
+    assert list(store.get_metric_history(run_id, "loss", max_step=2).steps) == [0, 1, 2]
+    assert len(store.get_metric_history(run_id, "loss", min_step=5000).steps) == 0
+
+
 def test_since_cursor_returns_only_new_points(store, run_id) -> None:
     store.log_batch(run_id, metrics=[("loss", float(i), i, T0) for i in range(5)])
     first = store.get_metric_history(run_id, "loss")

@@ -76,6 +76,8 @@ class MetricHistory(BaseModel):
 class HistoryQuery(BaseModel):
     max_points: int | None = Field(None, ge=2, le=MAX_HISTORY_POINTS)
     since: int | None = Field(None, ge=0)
+    min_step: int | None = Field(None, description="Only steps >= this (a zoomed chart's window).")
+    max_step: int | None = Field(None, description="Only steps <= this.")
 
 
 class Heartbeat(BaseModel):
@@ -168,9 +170,17 @@ class MetricHistoryHandler(MLWSHandler):
         query = HistoryQuery(
             max_points=self._int_arg("max_points", 2, MAX_HISTORY_POINTS),
             since=self._int_arg("since", 0, None, "a cursor from an earlier answer (an integer >= 0)"),
+            min_step=self._int_arg("min_step", -(2**63), 2**63 - 1),
+            max_step=self._int_arg("max_step", -(2**63), 2**63 - 1),
         )
         series: MetricSeries = await self.services.run(
-            self.services.store.get_metric_history, run_id, key, query.max_points, since=query.since
+            self.services.store.get_metric_history,
+            run_id,
+            key,
+            query.max_points,
+            since=query.since,
+            min_step=query.min_step,
+            max_step=query.max_step,
         )
         self.write_model(
             MetricHistory(

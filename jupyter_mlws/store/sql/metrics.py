@@ -221,7 +221,13 @@ def _insert_params(conn: Connection, pk: int, param_rows: dict[str, str]) -> Non
 
 
 def metric_history(
-    store: SqlStore, run_id: str, key: str, max_points: int | None, since: int | None = None
+    store: SqlStore,
+    run_id: str,
+    key: str,
+    max_points: int | None,
+    since: int | None = None,
+    min_step: int | None = None,
+    max_step: int | None = None,
 ) -> MetricSeries:
     """All points of `key` by step (numpy columns), or at most `max_points` picked by min/max buckets."""
     name = validate_key("Metric key", key)
@@ -233,9 +239,21 @@ def metric_history(
         raise InvalidParameter(
             f"since must be a cursor from an earlier answer (an integer >= 0), not {since!r}."
         )
+    for what, bound in (("min_step", min_step), ("max_step", max_step)):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+            raise InvalidParameter(f"{what} must be an integer step or None, not {bound!r}.")
     pk = store.run_pk(run_id)
     with store.reader.connect() as conn:
         steps, stamps, values, total = read_series(conn, pk, name, since or 0)
+    if min_step is not None or max_step is not None:
+        import numpy as np
+
+        inside = np.ones(len(steps), dtype=bool)
+        if min_step is not None:
+            inside &= steps >= min_step
+        if max_step is not None:
+            inside &= steps <= max_step
+        steps, stamps, values = steps[inside], stamps[inside], values[inside]
     if max_points is not None and len(steps) > max_points:
         from ..downsample import minmax_indices
 

@@ -420,9 +420,15 @@ class SqlStore(MetadataStore):
         return metric_ops.log_batch(self, run_id, metrics, params, tags, batch_id)
 
     def get_metric_history(
-        self, run_id: str, key: str, max_points: int | None = None, since: int | None = None
+        self,
+        run_id: str,
+        key: str,
+        max_points: int | None = None,
+        since: int | None = None,
+        min_step: int | None = None,
+        max_step: int | None = None,
     ) -> MetricSeries:
-        return metric_ops.metric_history(self, run_id, key, max_points, since)
+        return metric_ops.metric_history(self, run_id, key, max_points, since, min_step, max_step)
 
     def search_runs(
         self,

@@ -1,10 +1,38 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IErrorBody, IExperimentModel, IRunModel, IWorkspaceInfo } from './types';
+import {
+  IArtifactList,
+  IErrorBody,
+  IExperimentList,
+  IExperimentModel,
+  IMetricHistory,
+  IRunModel,
+  IRunPage,
+  IWorkspaceInfo
+} from './types';
+
+/** Query of `GET /runs`. */
+export interface IRunSearch {
+  experimentId?: number;
+  filter?: string;
+  orderBy?: string[];
+  limit?: number;
+  pageToken?: string | null;
+}
 
 /** The REST root under the server's base URL. */
 export const API_ROOT = 'mlws/api/v1';
+
+/**
+ * Jupyter's default `cache: 'no-store'` makes `makeRequest` append a bare
+ * timestamp to the query as a cache buster, which the API refuses as an
+ * unknown query parameter. URLs with a query ask for `no-cache` instead:
+ * the browser revalidates every time, and no extra parameter is sent.
+ */
+function withCache(url: string, init: RequestInit): RequestInit {
+  return url.includes('?') && init.cache === undefined ? { ...init, cache: 'no-cache' } : init;
+}
 
 /** An answer from the server that was not a success, or no answer at all. */
 export class MLWorkspaceAPIError extends Error {
@@ -46,11 +74,104 @@ export class MLWorkspaceAPI {
     return this.request<IExperimentModel>(`experiments/${encodeURIComponent(String(experimentId))}`);
   }
 
+  /** `GET /experiments`: every experiment. */
+  listExperiments(): Promise<IExperimentList> {
+    return this.request<IExperimentList>('experiments');
+  }
+
+  /** `GET /runs`: one page of runs, in the order asked for. */
+  searchRuns(search: IRunSearch = {}): Promise<IRunPage> {
+    const query = new URLSearchParams();
+    if (search.experimentId !== undefined) {
+      query.append('experiment_id', String(search.experimentId));
+    }
+    if (search.filter) {
+      query.append('filter', search.filter);
+    }
+    for (const entry of search.orderBy ?? []) {
+      query.append('order_by', entry);
+    }
+    if (search.limit !== undefined) {
+      query.append('limit', String(search.limit));
+    }
+    if (search.pageToken) {
+      query.append('page_token', search.pageToken);
+    }
+    const text = query.toString();
+    return this.request<IRunPage>(text ? `runs?${text}` : 'runs');
+  }
+
+  /**
+   * `GET /runs/{id}/metrics/{key}`: a metric's history, downsampled by the
+   * server to about `maxPoints` points; `since` (a cursor of an earlier answer)
+   * asks only for the points stored after it; `minStep`/`maxStep` (inclusive)
+   * ask for a window of steps only (the detail of a zoomed chart).
+   */
+  getMetricHistory(
+    runId: string,
+    key: string,
+    options: { maxPoints?: number; since?: number; minStep?: number; maxStep?: number } = {}
+  ): Promise<IMetricHistory> {
+    const query = new URLSearchParams();
+    if (options.maxPoints !== undefined) {
+      query.append('max_points', String(Math.max(2, Math.round(options.maxPoints))));
+    }
+    if (options.since !== undefined) {
+      query.append('since', String(options.since));
+    }
+    if (options.minStep !== undefined) {
+      query.append('min_step', String(Math.floor(options.minStep)));
+    }
+    if (options.maxStep !== undefined) {
+      query.append('max_step', String(Math.ceil(options.maxStep)));
+    }
+    const text = query.toString();
+    const endpoint = `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}`;
+    return this.request<IMetricHistory>(text ? `${endpoint}?${text}` : endpoint);
+  }
+
+  /** `GET /runs/{id}/artifacts`: the run's recorded files, sorted by path. */
+  listArtifacts(runId: string): Promise<IArtifactList> {
+    return this.request<IArtifactList>(`runs/${encodeURIComponent(runId)}/artifacts`);
+  }
+
+  /** `GET /runs/{id}/artifacts/{path}`: the raw answer (text, image or table previews). */
+  async downloadArtifact(runId: string, path: string, inline = false): Promise<Response> {
+    const endpoint = `runs/${encodeURIComponent(runId)}/artifacts/${path
+      .split('/')
+      .map(encodeURIComponent)
+      .join('/')}${inline ? '?inline=true' : ''}`;
+    const url = URLExt.join(this.serverSettings.baseUrl, API_ROOT, endpoint);
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, withCache(url, {}), this.serverSettings);
+    } catch (reason) {
+      throw new MLWorkspaceAPIError(
+        `The Jupyter server could not be reached: ${String(reason)}`,
+        null,
+        'network_error'
+      );
+    }
+    if (!response.ok) {
+      let message = `The server answered ${response.status} ${response.statusText}.`;
+      let code = 'http_error';
+      try {
+        const err = (await response.json()) as Partial<IErrorBody>;
+        message = err.message ?? message;
+        code = err.error ?? code;
+      } catch {
+        // not JSON: keep the status line
+      }
+      throw new MLWorkspaceAPIError(message, response.status, code);
+    }
+    return response;
+  }
+
   async request<T>(endpoint: string, init: RequestInit = {}): Promise<T> {
     const url = URLExt.join(this.serverSettings.baseUrl, API_ROOT, endpoint);
     let response: Response;
     try {
-      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
+      response = await ServerConnection.makeRequest(url, withCache(url, init), this.serverSettings);
     } catch (reason) {
       throw new MLWorkspaceAPIError(
         `The Jupyter server could not be reached: ${String(reason)}`,

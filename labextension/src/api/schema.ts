@@ -1900,6 +1900,8 @@ export interface operations {
             query?: {
                 max_points?: number | null;
                 since?: number | null;
+                min_step?: number | null;
+                max_step?: number | null;
             };
             header?: never;
             path: {

@@ -25,3 +25,18 @@ export type IRunEvent = Schemas['RunEvent'];
 
 /** The event-bus schema id of run events (see jupyter_mlws/server/events.py). */
 export const RUN_EVENT_SCHEMA_ID = 'https://events.jupyter.org/jupyter_mlws/run/v1';
+
+/** `GET /mlws/api/v1/experiments` */
+export type IExperimentList = Schemas['ExperimentList'];
+
+/** `GET /mlws/api/v1/runs`: one page of runs. */
+export type IRunPage = Schemas['RunPage'];
+
+/** `GET /mlws/api/v1/runs/{run_id}/metrics/{key}`: columns of a (downsampled) history. */
+export type IMetricHistory = Schemas['MetricHistory'];
+
+/** `GET /mlws/api/v1/runs/{run_id}/artifacts` */
+export type IArtifactList = Schemas['ArtifactList'];
+
+/** One artifact of a run. */
+export type IArtifactInfo = Schemas['ArtifactInfo'];
