@@ -51,8 +51,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_lab(root_dir: Path, state_dir: Path, extra_args: list[str] | None = None) -> LabServer:
-    """Start JupyterLab with jupyter_mlws (unless `extra_args` disable it) and wait until ready."""
+def start_lab(
+    root_dir: Path, state_dir: Path, extra_args: list[str] | None = None, app: str = "lab"
+) -> LabServer:
+    """Start JupyterLab with jupyter_mlws (unless `extra_args` disable it) and wait until ready.
+
+    `app="notebook"` starts Jupyter Notebook 7 (`python -m notebook`) the same way instead.
+    """
+    if app not in ("lab", "notebook"):
+        raise ValueError(f"app must be 'lab' or 'notebook', not {app!r}")
     root_dir.mkdir(parents=True, exist_ok=True)
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ}
@@ -69,34 +76,37 @@ def start_lab(root_dir: Path, state_dir: Path, extra_args: list[str] | None = No
     labconfig.mkdir(parents=True, exist_ok=True)
     shutil.copy(LAB_DEFAULTS, labconfig / "default_setting_overrides.json")
     argv = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable, "-m", "jupyterlab" if app == "lab" else "notebook",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root_dir}",
         f"--IdentityProvider.token={token}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        *(
+            ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+            if app == "lab"
+            else []
+        ),
         "--ServerApp.allow_root=True",
         *(extra_args or []),
     ]
     state_dir.mkdir(parents=True, exist_ok=True)
-    log_path = state_dir / f"lab-{port}.log"
+    log_path = state_dir / f"{app}-{port}.log"
     log = log_path.open("wb")
     process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root_dir)
     server = LabServer(f"http://127.0.0.1:{port}", token, root_dir, process, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited early:\n{log_path.read_text()[-3000:]}")
+            raise RuntimeError(f"jupyter {app} exited early:\n{log_path.read_text()[-3000:]}")
         try:
             server.api("/api/status")
             return server
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.25)
     server.stop()
-    raise RuntimeError(f"jupyter lab did not start in 60 s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(f"jupyter {app} did not start in 60 s:\n{log_path.read_text()[-3000:]}")
 
 
 CHROMIUM = os.environ.get("MLWS_CHROMIUM", "/usr/bin/chromium")

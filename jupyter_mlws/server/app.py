@@ -67,7 +67,7 @@ class MLWorkspaceApp(ExtensionApp):
     )
 
     event_interval = Float(
-        0.5,
+        0.25,
         config=True,
         help="Seconds between two looks for run changes to push to the browser (0 turns live events off).",
     )

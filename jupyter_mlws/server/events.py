@@ -56,7 +56,7 @@ RUN_EVENT_SCHEMA = _event_schema()
 class RunEventWatcher:
     """Polls the store for changes and emits them as events (one instance per server)."""
 
-    def __init__(self, services: Any, event_logger: Any, interval: float = 0.5) -> None:
+    def __init__(self, services: Any, event_logger: Any, interval: float = 0.25) -> None:
         self.services = services
         self.event_logger = event_logger
         self.interval = interval

@@ -32,7 +32,7 @@ import { IMLWorkspace } from './tokens';
 
 export const PAGE_SIZE = 100;
 const COUNT_CAP = 100;
-const ROW_REFRESH_MS = 1000;
+const ROW_REFRESH_MS = 150;
 
 export interface ISort {
   column: string;
@@ -247,15 +247,31 @@ export class BrowserModel {
       this.runs = this.runs.map(r => (r.run_id === event.run_id ? { ...r, status: event.status as string } : r));
       this._changed.emit();
       void this._refreshRow(event.run_id, false);
-    } else if (event.action === 'metrics' && !this._rowTimers.has(event.run_id)) {
-      this._rowTimers.set(
-        event.run_id,
-        window.setTimeout(() => {
-          this._rowTimers.delete(event.run_id);
-          void this._refreshRow(event.run_id, false);
-        }, ROW_REFRESH_MS)
-      );
+    } else if (event.action === 'metrics') {
+      this._throttledRefresh(event.run_id);
     }
+  }
+
+  /**
+   * Refresh a row at once on its first metrics event, then at most once per ROW_REFRESH_MS
+   * while events keep coming (the last one is never dropped): new points show within about
+   * the server watcher's 0.25 s plus one request.
+   */
+  private _throttledRefresh(runId: string): void {
+    if (this._rowTimers.has(runId)) {
+      this._rowDirty.add(runId);
+      return;
+    }
+    void this._refreshRow(runId, false);
+    const tick = (): void => {
+      if (this._rowDirty.delete(runId)) {
+        void this._refreshRow(runId, false);
+        this._rowTimers.set(runId, window.setTimeout(tick, ROW_REFRESH_MS));
+      } else {
+        this._rowTimers.delete(runId);
+      }
+    };
+    this._rowTimers.set(runId, window.setTimeout(tick, ROW_REFRESH_MS));
   }
 
   private async _refreshRow(runId: string, insert: boolean): Promise<void> {
@@ -293,6 +309,7 @@ export class BrowserModel {
 
   private _ticket = 0;
   private _rowTimers = new Map<string, number>();
+  private _rowDirty = new Set<string>();
   private _changed = new Signal<BrowserModel, void>(this);
 }
 
