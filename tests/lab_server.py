@@ -13,8 +13,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -76,7 +79,9 @@ def start_lab(
     labconfig.mkdir(parents=True, exist_ok=True)
     shutil.copy(LAB_DEFAULTS, labconfig / "default_setting_overrides.json")
     argv = [
-        sys.executable, "-m", "jupyterlab" if app == "lab" else "notebook",
+        sys.executable,
+        "-m",
+        "jupyterlab" if app == "lab" else "notebook",
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
@@ -125,3 +130,40 @@ def chromium_missing_reason() -> str | None:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         return f"Debian's chromium is not installed at {CHROMIUM} (make test installs it)"
     return None
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium through Playwright's async API (imported here: only browser tests need it)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def write_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
+    """Save a Python 3 notebook whose code cells are `(cell_id, source)` pairs, not yet executed."""
+    notebook = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": cell_id,
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
+            for cell_id, source in cells
+        ],
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(notebook))

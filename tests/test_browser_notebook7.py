@@ -9,15 +9,21 @@ and the chart must be drawn: uPlot's canvas, its legend, 50 points.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+import re
+
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import REPO
-from .lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_missing_reason, start_lab
+from .lab_server import (
+    LabServer,
+    chromium,
+    chromium_missing_reason,
+    start_lab,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -29,17 +35,7 @@ pytest.importorskip(
     "notebook", minversion="7", reason="Jupyter Notebook 7 is not installed (it is in the test extra)"
 )
 
-from playwright.async_api import Browser, async_playwright, expect  # noqa: E402
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+from playwright.async_api import expect  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -53,24 +49,7 @@ def notebook_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabSer
 
 
 def _notebook(path: Path, source: str) -> None:
-    cell = {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": "chart",
-        "metadata": {},
-        "outputs": [],
-        "source": source,
-    }
-    notebook = {
-        "cells": [cell],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(notebook))
+    write_notebook(path, [("chart", source)])
 
 
 async def test_metric_chart_renders_in_notebook_7(notebook_server: LabServer) -> None:
@@ -105,8 +84,16 @@ async def test_metric_chart_renders_in_notebook_7(notebook_server: LabServer) ->
             timeout=60_000
         )
         await expect(page.get_by_role("button", name="Python 3 (ipykernel)")).to_be_visible()
-        await page.locator(".jp-Cell .jp-InputArea-editor").first.click()
-        await page.keyboard.press("Shift+Enter")
+        # A Shift+Enter that lands before the editor has focus runs nothing: retry until the cell ran.
+        prompt = page.locator(".jp-Cell").first.locator(".jp-InputPrompt")
+        for _ in range(3):
+            await page.locator(".jp-Cell .jp-InputArea-editor").first.click()
+            await page.keyboard.press("Shift+Enter")
+            try:
+                await expect(prompt).to_contain_text(re.compile(r"\[(\*|\d+)\]"), timeout=10_000)
+                break
+            except AssertionError:
+                continue
 
         chart = page.locator(".jp-Cell").first.get_by_role("figure", name="Chart of loss")
         await expect(chart.locator("canvas")).to_be_visible(timeout=30_000)

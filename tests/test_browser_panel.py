@@ -7,38 +7,24 @@ Saves `sidebar-panel.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import REPO
-from .lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_missing_reason, start_lab
+from .lab_server import LabServer, chromium, chromium_missing_reason, start_lab
 
 pytestmark = pytest.mark.browser
 
 if chromium_missing_reason():
     pytest.skip(chromium_missing_reason() or "", allow_module_level=True)
 
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Browser, Page, expect  # noqa: E402
 
 SCREENSHOTS = Path(os.environ.get("MLWS_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
 
 
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's Chromium through Playwright's async API.
-
-    Async on purpose: pytest-jupyter owns the event loop of every test, and
-    Playwright's sync API would install a loop of its own beside it.
-    """
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture(scope="module")

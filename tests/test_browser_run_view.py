@@ -12,37 +12,32 @@ Saves `run-view.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import REPO
-from .lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_missing_reason, start_lab
+from .lab_server import (
+    LabServer,
+    chromium,
+    chromium_missing_reason,
+    start_lab,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
 if chromium_missing_reason():
     pytest.skip(chromium_missing_reason() or "", allow_module_level=True)
 
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Page, expect  # noqa: E402
 
 SCREENSHOTS = Path(os.environ.get("MLWS_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
 UNKNOWN_RUN = "0123456789abcdef0123456789abcdef"
 
 
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's Chromium through Playwright's async API (pytest-jupyter owns the loop)."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -62,25 +57,7 @@ def _card_notebook(path: Path, run_id: str) -> None:
         f'HTML(\'<div class="mlws-run-card" data-mlws-run="{run_id}"><span class="name">resnet</span> · '
         f'<a class="mlws-run-link" data-mlws-run="{run_id}" href="#">Open in ML Workspace</a></div>\')'
     )
-    notebook = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": "card-cell",
-                "metadata": {},
-                "outputs": [],
-                "source": source,
-            }
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(notebook))
+    write_notebook(path, [("card-cell", source)])
 
 
 async def _run_first_cell(page: Page) -> None:

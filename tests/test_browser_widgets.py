@@ -13,18 +13,22 @@ Saves `widgets.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import REPO
-from .lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_missing_reason, start_lab
+from .lab_server import (
+    LabServer,
+    chromium,
+    chromium_missing_reason,
+    start_lab,
+    write_notebook,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -33,7 +37,7 @@ if chromium_missing_reason():
 if not (REPO / "jupyter_mlws" / "widgets" / "static" / "metric_chart.js").exists():
     pytest.skip("the widget bundles are not built (run `jlpm build`)", allow_module_level=True)
 
-from playwright.async_api import Browser, async_playwright, expect  # noqa: E402
+from playwright.async_api import expect  # noqa: E402
 
 SCREENSHOTS = Path(os.environ.get("MLWS_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
 
@@ -55,37 +59,9 @@ run.end()
 
 
 def _notebook(path: Path, sources: list[str]) -> None:
-    cells = [
-        {
-            "cell_type": "code",
-            "execution_count": None,
-            "id": f"cell-{i}",
-            "metadata": {},
-            "outputs": [],
-            "source": source,
-        }
-        for i, source in enumerate(sources)
-    ]
-    notebook = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(notebook))
+    write_notebook(path, [(f"cell-{i}", source) for i, source in enumerate(sources)])
 
 
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,36 +12,32 @@ Saves `workspace-browser.png` and `run-compare.png` into $MLWS_SCREENSHOT_DIR
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import REPO
-from .lab_server import CHROMIUM, CHROMIUM_ARGS, LabServer, chromium_missing_reason, start_lab
+from .lab_server import (
+    LabServer,
+    chromium,
+    chromium_missing_reason,
+    start_lab,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
 if chromium_missing_reason():
     pytest.skip(chromium_missing_reason() or "", allow_module_level=True)
 
-from playwright.async_api import Browser, Page, async_playwright, expect  # noqa: E402
+from playwright.async_api import Page, expect  # noqa: E402
 
 SCREENSHOTS = Path(os.environ.get("MLWS_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
 
 
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -64,29 +60,7 @@ async def _open_panel(page: Page, lab: LabServer, path: str = "") -> None:
 
 
 def _notebook(path: Path, cells: list[tuple[str, str]]) -> None:
-    path.write_text(
-        json.dumps(
-            {
-                "cells": [
-                    {
-                        "cell_type": "code",
-                        "execution_count": None,
-                        "id": cell_id,
-                        "metadata": {},
-                        "outputs": [],
-                        "source": source,
-                    }
-                    for cell_id, source in cells
-                ],
-                "metadata": {
-                    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                    "language_info": {"name": "python"},
-                },
-                "nbformat": 4,
-                "nbformat_minor": 5,
-            }
-        )
-    )
+    write_notebook(path, cells)
 
 
 async def test_browse_runs_live_open_and_compare(lab: LabServer) -> None:
