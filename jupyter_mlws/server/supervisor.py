@@ -269,11 +269,36 @@ class RunSupervisor:
             async def stop_kernel(kernel_id: str, *args: Any, **kwargs: Any) -> Any:
                 if not self._stopped:
                     await self._end_kernel_runs_bounded(kernel_id, reason_of(kernel_id))
+                await self._restart_settled(kernel_id)
                 return await original(kernel_id, *args, **kwargs)
 
             return stop_kernel
 
         return wrap
+
+    async def _restart_settled(self, kernel_id: str, timeout: float = 30.0) -> None:
+        """Wait (bounded) for an automatic restart in flight to finish.
+
+        While jupyter_client's restarter restarts a dead kernel, its manager's `ready`
+        future is pending (a restart may replace it more than once), and `shutdown_kernel`
+        then fails with InvalidStateError instead of stopping the kernel. Waiting until
+        the current `ready` is done lets the stop go through.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                ready = self._kernel_manager.get_kernel(kernel_id).ready
+            except Exception:  # unknown kernel: the original call reports it
+                return
+            left = deadline - time.monotonic()
+            if ready.done() or left <= 0:
+                return
+            pending = ready if isinstance(ready, asyncio.Future) else asyncio.wrap_future(ready)
+            try:
+                await asyncio.wait_for(asyncio.shield(pending), left)
+            except Exception:  # a failed or slow restart: stop the kernel anyway
+                self.log.info("mlws: kernel %s still restarting; stopping it anyway", kernel_id)
+                return
 
     def _wrap_cull(self, original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)

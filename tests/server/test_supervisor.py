@@ -222,6 +222,29 @@ async def test_kill_9_of_the_kernel_ends_its_run_killed_with_every_flushed_point
         await kernel.close()
 
 
+async def test_shutting_down_a_kernel_during_its_automatic_restart_stops_it(jp_serverapp) -> None:
+    """The user closes a notebook whose kernel just died, while jupyter_client restarts it."""
+    kernel = await Kernel.start(jp_serverapp)
+    manager = jp_serverapp.kernel_manager
+    stopping: list[asyncio.Task] = []
+
+    def on_restart() -> None:  # fired just before the restarter's restart_kernel
+        stopping.append(asyncio.ensure_future(manager.shutdown_kernel(kernel.id, now=True)))
+
+    kernel.manager.add_restart_callback(on_restart, "restart")
+    try:
+        os.kill(kernel.manager.provisioner.pid, signal.SIGKILL)
+
+        async def stopped() -> bool:
+            return bool(stopping) and stopping[0].done()
+
+        await _until(stopped, 30, "the shutdown asked for during the restart returns")
+        stopping[0].result()  # no InvalidStateError from jupyter_client
+        assert kernel.id not in manager
+    finally:
+        await kernel.close()
+
+
 async def test_kernel_restart_and_shutdown_end_the_kernels_runs(jp_serverapp, jp_fetch, services) -> None:
     kernel = await Kernel.start(jp_serverapp)
     try:
