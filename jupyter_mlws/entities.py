@@ -208,3 +208,90 @@ class CellExecution:
     kernel_id: str | None = None
     error: str | None = None
     execution_id: int | None = None
+
+
+#: Instance `X` is the kernelspec `mlws-X` (DESIGN.md §5).
+KERNELSPEC_PREFIX = "mlws-"
+
+#: What a compute event records (`ComputeEvent.kind`).
+COMPUTE_EVENT_KINDS = (
+    "created",
+    "updated",
+    "deleted",
+    "kernel_started",
+    "kernel_stopped",
+    "idle_warning",
+    "idle_shutdown",
+    "keep_alive",
+    "limit_stopped",
+)
+
+
+@dataclass(frozen=True)
+class ComputeInstance:
+    """A compute instance: a named kernel size (DESIGN.md §1), validated by `compute.spec`.
+
+    `None` means "no limit" for `cpus` and `memory_bytes`, and "never" for
+    `idle_shutdown_minutes`; `python` names another interpreter to run the
+    kernel in (None: the server's own). Times are ms since the epoch.
+    """
+
+    name: str
+    cpus: int | None = None
+    memory_bytes: int | None = None
+    gpus: int = 0
+    idle_shutdown_minutes: float | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
+    description: str = ""
+    created_time: int = 0
+    updated_time: int = 0
+
+    @property
+    def kernelspec(self) -> str:
+        return KERNELSPEC_PREFIX + self.name
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, keyed by field name (the stores and the kernelspec keep this)."""
+        return {
+            "name": self.name,
+            "cpus": self.cpus,
+            "memory_bytes": self.memory_bytes,
+            "gpus": self.gpus,
+            "idle_shutdown_minutes": self.idle_shutdown_minutes,
+            "env": dict(self.env),
+            "python": self.python,
+            "description": self.description,
+            "created_time": self.created_time,
+            "updated_time": self.updated_time,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComputeInstance:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["env"] = dict(known.get("env") or {})
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class ComputeEvent:
+    """Something that happened to a compute instance or one of its kernels (ms since epoch)."""
+
+    event_id: int
+    target: str
+    kind: str
+    time: int
+    kernel_id: str | None = None
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "target": self.target,
+            "kind": self.kind,
+            "time": self.time,
+            "kernel_id": self.kernel_id,
+            "reason": self.reason,
+            "details": dict(self.details),
+        }

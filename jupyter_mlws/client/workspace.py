@@ -35,9 +35,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..store.artifacts import ArtifactStore
+    from .compute import Compute
 
 DEFAULT_EXPERIMENT = "Default"
 RUN_ID_ENV = "MLWS_RUN_ID"
+COMPUTE_TARGET_ENV = "MLWS_COMPUTE_TARGET"
 
 
 def default_experiment_name() -> str:
@@ -210,11 +212,15 @@ class Workspace:
         parent: Run | str | None = None,
         run_id: str | None = None,
         source_kind: str = "api",
-        compute_target: str = "local",
+        compute_target: str | None = None,
         notebook_path: str | None = None,
         cell_id: str | None = None,
     ) -> Run:
-        """Create a running run (or resume `run_id`) and make it this process's active run."""
+        """Create a running run (or resume `run_id`) and make it this process's active run.
+
+        `compute_target` defaults to the compute instance this kernel runs on
+        (`$MLWS_COMPUTE_TARGET`, set by the instance provisioner), else "local".
+        """
         from . import lifecycle
 
         if run_id is not None:
@@ -235,7 +241,7 @@ class Workspace:
                 tags=tags,
                 parent_run_id=parent_id,
                 source_kind=source_kind,
-                compute_target=compute_target,
+                compute_target=compute_target or os.environ.get(COMPUTE_TARGET_ENV) or "local",
                 notebook_path=notebook_path,
                 cell_id=cell_id,
                 user=_user(),
@@ -259,6 +265,13 @@ class Workspace:
         if found is None:
             found = self._experiment_ids_by_name[name] = self.store.get_or_create_experiment(name).experiment_id
         return found
+
+    @functools.cached_property
+    def compute(self) -> Compute:
+        """Compute instances of this workspace (`ws.compute.create_instance(...)`, DESIGN.md §5)."""
+        from .compute import Compute
+
+        return Compute(self)
 
     def settle(self, run_id: str | None = None, timeout: float = 60.0) -> bool:
         """Wait until this process's background work for `run_id` (or every run) is done.

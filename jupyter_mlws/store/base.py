@@ -30,6 +30,8 @@ from typing import Any
 from ..entities import (
     ArtifactRecord,
     CellExecution,
+    ComputeEvent,
+    ComputeInstance,
     Experiment,
     Metric,
     MetricSeries,
@@ -204,6 +206,52 @@ class MetadataStore(ABC):
         limit: int = 100,
     ) -> list[CellExecution]:
         """Recorded executions matching every given filter, newest first."""
+
+    # ----- compute targets (schema v5; names in DESIGN.md §5) ---------------------------
+    @abstractmethod
+    def create_compute_target(self, instance: ComputeInstance) -> ComputeInstance:
+        """Store a new compute instance (`AlreadyExists` if the name is taken); sets its times."""
+
+    @abstractmethod
+    def get_compute_target(self, name: str) -> ComputeInstance:
+        """The compute instance `name`, or `NotFound`."""
+
+    @abstractmethod
+    def list_compute_targets(self) -> list[ComputeInstance]:
+        """Every compute instance, by name."""
+
+    @abstractmethod
+    def update_compute_target(self, name: str, **changes: Any) -> ComputeInstance:
+        """Change some fields of instance `name` (ComputeInstance field names); `NotFound`."""
+
+    @abstractmethod
+    def delete_compute_target(self, name: str) -> None:
+        """Forget instance `name` (its events stay); `NotFound` when missing."""
+
+    @abstractmethod
+    def record_compute_event(
+        self,
+        target: str,
+        kind: str,
+        *,
+        kernel_id: str | None = None,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        time_ms: int | None = None,
+    ) -> ComputeEvent:
+        """Record something that happened to an instance or its kernel (kinds: COMPUTE_EVENT_KINDS)."""
+
+    @abstractmethod
+    def list_compute_events(
+        self,
+        target: str | None = None,
+        *,
+        kernel_id: str | None = None,
+        kind: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[ComputeEvent]:
+        """Compute events matching every filter, newest first (`after_id`: only later ones)."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

@@ -38,22 +38,23 @@ from ..http import HttpClient, path_segment
 from ..validation import (
     check_batch_size,
     validate_artifact_location,
+    validate_executions,
     validate_experiment_id,
     validate_key,
     validate_metric_value,
     validate_step,
-    validate_executions,
     validate_timestamp,
 )
 from ..wire import decode_float, encode_float
 from .base import MetadataStore, now_ms
+from .rest_compute import RestComputeMixin
 
 TOKEN_ENV = "MLWS_TOKEN"
 API = "/mlws/api/v1"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 
 
-class RestStore(MetadataStore):
+class RestStore(RestComputeMixin, MetadataStore):
     """`MetadataStore` backed by a jupyter_mlws server."""
 
     def __init__(self, url: str, token: str | None = None, **options: Any) -> None:

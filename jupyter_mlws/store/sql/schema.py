@@ -37,7 +37,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -200,4 +200,32 @@ cell_executions = Table(
     Column("error", Text, nullable=True),
     Index(None, "run"),
     Index(None, "notebook_path", "start_time"),
+)
+
+# Compute targets (schema v5): today compute instances. The definition is one JSON document
+# (`config`: ComputeInstance.to_dict() less name and times), so later kinds (clusters) need no
+# new columns. Events outlive their target (no foreign key): a deleted instance keeps its history.
+compute_targets = Table(
+    "compute_targets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    UniqueConstraint("name"),
+)
+
+compute_events = Table(
+    "compute_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("kernel_id", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("details", Text, nullable=True),
+    Index(None, "target", "id"),
 )

@@ -51,6 +51,7 @@ from . import search as search_ops
 from .changes import changes_since as _changes_since
 from .changes import prune as _prune_changes
 from .changes import record_change
+from .compute import SqlComputeMixin
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
 from .gate import WriteGate
 from .migrate import ensure_schema
@@ -74,7 +75,7 @@ def _experiment(row: Sequence[Any]) -> Experiment:
     return Experiment(row[0], row[1], row[2], row[3], row[4])
 
 
-class SqlStore(MetadataStore):
+class SqlStore(SqlComputeMixin, MetadataStore):
     """The SQL metadata store; see the module docstring and `MetadataStore` for the contract."""
 
     def __init__(self, url: str) -> None:

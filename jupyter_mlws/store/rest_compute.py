@@ -1,0 +1,80 @@
+"""The compute part of the REST store: `/mlws/api/v1/compute/...` (a base of `RestStore`).
+
+Instances are read and written through the server, which validates them and
+writes their kernelspecs on its own machine. Compute events are only read:
+they are recorded by the server and the kernels it provisions, so a remote
+client cannot forge "idle shutdown" or "limit stopped" history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..entities import ComputeEvent, ComputeInstance
+from ..errors import Forbidden
+from ..http import HttpClient, path_segment
+
+API = "/mlws/api/v1/compute"
+_BODY_FIELDS = ("cpus", "gpus", "idle_shutdown_minutes", "env", "python", "description")
+
+
+def _instance(body: Mapping[str, Any]) -> ComputeInstance:
+    return ComputeInstance.from_dict(dict(body))
+
+
+def _body(fields: Mapping[str, Any]) -> dict[str, Any]:
+    body = {k: fields[k] for k in _BODY_FIELDS if k in fields}
+    if "memory_bytes" in fields:
+        body["memory"] = fields["memory_bytes"]
+    return body
+
+
+class RestComputeMixin:
+    """`create/get/list/update/delete_compute_target` and the compute events over HTTP."""
+
+    http: HttpClient
+
+    def create_compute_target(self, instance: ComputeInstance) -> ComputeInstance:
+        body = {"name": instance.name, **_body(instance.to_dict())}
+        return _instance(self.http.json("POST", f"{API}/instances", json_body=body))
+
+    def get_compute_target(self, name: str) -> ComputeInstance:
+        return _instance(self.http.json("GET", f"{API}/instances/{path_segment(name)}"))
+
+    def list_compute_targets(self) -> list[ComputeInstance]:
+        return [_instance(i) for i in self.http.json("GET", f"{API}/instances")["instances"]]
+
+    def update_compute_target(self, name: str, **changes: Any) -> ComputeInstance:
+        answer = self.http.json("PATCH", f"{API}/instances/{path_segment(name)}", json_body=_body(changes))
+        return _instance(answer)
+
+    def delete_compute_target(self, name: str) -> None:
+        self.http.request("DELETE", f"{API}/instances/{path_segment(name)}")
+
+    def record_compute_event(self, target: str, kind: str, **_: Any) -> ComputeEvent:
+        raise Forbidden(
+            "compute events are recorded by the workspace's server and the kernels it provisions, "
+            "not through the REST API"
+        )
+
+    def list_compute_events(
+        self,
+        target: str | None = None,
+        *,
+        kernel_id: str | None = None,
+        kind: str | None = None,
+        after_id: int | None = None,
+        limit: int = 100,
+    ) -> list[ComputeEvent]:
+        query = {
+            "instance": target,
+            "kernel_id": kernel_id,
+            "kind": kind,
+            "after_id": after_id,
+            "limit": limit,
+        }
+        answer = self.http.json(
+            "GET", f"{API}/events", query={k: v for k, v in query.items() if v is not None}
+        )
+        return [ComputeEvent(**event) for event in answer["events"]]
