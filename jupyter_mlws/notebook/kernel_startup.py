@@ -9,7 +9,8 @@ had is kept in `$MLWS_USER_PYTHONSTARTUP` and run afterwards. Outside IPython (a
 
 Decision: `$PYTHONSTARTUP` rather than a custom kernelspec, because it reaches the kernels
 of the stock "Python 3" kernelspec that notebooks already name; compute instances (their own
-kernelspecs) load the extension through their provisioner.
+kernelspecs) load the extension through their provisioner, which points `$PYTHONSTARTUP` here
+too; in their kernels this file also installs the MemoryError message of `notebook/memory.py`.
 """
 
 
@@ -27,6 +28,13 @@ def _mlws_kernel_startup() -> None:
             shell.extension_manager.load_extension("jupyter_mlws")
         except Exception as err:  # never break a kernel's start
             print(f"jupyter_mlws: the IPython extension did not load: {err}", file=sys.stderr)
+    if shell is not None and os.environ.get("MLWS_MEMORY_LIMIT"):
+        try:  # a compute instance's kernel: a MemoryError names the instance's limit
+            from jupyter_mlws.notebook import memory
+
+            memory.install(shell)
+        except Exception as err:
+            print(f"jupyter_mlws: the memory-limit message is off: {err}", file=sys.stderr)
     user = os.environ.get("MLWS_USER_PYTHONSTARTUP", "")
     if user and os.path.isfile(user) and os.path.abspath(user) != os.path.abspath(__file__):
         with open(user, encoding="utf-8") as handle:
