@@ -5,6 +5,7 @@ Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
     jupyter mlws info                               where the workspace is, store kind, schema
     jupyter mlws experiments                        experiments with their run counts
     jupyter mlws runs [--experiment E] [--filter F] [--order-by K] [--limit N]
+    jupyter mlws compute list|show|create|update|delete|events   compute instances (cli_compute.py)
 
 `--workspace W` (any command) overrides `$MLWS_WORKSPACE`. A domain error
 (bad filter, unknown experiment, incompatible database) prints its message
@@ -18,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from .cli_compute import add_compute_commands
 from .errors import MLWSError
 
 _RUN_FIELDS = ["run_id", "experiment", "name", "status", "start_time", "duration"]
@@ -146,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--order-by", "-o", action="append", default=None, help="e.g. 'metrics.acc desc'")
     runs.add_argument("--limit", "-n", type=int, default=100)
     runs.set_defaults(func=cmd_runs)
+    add_compute_commands(sub)
     return parser
 
 

@@ -94,3 +94,71 @@ def test_jupyter_finds_the_subcommand(workspace: Path) -> None:
         timeout=60,
     )
     assert bad.returncode == 2 and "Bad filter" in bad.stderr
+
+
+# ----- jupyter mlws compute (issue 7) -------------------------------------------------------
+@pytest.fixture
+def compute_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace; kernelspecs go to a Jupyter data dir of this test."""
+    monkeypatch.setenv("MLWS_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_compute_create_update_delete_and_events(compute_home: Path, capsys) -> None:
+    import json
+
+    assert main(["compute", "list"]) == 0
+    assert capsys.readouterr().out.startswith("No compute instances yet")
+    argv = ["compute", "create", "cpu-small", "--cpus", "1", "--memory", "2GiB", "--idle-minutes", "30"]
+    assert main([*argv, "--env", "A=1", "--env", "URL=a=b", "--description", "small box"]) == 0
+    out = capsys.readouterr().out
+    assert "Created compute instance cpu-small: kernel 'mlws-cpu-small'." in out and "2 GiB" in out
+    kernel_file = compute_home / "data" / "kernels" / "mlws-cpu-small" / "kernel.json"
+    kernel_json = json.loads(kernel_file.read_text())
+    assert kernel_json["display_name"] == "cpu-small (1 CPU, 2 GiB)"
+    config = kernel_json["metadata"]["kernel_provisioner"]["config"]
+    assert config["instance"]["env"] == {"A": "1", "URL": "a=b"}
+
+    assert main(["compute", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "kernelspec", "cpus", "memory", "gpus", "idle_min", "description"]
+    assert lines[2].split() == ["cpu-small", "mlws-cpu-small", "1", "2", "GiB", "0", "30", "small", "box"]
+
+    update = ["compute", "update", "cpu-small", "--memory", "none", "--unset-env", "A", "--env", "B=2"]
+    assert main(update) == 0
+    assert main(["compute", "show", "cpu-small"]) == 0
+    shown = capsys.readouterr().out
+    assert "memory         no limit" in shown and "env B          2" in shown and "env A " not in shown
+    kernel_json = json.loads(kernel_file.read_text())
+    assert kernel_json["display_name"] == "cpu-small (1 CPU)"
+
+    assert main(["compute", "delete", "cpu-small"]) == 0
+    assert not (compute_home / "data" / "kernels" / "mlws-cpu-small").exists()
+    capsys.readouterr()
+    assert main(["compute", "events", "cpu-small"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [r.split()[4] for r in rows] == ["deleted", "updated", "created"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["create", "Bad_Name"], "instance name 'Bad_Name' is not valid"),
+        (["create", "box", "--cpus", "two"], "--cpus must be a whole number or none, not 'two'"),
+        (["create", "box", "--memory", "lots"], "memory 'lots' is not a size"),
+        (["create", "box", "--idle-minutes", "soon"], "--idle-minutes must be a number of minutes"),
+        (["create", "box", "--env", "NOEQUALS"], "--env takes KEY=VALUE, not 'NOEQUALS'"),
+        (["update", "box"], "nothing to change"),
+        (["update", "box", "--unset-env", "NOPE"], "instance 'box' has no variable NOPE"),
+        (["show", "missing"], "missing"),
+        (["delete", "missing"], "missing"),
+        (["events", "--limit", "0"], "--limit must be from 1 to 10000"),
+    ],
+)
+def test_compute_errors_print_the_message_and_exit_2(compute_home: Path, capsys, argv, message) -> None:
+    assert main(["compute", "create", "box", "--cpus", "1"]) == 0
+    capsys.readouterr()
+    assert main(["compute", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlws: ") and message in err and "Traceback" not in err, err

@@ -15,7 +15,9 @@ Configuration (in `jupyter_server_config.py` or on the command line):
 
 Run supervision (`supervisor.py`, docs/supervision.md) and system metrics
 (`sysmetrics.py`) run for local stores: `supervise_interval`,
-`lease_seconds`, `system_metrics_interval`.
+`lease_seconds`, `system_metrics_interval`. So do compute instances
+(`compute.py`: kernelspecs, usage, idle shutdown, live compute events):
+`compute_interval`, `idle_warning_seconds`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Type, Unicode
 
 from ..location import WorkspaceLocation, resolve_location
+from .compute import ComputeManager
+from .compute_events import COMPUTE_EVENT_SCHEMA
 from .events import RUN_EVENT_SCHEMA, RunEventWatcher
 from .handlers import api_routes
 from .services import WorkspaceServices
@@ -97,6 +101,20 @@ class MLWorkspaceApp(ExtensionApp):
         ),
     )
 
+    compute_interval = Float(
+        1.0,
+        config=True,
+        help=(
+            "Seconds between two looks at the kernels of compute instances (usage, idle shutdown) "
+            "and at new compute events to push to the browser (0 turns the loop off)."
+        ),
+    )
+    idle_warning_seconds = Float(
+        60.0,
+        config=True,
+        help="How long before an idle instance kernel is shut down the browser is warned.",
+    )
+
     autoload_extension = Bool(
         True,
         config=True,
@@ -117,6 +135,7 @@ class MLWorkspaceApp(ExtensionApp):
     location: WorkspaceLocation
     services: WorkspaceServices
     supervisor: RunSupervisor | None = None
+    compute: ComputeManager | None = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -129,7 +148,10 @@ class MLWorkspaceApp(ExtensionApp):
         self.services = self.services_class(self.location, log=self.log)
         self.settings["mlws_services"] = self.services
         self.services.kernel_env = self._kernel_env()
-        self.serverapp.event_logger.register_event_schema(RUN_EVENT_SCHEMA)
+        events = self.serverapp.event_logger
+        if events is not None:
+            events.register_event_schema(RUN_EVENT_SCHEMA)
+            events.register_event_schema(COMPUTE_EVENT_SCHEMA)
 
     def _kernel_env(self) -> dict[str, str]:
         env = {"MLWS_RECORD_EXECUTIONS": "1" if self.record_executions else "0"}
@@ -149,6 +171,7 @@ class MLWorkspaceApp(ExtensionApp):
             self.services.spawn(watcher.run_forever(), "run-events")
         if self.location.store_kind != "rest":
             self._start_supervision(serverapp)
+            self._start_compute(serverapp)
 
     def _start_supervision(self, serverapp: Any) -> None:
         if self.supervise_interval > 0:
@@ -167,8 +190,30 @@ class MLWorkspaceApp(ExtensionApp):
             sampler = SystemMetricsSampler(self.services, interval=self.system_metrics_interval, log=self.log)
             self.services.spawn(sampler.run_forever(), "system-metrics")
 
+    def _start_compute(self, serverapp: Any) -> None:
+        manager = ComputeManager(
+            self.services,
+            serverapp.kernel_manager,
+            serverapp.event_logger,
+            interval=self.compute_interval,
+            idle_warning_seconds=self.idle_warning_seconds,
+            settings=serverapp.web_app.settings,
+            session_manager=getattr(serverapp, "session_manager", None),
+            log=self.log,
+        )
+        self.compute = manager
+        self.settings["mlws_compute"] = manager
+        serverapp.web_app.settings["mlws_compute"] = manager
+        if self.compute_interval > 0:
+            self.services.spawn(manager.run_forever(), "compute")
+        else:
+            self.services.spawn(manager.start(), "compute-start")
+
     async def stop_extension(self) -> None:
         try:
+            if self.compute is not None:
+                compute, self.compute = self.compute, None
+                await compute.stop()
             if self.supervisor is not None:
                 supervisor, self.supervisor = self.supervisor, None
                 await supervisor.stop()  # before jupyter_server shuts the kernels down

@@ -86,11 +86,12 @@ def build_openapi(routes: list[tuple[str, type[Any]]] | None = None) -> dict[str
         from .handlers import api_routes
 
         routes = api_routes()
+    from .compute_events import ComputeLiveEvent
     from .events import RunEvent
 
     # Shapes that travel outside the REST routes (the live events) are documented here too,
     # so the TypeScript types cover them.
-    models: set[type[BaseModel]] = {ErrorBody, RunEvent}
+    models: set[type[BaseModel]] = {ComputeLiveEvent, ErrorBody, RunEvent}
     paths: dict[str, dict[str, Any]] = {}
     operations: list[tuple[str, str, list[str], Operation]] = []
     for pattern, handler in routes:

@@ -11,6 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from .artifacts import ArtifactHandler, ArtifactListHandler
+from .compute import (
+    ComputeEventsHandler,
+    ComputeInstanceHandler,
+    ComputeInstancesHandler,
+    ComputeKernelsHandler,
+    KeepAliveHandler,
+)
 from .executions import ExecutionsHandler
 from .experiments import ExperimentHandler, ExperimentsHandler
 from .info import InfoHandler, OpenAPIHandler, UnknownResourceHandler
@@ -35,6 +42,11 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts", ArtifactListHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
         (f"{API_PREFIX}/executions", ExecutionsHandler),
+        (f"{API_PREFIX}/compute/instances", ComputeInstancesHandler),
+        (f"{API_PREFIX}/compute/instances/(?P<name>[^/]+)", ComputeInstanceHandler),
+        (f"{API_PREFIX}/compute/kernels", ComputeKernelsHandler),
+        (f"{API_PREFIX}/compute/kernels/(?P<kernel_id>[^/]+)/keepalive", KeepAliveHandler),
+        (f"{API_PREFIX}/compute/events", ComputeEventsHandler),
         # Last: anything else under the API is a JSON 404.
         (f"{API_PREFIX}/(?P<path>.*)", UnknownResourceHandler),
     ]

@@ -4,6 +4,94 @@
  */
 
 export interface paths {
+    "/mlws/api/v1/compute/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compute events, newest first */
+        get: operations["getComputeEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/compute/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List compute instances */
+        get: operations["getComputeInstances"];
+        put?: never;
+        /** Create a compute instance (and its kernelspec) */
+        post: operations["postComputeInstances"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/compute/instances/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a compute instance */
+        get: operations["getComputeInstancesName"];
+        put?: never;
+        post?: never;
+        /** Delete a compute instance and its kernelspec (refused while its kernels run) */
+        delete: operations["deleteComputeInstancesName"];
+        options?: never;
+        head?: never;
+        /** Change a compute instance (its kernelspec too; running kernels keep their limits until restarted) */
+        patch: operations["patchComputeInstancesName"];
+        trace?: never;
+    };
+    "/mlws/api/v1/compute/kernels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Running kernels of compute instances, with their CPU, memory and uptime */
+        get: operations["getComputeKernels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/compute/kernels/{kernel_id}/keepalive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Keep an idle instance kernel running (restarts its idle clock) */
+        post: operations["postComputeKernelsKernelIdKeepalive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/executions": {
         parameters: {
             query?: never;
@@ -270,6 +358,189 @@ export interface components {
              */
             applied: boolean;
         };
+        /** ComputeEventList */
+        ComputeEventList: {
+            /** Events */
+            events: components["schemas"]["ComputeEventModel"][];
+        };
+        /**
+         * ComputeEventModel
+         * @description Something that happened to a compute instance or one of its kernels.
+         */
+        ComputeEventModel: {
+            /** Event Id */
+            event_id: number;
+            /**
+             * Target
+             * @description The instance's name.
+             */
+            target: string;
+            /**
+             * Kind
+             * @description created, updated, deleted, kernel_started, kernel_stopped, idle_warning, idle_shutdown, keep_alive or limit_stopped.
+             */
+            kind: string;
+            /** Time */
+            time: number;
+            /**
+             * Kernel Id
+             * @default null
+             */
+            kernel_id: string | null;
+            /**
+             * Reason
+             * @default null
+             */
+            reason: string | null;
+            /** Details */
+            details?: {
+                [key: string]: unknown;
+            };
+        };
+        /** ComputeInstanceList */
+        ComputeInstanceList: {
+            /** Instances */
+            instances: components["schemas"]["ComputeInstanceModel"][];
+        };
+        /**
+         * ComputeInstanceModel
+         * @description A compute instance: a named kernel size, offered as the kernelspec `mlws-<name>`.
+         */
+        ComputeInstanceModel: {
+            /** Name */
+            name: string;
+            /**
+             * Cpus
+             * @description CPUs the kernel may use (affinity, thread variables); null: all.
+             * @default null
+             */
+            cpus: number | null;
+            /**
+             * Memory Bytes
+             * @description Memory limit; null: none.
+             * @default null
+             */
+            memory_bytes: number | null;
+            /**
+             * Memory
+             * @description The memory limit for people, e.g. '2 GiB'.
+             * @default null
+             */
+            memory: string | null;
+            /**
+             * Gpus
+             * @default 0
+             */
+            gpus: number;
+            /**
+             * Idle Shutdown Minutes
+             * @description Idle kernels stop after this; null or 0: never.
+             * @default null
+             */
+            idle_shutdown_minutes: number | null;
+            /** Env */
+            env?: {
+                [key: string]: string;
+            };
+            /**
+             * Python
+             * @description Another Python to run the kernel with; null: the server's.
+             * @default null
+             */
+            python: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+            /** Kernelspec */
+            kernelspec: string;
+            /**
+             * Kernels
+             * @description Its kernels running on this server.
+             */
+            kernels?: components["schemas"]["KernelUsage"][];
+        };
+        /**
+         * ComputeLiveEvent
+         * @description A compute instance or one of its kernels changed (pushed on the events websocket).
+         */
+        ComputeLiveEvent: {
+            /**
+             * Action
+             * @description `changed`: an instance was created, updated or deleted.
+             * @enum {string}
+             */
+            action: "idle_warning" | "idle_shutdown" | "limit_stopped" | "kernel_started" | "kernel_stopped" | "changed";
+            /** Instance */
+            instance: string;
+            /**
+             * Kernel Id
+             * @default null
+             */
+            kernel_id: string | null;
+            /**
+             * Reason
+             * @default null
+             */
+            reason: string | null;
+            /**
+             * Shutdown At
+             * @description `idle_warning`: when the kernel will be shut down (ms since the epoch).
+             * @default null
+             */
+            shutdown_at: number | null;
+        };
+        /** CreateComputeInstance */
+        CreateComputeInstance: {
+            /**
+             * Name
+             * @description Lowercase letters, digits and '-', starting with a letter or digit, at most 63 characters.
+             */
+            name: string;
+            /**
+             * Cpus
+             * @default null
+             */
+            cpus: number | null;
+            /**
+             * Memory
+             * @description A size such as '2GiB', '512MiB', '1.5GB', or bytes; null: no limit.
+             * @default null
+             */
+            memory: string | number | null;
+            /**
+             * Gpus
+             * @default 0
+             */
+            gpus: number;
+            /**
+             * Idle Shutdown Minutes
+             * @default null
+             */
+            idle_shutdown_minutes: number | null;
+            /**
+             * Env
+             * @default null
+             */
+            env: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Python
+             * @default null
+             */
+            python: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+        };
         /** CreateExperiment */
         CreateExperiment: {
             /**
@@ -501,6 +772,83 @@ export interface components {
              */
             status: string;
         };
+        /** KeepAlive */
+        KeepAlive: {
+            /** Kernel Id */
+            kernel_id: string;
+            /**
+             * Idle Shutdown At
+             * @description The new shutdown time (ms); null: never shut down.
+             * @default null
+             */
+            idle_shutdown_at: number | null;
+        };
+        /**
+         * KernelUsage
+         * @description A running kernel of a compute instance and what it uses now (times in ms since the epoch).
+         */
+        KernelUsage: {
+            /** Kernel Id */
+            kernel_id: string;
+            /** Instance */
+            instance: string;
+            /** Kernelspec */
+            kernelspec: string;
+            /**
+             * Pid
+             * @description The kernel's process (its children are counted too).
+             * @default null
+             */
+            pid: number | null;
+            /**
+             * Execution State
+             * @description idle, busy, starting, dead, ...
+             */
+            execution_state: string;
+            /**
+             * Started
+             * @description When the kernel process started.
+             * @default null
+             */
+            started: number | null;
+            /** Uptime S */
+            uptime_s: number;
+            /**
+             * Cpu Percent
+             * @description Of one CPU, summed over the kernel's process tree (100 = one CPU).
+             */
+            cpu_percent: number;
+            /** Rss Bytes */
+            rss_bytes: number;
+            /**
+             * Memory Limit Bytes
+             * @default null
+             */
+            memory_limit_bytes: number | null;
+            /**
+             * Cpus
+             * @default null
+             */
+            cpus: number | null;
+            /** Last Activity */
+            last_activity: number;
+            /**
+             * Idle Shutdown At
+             * @description When idle shutdown stops it if nothing happens.
+             * @default null
+             */
+            idle_shutdown_at: number | null;
+            /**
+             * Notebook Path
+             * @default null
+             */
+            notebook_path: string | null;
+        };
+        /** KernelUsageList */
+        KernelUsageList: {
+            /** Kernels */
+            kernels: components["schemas"]["KernelUsage"][];
+        };
         /** LogBatch */
         LogBatch: {
             /**
@@ -724,6 +1072,50 @@ export interface components {
              */
             next_page_token: string | null;
         };
+        /**
+         * UpdateComputeInstance
+         * @description Only the fields given change; `null` removes a limit.
+         */
+        UpdateComputeInstance: {
+            /**
+             * Cpus
+             * @default null
+             */
+            cpus: number | null;
+            /**
+             * Memory
+             * @description A size such as '2GiB', '512MiB', '1.5GB', or bytes; null: no limit.
+             * @default null
+             */
+            memory: string | number | null;
+            /**
+             * Gpus
+             * @default null
+             */
+            gpus: number | null;
+            /**
+             * Idle Shutdown Minutes
+             * @default null
+             */
+            idle_shutdown_minutes: number | null;
+            /**
+             * Env
+             * @default null
+             */
+            env: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Python
+             * @default null
+             */
+            python: string | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+        };
         /** UpdateExperiment */
         UpdateExperiment: {
             /** Name */
@@ -812,6 +1204,411 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getComputeEvents: {
+        parameters: {
+            query?: {
+                instance?: string | null;
+                kernel_id?: string | null;
+                kind?: string | null;
+                after_id?: number | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Compute events, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputeEventList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComputeInstances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List compute instances */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputeInstanceList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postComputeInstances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateComputeInstance"];
+            };
+        };
+        responses: {
+            /** @description Create a compute instance (and its kernelspec) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputeInstanceModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComputeInstancesName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Get a compute instance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputeInstanceModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteComputeInstancesName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete a compute instance and its kernelspec (refused while its kernels run) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patchComputeInstancesName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateComputeInstance"];
+            };
+        };
+        responses: {
+            /** @description Change a compute instance (its kernelspec too; running kernels keep their limits until restarted) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComputeInstanceModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComputeKernels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Running kernels of compute instances, with their CPU, memory and uptime */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KernelUsageList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postComputeKernelsKernelIdKeepalive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kernel_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Keep an idle instance kernel running (restarts its idle clock) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeepAlive"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getExecutions: {
         parameters: {
             query?: {
