@@ -13,6 +13,7 @@ import { WorkspaceModel } from './model';
 import { workspaceIcon } from './icons';
 import { WorkspacePanel } from './panel';
 import { CompareWidget } from './compare';
+import { watchComputeEvents } from './computeEvents';
 import { RunLinkHandler } from './runlinks';
 import { RunViewModel, RunWidget } from './runview';
 import { IMLWorkspace } from './tokens';
@@ -311,6 +312,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     const listener = (sender: IMLWorkspace, event: IRunEvent) => void onRunEvent(sender, event);
     workspace.runEvents.connect(listener);
     parts.push({ dispose: () => workspace.runEvents.disconnect(listener) });
+    parts.push(watchComputeEvents(app, panel.compute));
     sidebarParts = [links, ...parts, panel];
   },
   deactivate: (): void => {

@@ -3,6 +3,8 @@ import * as React from 'react';
 
 import { IRunEvent } from './api/types';
 import { Row } from './components';
+import { ComputeView } from './compute';
+import { ComputeModel } from './computeModel';
 import { workspaceIcon } from './icons';
 import { BrowserModel, WorkspaceBrowser } from './browser';
 import { IMLWorkspace } from './tokens';
@@ -88,10 +90,52 @@ export interface IPanelActions {
   compareRuns: (runIds: string[]) => void;
 }
 
+/** The panel's tabs. */
+export type PanelTab = 'experiments' | 'compute';
+
+const TABS: [PanelTab, string][] = [
+  ['experiments', 'Experiments'],
+  ['compute', 'Compute']
+];
+
+/** The tab bar; the arrow keys move between tabs (the WAI-ARIA tabs pattern). */
+function TabBar({ current, onSelect }: { current: PanelTab; onSelect: (tab: PanelTab) => void }): JSX.Element {
+  const onKeyDown = (e: React.KeyboardEvent): void => {
+    if (e.key !== 'ArrowRight' && e.key !== 'ArrowLeft') {
+      return;
+    }
+    const index = TABS.findIndex(([tab]) => tab === current);
+    const next = TABS[(index + (e.key === 'ArrowRight' ? 1 : TABS.length - 1)) % TABS.length][0];
+    onSelect(next);
+    document.getElementById(`mlws-tab-${next}`)?.focus();
+  };
+  return (
+    <div className="jp-mlws-tabs" role="tablist" aria-label="ML Workspace views" onKeyDown={onKeyDown}>
+      {TABS.map(([tab, label]) => (
+        <button
+          key={tab}
+          role="tab"
+          id={`mlws-tab-${tab}`}
+          tabIndex={current === tab ? 0 : -1}
+          aria-selected={current === tab}
+          aria-controls={`mlws-tabpanel-${tab}`}
+          className={`jp-mlws-tab${current === tab ? ' jp-mod-current' : ''}`}
+          onClick={() => onSelect(tab)}
+        >
+          {label}
+        </button>
+      ))}
+    </div>
+  );
+}
+
 /**
- * The "ML Workspace" panel in the left sidebar: the workspace browser
- * (experiments, then an experiment's runs table, live), the workspace
- * summary and the live activity. Runs and comparisons open in the main area.
+ * The "ML Workspace" panel in the left sidebar, with two tabs:
+ * - Experiments: the workspace browser (experiments, then an experiment's
+ *   runs table, live), the workspace summary and the live activity. Runs and
+ *   comparisons open in the main area.
+ * - Compute: the compute instances and their running kernels (compute.tsx),
+ *   polled only while that tab of a visible panel is shown.
  */
 export class WorkspacePanel extends ReactWidget {
   constructor(
@@ -105,11 +149,29 @@ export class WorkspacePanel extends ReactWidget {
     this.title.caption = 'ML Workspace';
     this.browser = new BrowserModel(_workspace);
     this.browser.changed.connect(() => this.update(), this);
+    this.compute = new ComputeModel(_workspace.api);
     _workspace.runEvents.connect(this._onRunEvent, this);
   }
 
   /** The experiments / runs browser shown at the top of the panel. */
   readonly browser: BrowserModel;
+
+  /** The compute instances of the Compute tab (live compute events refresh it, see computeEvents.ts). */
+  readonly compute: ComputeModel;
+
+  /** The tab shown. */
+  get tab(): PanelTab {
+    return this._tab;
+  }
+
+  set tab(tab: PanelTab) {
+    if (tab === this._tab) {
+      return;
+    }
+    this._tab = tab;
+    this._syncPolling(); // the Compute tab refreshes at once, then every 2 s while shown
+    this.update();
+  }
 
   dispose(): void {
     if (this.isDisposed) {
@@ -117,8 +179,15 @@ export class WorkspacePanel extends ReactWidget {
     }
     this._workspace.runEvents.disconnect(this._onRunEvent, this);
     this.browser.dispose();
+    this.compute.dispose();
     super.dispose();
   }
+
+  private _syncPolling(): void {
+    this.compute.setActive(this.isVisible && this._tab === 'compute');
+  }
+
+  private _tab: PanelTab = 'experiments';
 
   private _onRunEvent(_: IMLWorkspace, event: IRunEvent): void {
     if (event.action === 'resync') {
@@ -132,7 +201,12 @@ export class WorkspacePanel extends ReactWidget {
 
   private _activity: IRunEvent[] = [];
 
+  protected onAfterHide(): void {
+    this._syncPolling();
+  }
+
   protected onAfterShow(): void {
+    this._syncPolling();
     void this._workspace.refresh();
     if (this.browser.experimentId === null) {
       void this.browser.loadExperiments();
@@ -147,15 +221,24 @@ export class WorkspacePanel extends ReactWidget {
         <header className="jp-mlws-header">
           <h2 tabIndex={-1}>ML Workspace</h2>
         </header>
-        <WorkspaceBrowser
-          model={this.browser}
-          onOpenRun={this._actions.openRun}
-          onCompare={this._actions.compareRuns}
-        />
-        <UseSignal signal={this._workspace.changed}>
-          {() => <WorkspaceView workspace={this._workspace} />}
-        </UseSignal>
-        <Activity events={this._activity} />
+        <TabBar current={this._tab} onSelect={tab => (this.tab = tab)} />
+        {this._tab === 'experiments' ? (
+          <div role="tabpanel" id="mlws-tabpanel-experiments">
+            <WorkspaceBrowser
+              model={this.browser}
+              onOpenRun={this._actions.openRun}
+              onCompare={this._actions.compareRuns}
+            />
+            <UseSignal signal={this._workspace.changed}>
+              {() => <WorkspaceView workspace={this._workspace} />}
+            </UseSignal>
+            <Activity events={this._activity} />
+          </div>
+        ) : (
+          <div role="tabpanel" id="mlws-tabpanel-compute">
+            <UseSignal signal={this.compute.changed}>{() => <ComputeView model={this.compute} />}</UseSignal>
+          </div>
+        )}
       </div>
     );
   }

@@ -11,6 +11,14 @@ import {
   IRunPage,
   IWorkspaceInfo
 } from './types';
+import {
+  IComputeEventList,
+  IComputeInstance,
+  IComputeInstanceBody,
+  IComputeInstanceList,
+  IKeepAlive,
+  IKernelUsageList
+} from './computeTypes';
 
 /** Query of `GET /runs`. */
 export interface IRunSearch {
@@ -32,6 +40,15 @@ export const API_ROOT = 'mlws/api/v1';
  */
 function withCache(url: string, init: RequestInit): RequestInit {
   return url.includes('?') && init.cache === undefined ? { ...init, cache: 'no-cache' } : init;
+}
+
+/**
+ * A request with a JSON body. `ServerConnection` sets the JSON content type
+ * only when it holds a token; a page authenticated by cookie would send
+ * `text/plain`, which the API refuses.
+ */
+function jsonBody(method: string, body: unknown): RequestInit {
+  return { method, body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } };
 }
 
 /** An answer from the server that was not a success, or no answer at all. */
@@ -133,6 +150,52 @@ export class MLWorkspaceAPI {
   /** `GET /runs/{id}/artifacts`: the run's recorded files, sorted by path. */
   listArtifacts(runId: string): Promise<IArtifactList> {
     return this.request<IArtifactList>(`runs/${encodeURIComponent(runId)}/artifacts`);
+  }
+
+  /** `GET /compute/instances`: every compute instance with its running kernels. */
+  listComputeInstances(): Promise<IComputeInstanceList> {
+    return this.request<IComputeInstanceList>('compute/instances');
+  }
+
+  /** `POST /compute/instances`: 201 with the instance; 400 names the bad field, 409 a taken name. */
+  createComputeInstance(body: IComputeInstanceBody): Promise<IComputeInstance> {
+    return this.request<IComputeInstance>('compute/instances', jsonBody('POST', body));
+  }
+
+  /** `PATCH /compute/instances/{name}`: change some fields (the server rewrites the kernelspec). */
+  updateComputeInstance(name: string, changes: IComputeInstanceBody): Promise<IComputeInstance> {
+    return this.request<IComputeInstance>(`compute/instances/${encodeURIComponent(name)}`, jsonBody('PATCH', changes));
+  }
+
+  /** `DELETE /compute/instances/{name}`: 409 while kernels of it run. */
+  async deleteComputeInstance(name: string): Promise<void> {
+    await this.request<void>(`compute/instances/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  }
+
+  /** `GET /compute/kernels`: the running instance kernels with their usage. */
+  listComputeKernels(): Promise<IKernelUsageList> {
+    return this.request<IKernelUsageList>('compute/kernels');
+  }
+
+  /** `POST /compute/kernels/{id}/keepalive`: postpone an idle shutdown. */
+  keepKernelAlive(kernelId: string): Promise<IKeepAlive> {
+    return this.request<IKeepAlive>(`compute/kernels/${encodeURIComponent(kernelId)}/keepalive`, jsonBody('POST', {}));
+  }
+
+  /** `GET /compute/events`: recorded compute events, newest first. */
+  listComputeEvents(options: { instance?: string; kernelId?: string; limit?: number } = {}): Promise<IComputeEventList> {
+    const query = new URLSearchParams();
+    if (options.instance) {
+      query.append('instance', options.instance);
+    }
+    if (options.kernelId) {
+      query.append('kernel_id', options.kernelId);
+    }
+    if (options.limit !== undefined) {
+      query.append('limit', String(options.limit));
+    }
+    const text = query.toString();
+    return this.request<IComputeEventList>(text ? `compute/events?${text}` : 'compute/events');
   }
 
   /** `GET /runs/{id}/artifacts/{path}`: the raw answer (text, image or table previews). */
