@@ -25,6 +25,8 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     work.mkdir()
     shutil.copy(path, work / path.name)
     monkeypatch.setenv("MLWS_WORKSPACE", str(work / ".mlws"))
+    # Compute instances write kernelspecs into the Jupyter data dir: one of its own per notebook.
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))
     nb = nbformat.read(work / path.name, as_version=4)
     client = NotebookClient(
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(work)}},
@@ -78,3 +80,11 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         charts = [m["state"] for m in state.values() if m["state"].get("metrics") == ["loss", "accuracy"]]
         series = [c["series"] for c in charts]
         assert series and len(series[0]) == 6 and len(series[0][0]["y"]) == 100
+    if path.name == "05-compute-instances.ipynb":
+        assert "cpu-small (1 CPU, 768 MiB) | mlws-instance" in text
+        assert "CPUs 1 | OMP_NUM_THREADS 1 | on cpu-small | STAGE demo" in text
+        assert "completed cpu-small 20" in text
+        assert "compute instance 'cpu-small' has a memory limit of 768 MiB" in text
+        assert "kernel alive: False" in text
+        assert "killed | memory limit exceeded: RSS " in text and "> 768 MiB limit of compute instance cpu-small" in text
+        assert "limit_stopped" in text and text.rstrip().endswith("[]")
