@@ -28,6 +28,7 @@ Rules, as users see them:
 from __future__ import annotations
 
 import math
+import re
 import numbers
 import unicodedata
 from datetime import datetime, timezone
@@ -331,3 +332,55 @@ def validate_owner(host: object, pid: object, kernel_id: object) -> tuple[str | 
         raise InvalidParameter(f"Run pid must be a positive integer, not {pid!r}.")
     kernel_id = _optional_text("Run kernel_id", kernel_id, 64)
     return host, pid, kernel_id
+
+
+# ----- model registry and endpoints (issue 8) --------------------------------------------------
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+ENDPOINT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MODEL_FLAVORS = ("sklearn", "onnx", "python", "pickle")
+
+
+def validate_model_name(name: Any) -> str:
+    if not isinstance(name, str) or not MODEL_NAME.match(name) or name.endswith("."):
+        raise InvalidParameter(
+            f"model name {name!r} is not valid: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def validate_alias(alias: Any) -> str:
+    if not isinstance(alias, str) or not ALIAS_NAME.match(alias):
+        raise InvalidParameter(
+            f"alias {alias!r} is not valid: 1-64 lowercase letters, digits, '_' or '-', starting with a letter"
+        )
+    return alias
+
+
+def validate_endpoint_name(name: Any) -> str:
+    if not isinstance(name, str) or not ENDPOINT_NAME.match(name):
+        raise InvalidParameter(
+            f"endpoint name {name!r} is not valid: 1-63 lowercase letters, digits and '-', starting with a letter or digit"
+        )
+    return name
+
+
+def validate_version(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidParameter(f"a model version is a whole number from 1, not {version!r}")
+    return version
+
+
+def parse_model_ref(ref: Any) -> tuple[str, int | None, str | None]:
+    """'name' -> (name, None, None) (latest); 'name:3' -> (name, 3, None); 'name@prod' -> (name, None, 'prod')."""
+    if not isinstance(ref, str) or not ref:
+        raise InvalidParameter(f"a model reference is 'name', 'name:version' or 'name@alias', not {ref!r}")
+    if "@" in ref:
+        name, _, alias = ref.partition("@")
+        return validate_model_name(name), None, validate_alias(alias)
+    if ":" in ref:
+        name, _, number = ref.partition(":")
+        if not number.isdigit():
+            raise InvalidParameter(f"model reference {ref!r}: the version after ':' must be a number")
+        return validate_model_name(name), validate_version(int(number)), None
+    return validate_model_name(ref), None, None

@@ -41,6 +41,7 @@ from ..entities import (
     RunTable,
 )
 from ..errors import AlreadyExists, NotFound
+from .base_registry import RegistryStore
 
 
 def now_ms() -> int:
@@ -48,7 +49,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStore(ABC):
+class MetadataStore(RegistryStore, ABC):
     """Experiments, runs, params, tags, metrics and artifact records."""
 
     url: str

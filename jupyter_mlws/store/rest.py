@@ -48,13 +48,14 @@ from ..validation import (
 from ..wire import decode_float, encode_float
 from .base import MetadataStore, now_ms
 from .rest_compute import RestComputeMixin
+from .rest_registry import RestRegistryMixin
 
 TOKEN_ENV = "MLWS_TOKEN"
 API = "/mlws/api/v1"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 
 
-class RestStore(RestComputeMixin, MetadataStore):
+class RestStore(RestComputeMixin, RestRegistryMixin, MetadataStore):
     """`MetadataStore` backed by a jupyter_mlws server."""
 
     def __init__(self, url: str, token: str | None = None, **options: Any) -> None:

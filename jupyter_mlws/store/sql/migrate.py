@@ -30,7 +30,7 @@ from .engine import run_write
 from .schema import HEAD_REVISION
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 _PG_LOCK_KEY = 0x6D6C7773  # "mlws"
 
 

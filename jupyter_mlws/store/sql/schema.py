@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -37,7 +38,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -228,4 +229,71 @@ compute_events = Table(
     Column("reason", Text, nullable=True),
     Column("details", Text, nullable=True),
     Index(None, "target", "id"),
+)
+
+# The model registry (schema v6). A version's files are content-addressed blobs of the artifact
+# store; the row keeps their manifest (`files`, JSON) and its digest (`sha256`). Lineage names the
+# source run by its public id, without a foreign key: deleting a run keeps the models made from it.
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    # The highest version number ever given: numbers are never reused after a delete.
+    Column("last_version", Integer, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    UniqueConstraint("name"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("files", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("signature", Text, nullable=True),
+    Column("environment", Text, nullable=True),
+    Column("source_run_id", String(64), nullable=True),
+    Column("source_path", Text, nullable=True),
+    Column("trusted", Boolean, nullable=False),
+    Column("trusted_types", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("model", "version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", Integer, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("model", "alias"),
+)
+
+# Scoring endpoints (schema v6): the definition (`config`, JSON: deployments, replicas, host,
+# port, key hashes, limits, description, tags) changes rarely; state, owner and stats often.
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("state_reason", Text, nullable=True),
+    Column("owner", String(256), nullable=True),
+    Column("owner_heartbeat", BigInteger, nullable=True),
+    Column("stats", Text, nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    UniqueConstraint("name"),
 )

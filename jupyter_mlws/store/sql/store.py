@@ -52,9 +52,11 @@ from .changes import changes_since as _changes_since
 from .changes import prune as _prune_changes
 from .changes import record_change
 from .compute import SqlComputeMixin
+from .endpoints import SqlEndpointMixin
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
 from .gate import WriteGate
 from .migrate import ensure_schema
+from .registry import SqlRegistryMixin
 from .rows import RUN_COLUMNS as _RUN_COLUMNS
 from .rows import run_info_from_row
 from .schema import HEAD_REVISION, RUN_CREATED, RUN_UPDATED, experiments, latest_metrics, runs
@@ -75,7 +77,7 @@ def _experiment(row: Sequence[Any]) -> Experiment:
     return Experiment(row[0], row[1], row[2], row[3], row[4])
 
 
-class SqlStore(SqlComputeMixin, MetadataStore):
+class SqlStore(SqlComputeMixin, SqlRegistryMixin, SqlEndpointMixin, MetadataStore):
     """The SQL metadata store; see the module docstring and `MetadataStore` for the contract."""
 
     def __init__(self, url: str) -> None:
