@@ -45,7 +45,7 @@ $(LABEXT): $(BIN)/python $(TS_SOURCES)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jlpm build
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml package.json $(LABEXT)
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[sklearn]"
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed

@@ -33,6 +33,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(client, name)
         globals()[name] = value
         return value
+    if name == "models":  # `mlws.models.save_sklearn(...)` right after `import jupyter_mlws as mlws`
+        import importlib
+
+        return importlib.import_module(".models", __name__)
     raise AttributeError(f"module 'jupyter_mlws' has no attribute {name!r}")
 
 

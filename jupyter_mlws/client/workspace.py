@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
     from ..store.artifacts import ArtifactStore
     from .compute import Compute
+    from .endpoints import Endpoints
+    from .models import Models
 
 DEFAULT_EXPERIMENT = "Default"
 RUN_ID_ENV = "MLWS_RUN_ID"
@@ -272,6 +274,20 @@ class Workspace:
         from .compute import Compute
 
         return Compute(self)
+
+    @functools.cached_property
+    def models(self) -> Models:
+        """The model registry (`ws.models.register(...)`, `get("name@alias")`, DESIGN.md §5)."""
+        from .models import Models
+
+        return Models(self)
+
+    @functools.cached_property
+    def endpoints(self) -> Endpoints:
+        """Scoring endpoints (`ws.endpoints.deploy("churn-api", model="churn@production")`)."""
+        from .endpoints import Endpoints
+
+        return Endpoints(self)
 
     def settle(self, run_id: str | None = None, timeout: float = 60.0) -> bool:
         """Wait until this process's background work for `run_id` (or every run) is done.
