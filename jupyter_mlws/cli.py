@@ -6,6 +6,8 @@ Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
     jupyter mlws experiments                        experiments with their run counts
     jupyter mlws runs [--experiment E] [--filter F] [--order-by K] [--limit N]
     jupyter mlws compute list|show|create|update|delete|events   compute instances (cli_compute.py)
+    jupyter mlws models list|show|register|alias|unalias|delete   the model registry (cli_models.py)
+    jupyter mlws endpoints list|show|deploy|delete|keys|serve     scoring endpoints (cli_endpoints.py)
 
 `--workspace W` (any command) overrides `$MLWS_WORKSPACE`. A domain error
 (bad filter, unknown experiment, incompatible database) prints its message
@@ -20,6 +22,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .cli_compute import add_compute_commands
+from .cli_endpoints import add_endpoint_commands
+from .cli_models import add_model_commands
 from .errors import MLWSError
 
 _RUN_FIELDS = ["run_id", "experiment", "name", "status", "start_time", "duration"]
@@ -149,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--limit", "-n", type=int, default=100)
     runs.set_defaults(func=cmd_runs)
     add_compute_commands(sub)
+    add_model_commands(sub)
+    add_endpoint_commands(sub)
     return parser
 
 

@@ -162,3 +162,161 @@ def test_compute_errors_print_the_message_and_exit_2(compute_home: Path, capsys,
     assert main(["compute", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mlws: ") and message in err and "Traceback" not in err, err
+
+
+# ----- jupyter mlws models / endpoints (issue 8) -------------------------------------------
+@pytest.fixture
+def registry_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workspace and a small scikit-learn model saved as `model.skops` beside it."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlws.models.flavors import save_sklearn
+
+    monkeypatch.setenv("MLWS_WORKSPACE", str(tmp_path / "ws"))
+    model = LogisticRegression().fit([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]], [0, 1, 1, 0])
+    save_sklearn(model, tmp_path / "model.skops")
+    return tmp_path
+
+
+def test_models_register_alias_show_and_delete(registry_home: Path, capsys) -> None:
+    from jupyter_mlws.client.workspace import Workspace
+
+    assert main(["models", "list"]) == 0
+    assert capsys.readouterr().out.startswith("No models yet")
+    model = str(registry_home / "model.skops")
+    assert main(["models", "register", "churn", model, "--tag", "team=a", "--description", "first"]) == 0
+    assert capsys.readouterr().out.startswith("Registered churn version 1 (sklearn, sha256 ")
+    ws = Workspace()
+    with ws.start_run("training", "fit") as run:
+        run.log_artifact(model, "model")
+    ws.close()
+    assert main(["models", "register", "churn", "--run", run.run_id, "--artifact-path", "model"]) == 0
+    assert "Registered churn version 2" in capsys.readouterr().out
+    assert main(["models", "alias", "churn", "production", "2"]) == 0
+    assert capsys.readouterr().out.strip() == "churn@production -> version 2."
+
+    assert main(["models", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["name", "latest", "aliases", "description", "updated"]
+    assert lines[2].split()[:3] == ["churn", "2", "production=2"]
+    assert main(["models", "show", "churn"]) == 0
+    shown = capsys.readouterr().out
+    assert "latest         2" in shown and "aliases        production=2" in shown
+    rows = [line.split() for line in shown.splitlines() if line[:1].isdigit() or line.startswith("      ")]
+    assert [r[0] for r in rows if r and r[0].isdigit()] == ["2", "1"]
+    assert main(["models", "show", "churn@production"]) == 0
+    version = capsys.readouterr().out
+    assert "model          churn:2" in version and f"source run     {run.run_id}" in version
+    assert "trusted        no" in version and "files          model.skops" in version
+
+    assert main(["models", "unalias", "churn", "production"]) == 0
+    assert main(["models", "delete", "churn:1"]) == 0
+    assert "Deleted version 1 of churn." in capsys.readouterr().out
+    assert main(["models", "show", "churn:1"]) == 2
+    assert main(["models", "delete", "churn"]) == 0
+    capsys.readouterr()
+    assert main(["models", "list"]) == 0
+    assert capsys.readouterr().out.startswith("No models yet")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["register", "churn"], "say where the model is"),
+        (["register", "churn", "MODEL", "--artifact-path", "m"], "--artifact-path needs --run"),
+        (["register", "churn", "--run", "abc"], "give the artifact path once"),
+        (["register", "churn", "MODEL", "--tag", "NOEQUALS"], "--tag takes KEY=VALUE, not 'NOEQUALS'"),
+        (["register", "bad name", "MODEL"], "model name 'bad name' is not valid"),
+        (["register", "churn", "MODEL", "--flavor", "tensorflow"], "tensorflow"),
+        (["register", "churn", "no/such/file.skops"], "no/such/file.skops"),
+        (["alias", "churn", "production", "two"], "VERSION must be a whole number from 1, not 'two'"),
+        (["alias", "churn", "Prod", "1"], "alias 'Prod' is not valid"),
+        (["alias", "churn", "production", "9"], "9"),
+        (["unalias", "churn", "staging"], "staging"),
+        (["show", "missing"], "missing"),
+        (["delete", "churn@production"], "not an alias"),
+        (["delete", "churn:7"], "7"),
+    ],
+)
+def test_models_errors_print_the_message_and_exit_2(registry_home: Path, capsys, argv, message) -> None:
+    model = str(registry_home / "model.skops")
+    assert main(["models", "register", "churn", model]) == 0
+    capsys.readouterr()
+    assert main(["models", *[model if a == "MODEL" else a for a in argv]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlws: ") and message in err and "Traceback" not in err, err
+
+
+def test_endpoints_served_by_endpoints_serve(registry_home: Path, capsys) -> None:
+    """`endpoints serve` runs the manager; deploy/list/show/keys/delete from the CLI use it."""
+    import json
+    import signal
+    import time
+    import urllib.error
+    import urllib.request
+
+    assert main(["models", "register", "churn", str(registry_home / "model.skops")]) == 0
+    assert main(["models", "alias", "churn", "production", "1"]) == 0
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_mlws.cli", "endpoints", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert "Serving the endpoints of" in (serve.stdout.readline() if serve.stdout else "")
+        capsys.readouterr()
+        assert main(["endpoints", "deploy", "churn-api", "churn@production"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("Endpoint churn-api is running: POST http://127.0.0.1:")
+        keys = dict(
+            line.split() for line in out.splitlines() if line.startswith(("  primary ", "  secondary "))
+        )
+        url = out.splitlines()[0].split("POST ")[1]
+
+        def score(key: str) -> int:
+            headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+            request = urllib.request.Request(url, json.dumps([{"a": 0.9, "b": 0.1}]).encode(), headers)
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status
+            except urllib.error.HTTPError as err:
+                return err.code
+
+        assert score(keys["primary"]) == 200 and score("wrong") == 401
+        for argv in (["endpoints", "list"], ["endpoints", "show", "churn-api"]):
+            assert main(argv) == 0
+            shown = capsys.readouterr().out
+            assert "churn-api" in shown and "churn@production" in shown and "running" in shown
+            assert keys["primary"] not in shown and keys["secondary"] not in shown
+        assert main(["endpoints", "keys", "churn-api", "regenerate", "secondary"]) == 0
+        new_key = capsys.readouterr().out.splitlines()[1].strip()
+        deadline = time.monotonic() + 5
+        while score(keys["secondary"]) != 401:
+            assert time.monotonic() < deadline, "the old secondary key still works"
+            time.sleep(0.1)
+        assert score(new_key) == 200 and score(keys["primary"]) == 200
+
+        assert main(["endpoints", "keys", "churn-api", "regenerate", "tertiary"]) == 2
+        assert "primary or secondary, not 'tertiary'" in capsys.readouterr().err
+        assert main(["endpoints", "deploy", "x", "churn", "--replicas", "zero"]) == 2
+        assert "--replicas must be a whole number from 1 to 64, not 'zero'" in capsys.readouterr().err
+        assert main(["models", "delete", "churn"]) == 2
+        assert "served by endpoint churn-api" in capsys.readouterr().err
+        assert main(["endpoints", "delete", "churn-api"]) == 0
+        assert main(["endpoints", "show", "churn-api"]) == 2
+        assert "churn-api" in capsys.readouterr().err
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        tail = serve.communicate(timeout=30)[0]
+    assert serve.returncode == 0 and "Stopped serving." in tail, tail
+
+
+def test_endpoints_deploy_needs_a_running_manager(registry_home: Path, capsys) -> None:
+    assert main(["models", "register", "churn", str(registry_home / "model.skops")]) == 0
+    capsys.readouterr()
+    assert main(["endpoints", "deploy", "churn-api", "churn"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlws: no endpoint manager runs the workspace") and "endpoints serve" in err
+    assert main(["endpoints", "list"]) == 0
+    assert capsys.readouterr().out.startswith("No endpoints yet"), "nothing was deployed"

@@ -17,7 +17,10 @@ Run supervision (`supervisor.py`, docs/supervision.md) and system metrics
 (`sysmetrics.py`) run for local stores: `supervise_interval`,
 `lease_seconds`, `system_metrics_interval`. So do compute instances
 (`compute.py`: kernelspecs, usage, idle shutdown, live compute events):
-`compute_interval`, `idle_warning_seconds`.
+`compute_interval`, `idle_warning_seconds`. So does the endpoint manager
+(`serving/manager.py`, issue 8: replicas of the workspace's scoring endpoints,
+brought back after a restart): `serve_endpoints`. It is stopped first on
+shutdown, so replicas end before the stores close.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from .compute import ComputeManager
 from .compute_events import COMPUTE_EVENT_SCHEMA
 from .events import RUN_EVENT_SCHEMA, RunEventWatcher
 from .handlers import api_routes
+from .registry import REGISTRY_EVENT_SCHEMA
 from .services import WorkspaceServices
 from .supervisor import RunSupervisor
 from .sysmetrics import SystemMetricsSampler
@@ -115,6 +119,15 @@ class MLWorkspaceApp(ExtensionApp):
         help="How long before an idle instance kernel is shut down the browser is warned.",
     )
 
+    serve_endpoints = Bool(
+        True,
+        config=True,
+        help=(
+            "Run the workspace's scoring endpoints (their replica processes) in this server: started "
+            "with it, restarted when they crash, stopped with it and brought back on the next start."
+        ),
+    )
+
     autoload_extension = Bool(
         True,
         config=True,
@@ -136,6 +149,7 @@ class MLWorkspaceApp(ExtensionApp):
     services: WorkspaceServices
     supervisor: RunSupervisor | None = None
     compute: ComputeManager | None = None
+    endpoint_manager: Any = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -152,6 +166,7 @@ class MLWorkspaceApp(ExtensionApp):
         if events is not None:
             events.register_event_schema(RUN_EVENT_SCHEMA)
             events.register_event_schema(COMPUTE_EVENT_SCHEMA)
+            events.register_event_schema(REGISTRY_EVENT_SCHEMA)
 
     def _kernel_env(self) -> dict[str, str]:
         env = {"MLWS_RECORD_EXECUTIONS": "1" if self.record_executions else "0"}
@@ -172,6 +187,8 @@ class MLWorkspaceApp(ExtensionApp):
         if self.location.store_kind != "rest":
             self._start_supervision(serverapp)
             self._start_compute(serverapp)
+            if self.serve_endpoints:
+                await self._start_endpoints(serverapp)
 
     def _start_supervision(self, serverapp: Any) -> None:
         if self.supervise_interval > 0:
@@ -209,8 +226,21 @@ class MLWorkspaceApp(ExtensionApp):
         else:
             self.services.spawn(manager.start(), "compute-start")
 
+    async def _start_endpoints(self, serverapp: Any) -> None:
+        from ..serving.manager import EndpointManager
+
+        services = self.services
+        manager = EndpointManager(services.store, services.artifacts, self.location.workspace, self.log)
+        await services.run(manager.start)  # takes over (and restarts) the endpoints of a previous owner
+        self.endpoint_manager = manager
+        self.settings["mlws_endpoint_manager"] = manager
+        serverapp.web_app.settings["mlws_endpoint_manager"] = manager
+
     async def stop_extension(self) -> None:
         try:
+            if self.endpoint_manager is not None:
+                manager, self.endpoint_manager = self.endpoint_manager, None
+                await self.services.run(manager.stop)  # replicas end before anything else stops
             if self.compute is not None:
                 compute, self.compute = self.compute, None
                 await compute.stop()

@@ -88,10 +88,11 @@ def build_openapi(routes: list[tuple[str, type[Any]]] | None = None) -> dict[str
         routes = api_routes()
     from .compute_events import ComputeLiveEvent
     from .events import RunEvent
+    from .registry import RegistryLiveEvent
 
     # Shapes that travel outside the REST routes (the live events) are documented here too,
     # so the TypeScript types cover them.
-    models: set[type[BaseModel]] = {ComputeLiveEvent, ErrorBody, RunEvent}
+    models: set[type[BaseModel]] = {ComputeLiveEvent, ErrorBody, RegistryLiveEvent, RunEvent}
     paths: dict[str, dict[str, Any]] = {}
     operations: list[tuple[str, str, list[str], Operation]] = []
     for pattern, handler in routes:

@@ -18,10 +18,18 @@ from .compute import (
     ComputeKernelsHandler,
     KeepAliveHandler,
 )
+from .endpoints import EndpointHandler, EndpointKeyHandler, EndpointListHandler, EndpointScoreHandler
 from .executions import ExecutionsHandler
 from .experiments import ExperimentHandler, ExperimentsHandler
 from .info import InfoHandler, OpenAPIHandler, UnknownResourceHandler
 from .metrics import BatchHandler, HeartbeatHandler, MetricHistoryHandler
+from .models import (
+    AliasHandler,
+    ModelHandler,
+    ModelListHandler,
+    VersionHandler,
+    VersionListHandler,
+)
 from .runs import RunHandler, RunsHandler
 
 API_PREFIX = "/mlws/api/v1"
@@ -47,6 +55,15 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/compute/kernels", ComputeKernelsHandler),
         (f"{API_PREFIX}/compute/kernels/(?P<kernel_id>[^/]+)/keepalive", KeepAliveHandler),
         (f"{API_PREFIX}/compute/events", ComputeEventsHandler),
+        (f"{API_PREFIX}/models", ModelListHandler),
+        (f"{API_PREFIX}/models/(?P<name>[^/]+)", ModelHandler),
+        (f"{API_PREFIX}/models/(?P<name>[^/]+)/versions", VersionListHandler),
+        (f"{API_PREFIX}/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", VersionHandler),
+        (f"{API_PREFIX}/models/(?P<name>[^/]+)/aliases/(?P<alias>[^/]+)", AliasHandler),
+        (f"{API_PREFIX}/endpoints", EndpointListHandler),
+        (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)", EndpointHandler),
+        (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/keys/(?P<key_name>[^/]+)", EndpointKeyHandler),
+        (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/score", EndpointScoreHandler),
         # Last: anything else under the API is a JSON 404.
         (f"{API_PREFIX}/(?P<path>.*)", UnknownResourceHandler),
     ]

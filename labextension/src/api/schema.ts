@@ -92,6 +92,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mlws/api/v1/endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List endpoints */
+        get: operations["getEndpoints"];
+        put?: never;
+        /** Deploy a model to an endpoint (created with its keys, or a deployment added to it) */
+        post: operations["postEndpoints"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/endpoints/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An endpoint (no key material) */
+        get: operations["getEndpointsName"];
+        put?: never;
+        post?: never;
+        /** Delete an endpoint (its replicas stop) */
+        delete: operations["deleteEndpointsName"];
+        options?: never;
+        head?: never;
+        /** Change an endpoint's replicas, traffic split, description or tags (waits until running) */
+        patch: operations["patchEndpointsName"];
+        trace?: never;
+    };
+    "/mlws/api/v1/endpoints/{name}/keys/{key_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Regenerate the primary or secondary key (the new key is shown once) */
+        post: operations["postEndpointsNameKeysKeyName"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/endpoints/{name}/score": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Score through the server (the panel's Try it box): the body and the key in X-MLWS-Endpoint-Key go to the endpoint's POST /score; its answer comes back as it is */
+        post: operations["postEndpointsNameScore"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/executions": {
         parameters: {
             query?: never;
@@ -162,6 +233,99 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List registered models */
+        get: operations["getModels"];
+        put?: never;
+        /** Create a registered model (no versions yet) */
+        post: operations["postModels"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A registered model with its versions and aliases */
+        get: operations["getModelsName"];
+        put?: never;
+        post?: never;
+        /** Delete a model with all its versions and aliases (refused while an endpoint serves one) */
+        delete: operations["deleteModelsName"];
+        options?: never;
+        head?: never;
+        /** Change a model's description or tags */
+        patch: operations["patchModelsName"];
+        trace?: never;
+    };
+    "/mlws/api/v1/models/{name}/aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The version an alias points at */
+        get: operations["getModelsNameAliasesAlias"];
+        /** Point an alias at a version (set or move it); answers that version */
+        put: operations["putModelsNameAliasesAlias"];
+        post?: never;
+        /** Remove an alias */
+        delete: operations["deleteModelsNameAliasesAlias"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/models/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Versions of a model, newest first */
+        get: operations["getModelsNameVersions"];
+        put?: never;
+        /** Register a new version from a run's artifact or a file/folder under the server's root dir */
+        post: operations["postModelsNameVersions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version of a model */
+        get: operations["getModelsNameVersionsVersion"];
+        put?: never;
+        post?: never;
+        /** Delete a version and its aliases (refused while an endpoint serves it) */
+        delete: operations["deleteModelsNameVersionsVersion"];
+        options?: never;
+        head?: never;
+        /** Change a version's description, tags or trust */
+        patch: operations["patchModelsNameVersionsVersion"];
         trace?: never;
     };
     "/mlws/api/v1/openapi.json": {
@@ -555,6 +719,26 @@ export interface components {
              */
             artifact_location: string | null;
         };
+        /** CreateModel */
+        CreateModel: {
+            /**
+             * Name
+             * @description Letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters.
+             */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
+        };
         /** CreateRun */
         CreateRun: {
             /**
@@ -640,6 +824,265 @@ export interface components {
              * @default null
              */
             kernel_id: string | null;
+        };
+        /** DeployEndpoint */
+        DeployEndpoint: {
+            /**
+             * Name
+             * @description Lowercase letters, digits and '-', at most 63 characters.
+             */
+            name: string;
+            /**
+             * Model
+             * @description 'name' (latest), 'name:3' or 'name@alias' (follows the alias).
+             */
+            model: string;
+            /**
+             * Replicas
+             * @description Default: 1 for a new endpoint, else unchanged.
+             * @default null
+             */
+            replicas: number | null;
+            /**
+             * Deployment
+             * @description The deployment's name; another name adds a deployment.
+             * @default blue
+             */
+            deployment: string;
+            /**
+             * Traffic
+             * @description This deployment's percent of the requests.
+             * @default null
+             */
+            traffic: number | null;
+            /**
+             * Port
+             * @description Default: a free port, kept across restarts.
+             * @default null
+             */
+            port: number | null;
+            /**
+             * Timeout Seconds
+             * @default null
+             */
+            timeout_seconds: number | null;
+        };
+        /**
+         * DeploymentModel
+         * @description A model version behind an endpoint, with its share of the traffic.
+         */
+        DeploymentModel: {
+            /**
+             * Name
+             * @description The deployment's name, e.g. 'blue'.
+             */
+            name: string;
+            /**
+             * Model
+             * @description The reference deployed: 'name', 'name:3' or 'name@alias'.
+             */
+            model: string;
+            /**
+             * Version
+             * @description The version served now (an alias move redeploys).
+             */
+            version: number;
+            /**
+             * Traffic
+             * @description Percent of the requests (all deployments sum to 100).
+             */
+            traffic: number;
+            /** Sha256 */
+            sha256: string;
+        };
+        /**
+         * DeploymentSpec
+         * @description A deployment as PATCH sets it: the server resolves `model` to its version and sha256.
+         */
+        DeploymentSpec: {
+            /** Name */
+            name: string;
+            /**
+             * Model
+             * @description 'name', 'name:3' or 'name@alias'.
+             */
+            model: string;
+            /**
+             * Traffic
+             * @description Percent of the requests; all deployments sum to 100.
+             */
+            traffic: number;
+        };
+        /**
+         * EndpointCreated
+         * @description The deploy answer: the only time both keys are shown (the store keeps their hashes).
+         */
+        EndpointCreated: {
+            /** Name */
+            name: string;
+            /**
+             * Url
+             * @description The endpoint's base URL (GET {url}/healthz, /ready); null until a port is picked.
+             * @default null
+             */
+            url: string | null;
+            /**
+             * Scoring Url
+             * @description {url}/score: POST JSON or CSV here with a key.
+             * @default null
+             */
+            scoring_url: string | null;
+            /**
+             * State
+             * @description creating, running, updating, failed or stopped.
+             */
+            state: string;
+            /**
+             * State Reason
+             * @default null
+             */
+            state_reason: string | null;
+            /** Replicas */
+            replicas: number;
+            /** Host */
+            host: string;
+            /**
+             * Port
+             * @default null
+             */
+            port: number | null;
+            /** Deployments */
+            deployments: components["schemas"]["DeploymentModel"][];
+            /**
+             * Owner
+             * @description 'host:pid' of the endpoint manager running it.
+             * @default null
+             */
+            owner: string | null;
+            /**
+             * Owner Heartbeat
+             * @description The manager's last sign of life (ms).
+             * @default null
+             */
+            owner_heartbeat: number | null;
+            /**
+             * Stats
+             * @description requests, errors, p50_ms, p90_ms, p99_ms, per_deployment.
+             */
+            stats?: {
+                [key: string]: unknown;
+            };
+            /** Timeout Seconds */
+            timeout_seconds: number;
+            /** Max Body Bytes */
+            max_body_bytes: number;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+            /**
+             * @description The plaintext keys, shown once when the endpoint is created; null when a deployment was added to an existing endpoint.
+             * @default null
+             */
+            keys: components["schemas"]["EndpointKeys"] | null;
+        };
+        /** EndpointKeys */
+        EndpointKeys: {
+            /** Primary */
+            primary: string;
+            /** Secondary */
+            secondary: string;
+        };
+        /** EndpointList */
+        EndpointList: {
+            /** Endpoints */
+            endpoints: components["schemas"]["EndpointModel"][];
+        };
+        /**
+         * EndpointModel
+         * @description A scoring endpoint (never with key material).
+         */
+        EndpointModel: {
+            /** Name */
+            name: string;
+            /**
+             * Url
+             * @description The endpoint's base URL (GET {url}/healthz, /ready); null until a port is picked.
+             * @default null
+             */
+            url: string | null;
+            /**
+             * Scoring Url
+             * @description {url}/score: POST JSON or CSV here with a key.
+             * @default null
+             */
+            scoring_url: string | null;
+            /**
+             * State
+             * @description creating, running, updating, failed or stopped.
+             */
+            state: string;
+            /**
+             * State Reason
+             * @default null
+             */
+            state_reason: string | null;
+            /** Replicas */
+            replicas: number;
+            /** Host */
+            host: string;
+            /**
+             * Port
+             * @default null
+             */
+            port: number | null;
+            /** Deployments */
+            deployments: components["schemas"]["DeploymentModel"][];
+            /**
+             * Owner
+             * @description 'host:pid' of the endpoint manager running it.
+             * @default null
+             */
+            owner: string | null;
+            /**
+             * Owner Heartbeat
+             * @description The manager's last sign of life (ms).
+             * @default null
+             */
+            owner_heartbeat: number | null;
+            /**
+             * Stats
+             * @description requests, errors, p50_ms, p90_ms, p99_ms, per_deployment.
+             */
+            stats?: {
+                [key: string]: unknown;
+            };
+            /** Timeout Seconds */
+            timeout_seconds: number;
+            /** Max Body Bytes */
+            max_body_bytes: number;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
         };
         /**
          * ErrorBody
@@ -849,6 +1292,21 @@ export interface components {
             /** Kernels */
             kernels: components["schemas"]["KernelUsage"][];
         };
+        /** KeyRegenerated */
+        KeyRegenerated: {
+            /** Endpoint */
+            endpoint: string;
+            /**
+             * Key Name
+             * @description primary or secondary
+             */
+            key_name: string;
+            /**
+             * Key
+             * @description The new key, shown once; the old one stops working within a second.
+             */
+            key: string;
+        };
         /** LogBatch */
         LogBatch: {
             /**
@@ -932,6 +1390,260 @@ export interface components {
              * @default null
              */
             timestamp: number | null;
+        };
+        /** ModelFileModel */
+        ModelFileModel: {
+            /**
+             * Path
+             * @description Path inside the version ('/'-separated).
+             */
+            path: string;
+            /** Size */
+            size: number;
+            /** Sha256 */
+            sha256: string;
+        };
+        /** ModelVersionList */
+        ModelVersionList: {
+            /**
+             * Versions
+             * @description Newest first.
+             */
+            versions: components["schemas"]["ModelVersionModel"][];
+        };
+        /**
+         * ModelVersionModel
+         * @description One registered version of a model.
+         */
+        ModelVersionModel: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: number;
+            /**
+             * Flavor
+             * @description sklearn, onnx, python or pickle.
+             */
+            flavor: string;
+            /** Files */
+            files: components["schemas"]["ModelFileModel"][];
+            /**
+             * Sha256
+             * @description The sha256 of the version's manifest: it names the exact files.
+             */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Signature
+             * @description Input (and output) columns with their types.
+             * @default null
+             */
+            signature: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Environment
+             * @description Python and packages it was made with.
+             */
+            environment?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Source Run Id
+             * @description The run it was registered from (lineage).
+             * @default null
+             */
+            source_run_id: string | null;
+            /**
+             * Source Path
+             * @description The artifact path in that run, or the file it came from.
+             * @default null
+             */
+            source_path: string | null;
+            /**
+             * Trusted
+             * @description Whether formats that run code (pickle, python) may be loaded.
+             */
+            trusted: boolean;
+            /**
+             * Trusted Types
+             * @description skops types accepted on load.
+             */
+            trusted_types?: string[];
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /** Aliases */
+            aliases?: string[];
+            /**
+             * Created Time
+             * @description Milliseconds since the Unix epoch (UTC).
+             */
+            created_time: number;
+        };
+        /**
+         * RegisterVersion
+         * @description Either `run_id` + `artifact_path` (a run's artifact), or `path` (a file or folder on the
+         *     server's machine, relative to the server's root dir).
+         */
+        RegisterVersion: {
+            /**
+             * Run Id
+             * @default null
+             */
+            run_id: string | null;
+            /**
+             * Artifact Path
+             * @default null
+             */
+            artifact_path: string | null;
+            /**
+             * Path
+             * @default null
+             */
+            path: string | null;
+            /**
+             * Flavor
+             * @description sklearn, onnx, python or pickle; default: detected.
+             * @default null
+             */
+            flavor: string | null;
+            /**
+             * Example
+             * @description An example input (records or columns) to infer the signature from.
+             * @default null
+             */
+            example: {
+                [key: string]: unknown;
+            }[] | {
+                [key: string]: unknown[];
+            } | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Trusted
+             * @default false
+             */
+            trusted: boolean;
+            /**
+             * Trusted Types
+             * @default null
+             */
+            trusted_types: string[] | null;
+        };
+        /** RegisteredModelDetail */
+        RegisteredModelDetail: {
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /**
+             * Aliases
+             * @description alias -> version
+             */
+            aliases?: {
+                [key: string]: number;
+            };
+            /**
+             * Latest Version
+             * @default null
+             */
+            latest_version: number | null;
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+            /**
+             * Versions
+             * @description Newest first.
+             */
+            versions?: components["schemas"]["VersionSummary"][];
+            /**
+             * Served By
+             * @description Endpoints serving one of its versions.
+             */
+            served_by?: string[];
+        };
+        /** RegisteredModelList */
+        RegisteredModelList: {
+            /**
+             * Models
+             * @description By name.
+             */
+            models: components["schemas"]["RegisteredModelModel"][];
+        };
+        /**
+         * RegisteredModelModel
+         * @description A model name: its versions count up from 1; each alias points at one of them.
+         */
+        RegisteredModelModel: {
+            /** Name */
+            name: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /**
+             * Aliases
+             * @description alias -> version
+             */
+            aliases?: {
+                [key: string]: number;
+            };
+            /**
+             * Latest Version
+             * @default null
+             */
+            latest_version: number | null;
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+        };
+        /**
+         * RegistryLiveEvent
+         * @description A model or an endpoint changed through the REST API (pushed on the events websocket).
+         */
+        RegistryLiveEvent: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "model_changed" | "endpoint_changed";
+            /**
+             * Name
+             * @description The model's or the endpoint's name.
+             */
+            name: string;
         };
         /**
          * RunEvent
@@ -1073,6 +1785,29 @@ export interface components {
             next_page_token: string | null;
         };
         /**
+         * ScoreAnswer
+         * @description What an endpoint answers to a scoring request (errors: `{"error", "message"}`).
+         */
+        ScoreAnswer: {
+            /** Predictions */
+            predictions: unknown[];
+            /**
+             * Deployment
+             * @description The deployment that answered (blue/green).
+             */
+            deployment: string;
+            /** Version */
+            version: number;
+        };
+        /** SetAlias */
+        SetAlias: {
+            /**
+             * Version
+             * @description The version the alias points at from now on.
+             */
+            version: number;
+        };
+        /**
          * UpdateComputeInstance
          * @description Only the fields given change; `null` removes a limit.
          */
@@ -1116,10 +1851,65 @@ export interface components {
              */
             description: string | null;
         };
+        /**
+         * UpdateEndpoint
+         * @description Only the fields given change; the answer comes once the endpoint runs the change.
+         */
+        UpdateEndpoint: {
+            /**
+             * Replicas
+             * @default null
+             */
+            replicas: number | null;
+            /**
+             * Traffic
+             * @description deployment -> percent, summing to 100.
+             * @default null
+             */
+            traffic: {
+                [key: string]: number;
+            } | null;
+            /**
+             * Deployments
+             * @description Replaces the deployments (add green, remove blue, re-point one).
+             * @default null
+             */
+            deployments: components["schemas"]["DeploymentSpec"][] | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
+        };
         /** UpdateExperiment */
         UpdateExperiment: {
             /** Name */
             name: string;
+        };
+        /**
+         * UpdateModel
+         * @description Only the fields given change; `tags` replaces the whole dict.
+         */
+        UpdateModel: {
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
         };
         /** UpdateRun */
         UpdateRun: {
@@ -1152,6 +1942,59 @@ export interface components {
             tags: {
                 [key: string]: string;
             } | null;
+        };
+        /**
+         * UpdateVersion
+         * @description Only the fields given change.
+         */
+        UpdateVersion: {
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Trusted
+             * @default null
+             */
+            trusted: boolean | null;
+            /**
+             * Trusted Types
+             * @default null
+             */
+            trusted_types: string[] | null;
+        };
+        /**
+         * VersionSummary
+         * @description A version as listed under its model.
+         */
+        VersionSummary: {
+            /** Version */
+            version: number;
+            /** Flavor */
+            flavor: string;
+            /** Sha256 */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /** Trusted */
+            trusted: boolean;
+            /** Aliases */
+            aliases: string[];
+            /**
+             * Source Run Id
+             * @default null
+             */
+            source_run_id: string | null;
+            /** Created Time */
+            created_time: number;
         };
         /**
          * WorkspaceInfo
@@ -1609,6 +2452,428 @@ export interface operations {
             };
         };
     };
+    getEndpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postEndpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeployEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Deploy a model to an endpoint (created with its keys, or a deployment added to it) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointCreated"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getEndpointsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An endpoint (no key material) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteEndpointsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete an endpoint (its replicas stop) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patchEndpointsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Change an endpoint's replicas, traffic split, description or tags (waits until running) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postEndpointsNameKeysKeyName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                key_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Regenerate the primary or secondary key (the new key is shown once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyRegenerated"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postEndpointsNameScore: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": string;
+            };
+        };
+        responses: {
+            /** @description Score through the server (the panel's Try it box): the body and the key in X-MLWS-Endpoint-Key go to the endpoint's POST /score; its answer comes back as it is */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScoreAnswer"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getExecutions: {
         parameters: {
             query?: {
@@ -2017,6 +3282,776 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List registered models */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredModelList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateModel"];
+            };
+        };
+        responses: {
+            /** @description Create a registered model (no versions yet) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredModelModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getModelsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A registered model with its versions and aliases */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredModelDetail"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteModelsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete a model with all its versions and aliases (refused while an endpoint serves one) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patchModelsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateModel"];
+            };
+        };
+        responses: {
+            /** @description Change a model's description or tags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisteredModelDetail"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getModelsNameAliasesAlias: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version an alias points at */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putModelsNameAliasesAlias: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetAlias"];
+            };
+        };
+        responses: {
+            /** @description Point an alias at a version (set or move it); answers that version */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteModelsNameAliasesAlias: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Remove an alias */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getModelsNameVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Versions of a model, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postModelsNameVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterVersion"];
+            };
+        };
+        responses: {
+            /** @description Register a new version from a run's artifact or a file/folder under the server's root dir */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getModelsNameVersionsVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One version of a model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteModelsNameVersionsVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete a version and its aliases (refused while an endpoint serves it) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patchModelsNameVersionsVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateVersion"];
+            };
+        };
+        responses: {
+            /** @description Change a version's description, tags or trust */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelVersionModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,373 @@
+"""`/mlws/api/v1/models/...`: the model registry over REST (issue 8).
+
+- `GET/POST /models`; `GET/PATCH/DELETE /models/{name}`
+- `GET/POST /models/{name}/versions`; `GET/PATCH/DELETE /models/{name}/versions/{version}`
+- `PUT/DELETE /models/{name}/aliases/{alias}`
+
+Who calls what: the panel's Models tab and `ModelRegistry()` widget call these routes; every
+write goes through `server/registry.py`, which registers through `ws.models` (client/models.py)
+so REST, Python and the CLI store the same versions (files as content-addressed blobs, the
+manifest sha256, signature, environment, lineage) and refuse the same input.
+
+Decisions: a `path` in a register body names a file or folder on the server's machine,
+relative to the server's root dir (absolute paths are accepted only when they resolve inside
+it; a symlink out of it is refused) — the browser never uploads model files through this
+route, and nobody reads `/etc` through it. Deleting a model or a version that an endpoint
+serves is a 409 naming the endpoint (delete or move the endpoint first). Bodies type their
+fields only; the rules (name patterns, alias pattern, trusted types) are the registry's, so
+a broken rule is a 400 with its message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from tornado import web
+
+from ...entities import ModelVersion, RegisteredModel
+from ...errors import InvalidParameter
+from ..openapi import api_operation
+from ..registry import Registry, emit_change, parse_version
+from .base import MLWSHandler
+
+_TAGS = ("models",)
+
+
+# ----- answers -------------------------------------------------------------------------------
+class ModelFileModel(BaseModel):
+    path: str = Field(description="Path inside the version ('/'-separated).")
+    size: int
+    sha256: str
+
+
+class ModelVersionModel(BaseModel):
+    """One registered version of a model."""
+
+    name: str
+    version: int
+    flavor: str = Field(description="sklearn, onnx, python or pickle.")
+    files: list[ModelFileModel]
+    sha256: str = Field(description="The sha256 of the version's manifest: it names the exact files.")
+    size_bytes: int
+    signature: dict[str, Any] | None = Field(None, description="Input (and output) columns with their types.")
+    environment: dict[str, Any] = Field(
+        default_factory=dict, description="Python and packages it was made with."
+    )
+    source_run_id: str | None = Field(None, description="The run it was registered from (lineage).")
+    source_path: str | None = Field(
+        None, description="The artifact path in that run, or the file it came from."
+    )
+    trusted: bool = Field(description="Whether formats that run code (pickle, python) may be loaded.")
+    trusted_types: list[str] = Field(default_factory=list, description="skops types accepted on load.")
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    aliases: list[str] = Field(default_factory=list)
+    created_time: int = Field(description="Milliseconds since the Unix epoch (UTC).")
+
+    @classmethod
+    def of(cls, version: ModelVersion) -> ModelVersionModel:
+        return cls.model_validate(version.to_dict())
+
+
+class ModelVersionList(BaseModel):
+    versions: list[ModelVersionModel] = Field(description="Newest first.")
+
+
+class VersionSummary(BaseModel):
+    """A version as listed under its model."""
+
+    version: int
+    flavor: str
+    sha256: str
+    size_bytes: int
+    trusted: bool
+    aliases: list[str]
+    source_run_id: str | None = None
+    created_time: int
+
+
+class RegisteredModelModel(BaseModel):
+    """A model name: its versions count up from 1; each alias points at one of them."""
+
+    name: str
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, int] = Field(default_factory=dict, description="alias -> version")
+    latest_version: int | None = None
+    created_time: int
+    updated_time: int
+
+    @classmethod
+    def of(cls, model: RegisteredModel) -> RegisteredModelModel:
+        return cls.model_validate(model.to_dict())
+
+
+class RegisteredModelDetail(RegisteredModelModel):
+    versions: list[VersionSummary] = Field(default_factory=list, description="Newest first.")
+    served_by: list[str] = Field(default_factory=list, description="Endpoints serving one of its versions.")
+
+
+class RegisteredModelList(BaseModel):
+    models: list[RegisteredModelModel] = Field(description="By name.")
+
+
+# ----- bodies --------------------------------------------------------------------------------
+_NAME_HELP = "Letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128 characters."
+
+
+class CreateModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description=_NAME_HELP)
+    description: str = ""
+    tags: dict[str, str] | None = None
+
+
+class UpdateModel(BaseModel):
+    """Only the fields given change; `tags` replaces the whole dict."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    tags: dict[str, str] | None = None
+
+
+class RegisterVersion(BaseModel):
+    """Either `run_id` + `artifact_path` (a run's artifact), or `path` (a file or folder on the
+    server's machine, relative to the server's root dir)."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str | None = None
+    artifact_path: str | None = None
+    path: str | None = None
+    flavor: str | None = Field(None, description="sklearn, onnx, python or pickle; default: detected.")
+    example: list[dict[str, Any]] | dict[str, list[Any]] | None = Field(
+        None, description="An example input (records or columns) to infer the signature from."
+    )
+    description: str = ""
+    tags: dict[str, str] | None = None
+    trusted: StrictBool = False
+    trusted_types: list[str] | None = None
+
+
+class UpdateVersion(BaseModel):
+    """Only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    tags: dict[str, str] | None = None
+    trusted: StrictBool | None = None
+    trusted_types: list[str] | None = None
+
+
+class SetAlias(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: StrictInt = Field(description="The version the alias points at from now on.")
+
+
+# ----- handlers ------------------------------------------------------------------------------
+class ModelsHandler(MLWSHandler):
+    """What the registry handlers share: the server-side registry."""
+
+    auth_resource = "mlws:models"
+
+    @property
+    def registry(self) -> Registry:
+        return Registry.of(self.services, self.settings)
+
+    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
+        """A registry method, off the event loop."""
+        return await self.services.run(getattr(self.registry, method), *args, **kwargs)
+
+    def changed(self, name: str) -> None:
+        """Tell browsers (the live registry event) that model `name` changed."""
+        emit_change(self.settings, "model_changed", name)
+
+    def done(self, name: str) -> None:
+        self.changed(name)
+        self.set_status(204)
+        self.finish()
+
+
+def _given(body: BaseModel) -> dict[str, Any]:
+    given = body.model_dump(include=body.model_fields_set)
+    if not given:
+        raise InvalidParameter(
+            "The body names no field to change; give any of " + ", ".join(type(body).model_fields) + "."
+        )
+    return given
+
+
+class ModelListHandler(ModelsHandler):
+    @api_operation("List registered models", response=RegisteredModelList, errors=(403, 503), tags=_TAGS)
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        found = await self.services.run(self.services.store.list_registered_models)
+        self.write_model(RegisteredModelList(models=[RegisteredModelModel.of(m) for m in found]))
+
+    @api_operation(
+        "Create a registered model (no versions yet)",
+        body=CreateModel,
+        response=RegisteredModelModel,
+        status=201,
+        errors=(400, 403, 409, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def post(self) -> None:
+        body = self.parse_body(CreateModel)
+        created = await self.call("create_model", body.name, body.description, body.tags)
+        self.changed(created.name)
+        self.write_model(RegisteredModelModel.of(created), status=201)
+
+
+class ModelHandler(ModelsHandler):
+    async def detail(self, name: str) -> RegisteredModelDetail:
+        model, versions, served = await self.call("model_detail", name)
+        return RegisteredModelDetail(
+            **model.to_dict(),
+            versions=[VersionSummary.model_validate(v.to_dict()) for v in versions],
+            served_by=served,
+        )
+
+    @api_operation(
+        "A registered model with its versions and aliases",
+        response=RegisteredModelDetail,
+        errors=(400, 403, 404, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        self.write_model(await self.detail(name))
+
+    @api_operation(
+        "Change a model's description or tags",
+        body=UpdateModel,
+        response=RegisteredModelDetail,
+        errors=(400, 403, 404, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str) -> None:
+        given = _given(self.parse_body(UpdateModel))
+        await self.call("update_model", name, **given)
+        self.changed(name)
+        self.write_model(await self.detail(name))
+
+    @api_operation(
+        "Delete a model with all its versions and aliases (refused while an endpoint serves one)",
+        status=204,
+        errors=(400, 403, 404, 409, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str) -> None:
+        await self.call("delete_model", name)
+        self.done(name)
+
+
+class VersionListHandler(ModelsHandler):
+    @api_operation(
+        "Versions of a model, newest first",
+        response=ModelVersionList,
+        errors=(400, 403, 404, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        found = await self.call("versions", name)
+        self.write_model(ModelVersionList(versions=[ModelVersionModel.of(v) for v in found]))
+
+    @api_operation(
+        "Register a new version from a run's artifact or a file/folder under the server's root dir",
+        body=RegisterVersion,
+        response=ModelVersionModel,
+        status=201,
+        errors=(400, 403, 404, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def post(self, name: str) -> None:
+        body = self.parse_body(RegisterVersion)
+        registered = await self.call("register", name, **body.model_dump())
+        self.changed(name)
+        self.write_model(ModelVersionModel.of(registered), status=201)
+
+
+class VersionHandler(ModelsHandler):
+    @api_operation(
+        "One version of a model", response=ModelVersionModel, errors=(400, 403, 404, 503), tags=_TAGS
+    )
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, version: str) -> None:
+        found = await self.call("version", name, parse_version(version))
+        self.write_model(ModelVersionModel.of(found))
+
+    @api_operation(
+        "Change a version's description, tags or trust",
+        body=UpdateVersion,
+        response=ModelVersionModel,
+        errors=(400, 403, 404, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def patch(self, name: str, version: str) -> None:
+        number = parse_version(version)
+        given = _given(self.parse_body(UpdateVersion))
+        updated = await self.call("update_version", name, number, **given)
+        self.changed(name)
+        self.write_model(ModelVersionModel.of(updated))
+
+    @api_operation(
+        "Delete a version and its aliases (refused while an endpoint serves it)",
+        status=204,
+        errors=(400, 403, 404, 409, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str, version: str) -> None:
+        await self.call("delete_version", name, parse_version(version))
+        self.done(name)
+
+
+class AliasHandler(ModelsHandler):
+    @api_operation(
+        "The version an alias points at", response=ModelVersionModel, errors=(400, 403, 404, 503), tags=_TAGS
+    )
+    @web.authenticated
+    @authorized
+    async def get(self, name: str, alias: str) -> None:
+        found = await self.call("version_by_alias", name, alias)
+        self.write_model(ModelVersionModel.of(found))
+
+    @api_operation(
+        "Point an alias at a version (set or move it); answers that version",
+        body=SetAlias,
+        response=ModelVersionModel,
+        errors=(400, 403, 404, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def put(self, name: str, alias: str) -> None:
+        body = self.parse_body(SetAlias)
+        moved = await self.call("set_alias", name, alias, body.version)
+        self.changed(name)
+        self.write_model(ModelVersionModel.of(moved))
+
+    @api_operation("Remove an alias", status=204, errors=(400, 403, 404, 503), tags=_TAGS)
+    @web.authenticated
+    @authorized
+    async def delete(self, name: str, alias: str) -> None:
+        await self.call("delete_alias", name, alias)
+        self.done(name)
