@@ -72,7 +72,7 @@ def test_wheel_carries_labextension_and_server_config(wheel: Path) -> None:
         assert f"__version__ = VERSION = '{version}'" in zf.read("jupyter_mlws/_version.py").decode()
         assert not any("node_modules" in n or n.startswith("labextension/") for n in names)
         # The notebook widgets' ES modules (uPlot bundled in): no CDN at run time.
-        for bundle in ("metric_chart", "run_details", "run_history"):
+        for bundle in ("metric_chart", "run_details", "run_history", "registry"):
             source = zf.read(f"jupyter_mlws/widgets/static/{bundle}.js").decode()
             assert "export" in source and "uplot" in source.lower()
             assert "https://" not in source.replace("https://github.com", "")

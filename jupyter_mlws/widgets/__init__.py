@@ -1,4 +1,4 @@
-"""In-notebook widgets: `MetricChart`, `RunDetails`, `RunHistory` (anywidget + uPlot).
+"""In-notebook widgets: `MetricChart`, `RunDetails`, `RunHistory`, `ModelRegistry` (anywidget + uPlot).
 
 The front-end ES modules are built by `jlpm build:widgets` from
 `labextension/widgets-src/` into `jupyter_mlws/widgets/static/` and ship in the
@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MetricChart", "RunDetails", "RunHistory"]
+__all__ = ["MetricChart", "ModelRegistry", "RunDetails", "RunHistory"]
 
-_WHERE = {"MetricChart": "chart", "RunDetails": "details", "RunHistory": "history"}
+_WHERE = {
+    "MetricChart": "chart",
+    "ModelRegistry": "registry",
+    "RunDetails": "details",
+    "RunHistory": "history",
+}
 
 
 def __getattr__(name: str) -> Any:

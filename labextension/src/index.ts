@@ -14,6 +14,7 @@ import { workspaceIcon } from './icons';
 import { WorkspacePanel } from './panel';
 import { CompareWidget } from './compare';
 import { watchComputeEvents } from './computeEvents';
+import { watchRegistryEvents } from './modelsEvents';
 import { RunLinkHandler } from './runlinks';
 import { RunViewModel, RunWidget } from './runview';
 import { IMLWorkspace } from './tokens';
@@ -313,6 +314,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     workspace.runEvents.connect(listener);
     parts.push({ dispose: () => workspace.runEvents.disconnect(listener) });
     parts.push(watchComputeEvents(app, panel.compute));
+    parts.push(watchRegistryEvents(app, panel.models, panel.endpoints));
     sidebarParts = [links, ...parts, panel];
   },
   deactivate: (): void => {

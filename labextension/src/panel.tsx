@@ -5,8 +5,12 @@ import { IRunEvent } from './api/types';
 import { Row } from './components';
 import { ComputeView } from './compute';
 import { ComputeModel } from './computeModel';
+import { EndpointsView } from './endpoints';
+import { EndpointsTabModel } from './endpointsModel';
 import { workspaceIcon } from './icons';
 import { BrowserModel, WorkspaceBrowser } from './browser';
+import { ILineageActions, ModelsView } from './models';
+import { ModelsTabModel } from './modelsModel';
 import { IMLWorkspace } from './tokens';
 
 /** How many live events the activity list keeps. */
@@ -91,11 +95,13 @@ export interface IPanelActions {
 }
 
 /** The panel's tabs. */
-export type PanelTab = 'experiments' | 'compute';
+export type PanelTab = 'experiments' | 'compute' | 'models' | 'endpoints';
 
 const TABS: [PanelTab, string][] = [
   ['experiments', 'Experiments'],
-  ['compute', 'Compute']
+  ['compute', 'Compute'],
+  ['models', 'Models'],
+  ['endpoints', 'Endpoints']
 ];
 
 /** The tab bar; the arrow keys move between tabs (the WAI-ARIA tabs pattern). */
@@ -130,12 +136,15 @@ function TabBar({ current, onSelect }: { current: PanelTab; onSelect: (tab: Pane
 }
 
 /**
- * The "ML Workspace" panel in the left sidebar, with two tabs:
+ * The "ML Workspace" panel in the left sidebar, with four tabs:
  * - Experiments: the workspace browser (experiments, then an experiment's
  *   runs table, live), the workspace summary and the live activity. Runs and
  *   comparisons open in the main area.
  * - Compute: the compute instances and their running kernels (compute.tsx),
  *   polled only while that tab of a visible panel is shown.
+ * - Models: the model registry (models.tsx): versions, aliases, lineage.
+ * - Endpoints: the scoring endpoints (endpoints.tsx): state, traffic, keys, Try it.
+ * Each tab's state object polls only while its tab of a visible panel is shown.
  */
 export class WorkspacePanel extends ReactWidget {
   constructor(
@@ -150,6 +159,8 @@ export class WorkspacePanel extends ReactWidget {
     this.browser = new BrowserModel(_workspace);
     this.browser.changed.connect(() => this.update(), this);
     this.compute = new ComputeModel(_workspace.api);
+    this.models = new ModelsTabModel(_workspace.api);
+    this.endpoints = new EndpointsTabModel(_workspace.api);
     _workspace.runEvents.connect(this._onRunEvent, this);
   }
 
@@ -158,6 +169,12 @@ export class WorkspacePanel extends ReactWidget {
 
   /** The compute instances of the Compute tab (live compute events refresh it, see computeEvents.ts). */
   readonly compute: ComputeModel;
+
+  /** The registered models of the Models tab. */
+  readonly models: ModelsTabModel;
+
+  /** The endpoints of the Endpoints tab. */
+  readonly endpoints: EndpointsTabModel;
 
   /** The tab shown. */
   get tab(): PanelTab {
@@ -169,7 +186,7 @@ export class WorkspacePanel extends ReactWidget {
       return;
     }
     this._tab = tab;
-    this._syncPolling(); // the Compute tab refreshes at once, then every 2 s while shown
+    this._syncPolling(); // the shown tab refreshes at once, then every 2 s while shown
     this.update();
   }
 
@@ -180,14 +197,27 @@ export class WorkspacePanel extends ReactWidget {
     this._workspace.runEvents.disconnect(this._onRunEvent, this);
     this.browser.dispose();
     this.compute.dispose();
+    this.models.dispose();
+    this.endpoints.dispose();
     super.dispose();
   }
 
   private _syncPolling(): void {
     this.compute.setActive(this.isVisible && this._tab === 'compute');
+    this.models.setActive(this.isVisible && this._tab === 'models');
+    this.endpoints.setActive(this.isVisible && this._tab === 'endpoints');
   }
 
   private _tab: PanelTab = 'experiments';
+
+  /** The Models tab's lineage links: a run opens in the main area, an experiment in the Experiments tab. */
+  private _lineageActions: ILineageActions = {
+    onOpenRun: runId => this._actions.openRun(runId),
+    onOpenExperiment: experimentId => {
+      this.browser.openExperiment(experimentId);
+      this.tab = 'experiments';
+    }
+  };
 
   private _onRunEvent(_: IMLWorkspace, event: IRunEvent): void {
     if (event.action === 'resync') {
@@ -215,15 +245,15 @@ export class WorkspacePanel extends ReactWidget {
     }
   }
 
-  render(): JSX.Element {
-    return (
-      <div className="jp-mlws-panel-body">
-        <header className="jp-mlws-header">
-          <h2 tabIndex={-1}>ML Workspace</h2>
-        </header>
-        <TabBar current={this._tab} onSelect={tab => (this.tab = tab)} />
-        {this._tab === 'experiments' ? (
-          <div role="tabpanel" id="mlws-tabpanel-experiments">
+  /**
+   * The shown tab's panel. Each is keyed by its tab: React must not reuse one
+   * tab's `UseSignal` (which connects to its signal once, on mount) for another.
+   */
+  private _renderTab(): JSX.Element {
+    switch (this._tab) {
+      case 'experiments':
+        return (
+          <div role="tabpanel" id="mlws-tabpanel-experiments" key="experiments">
             <WorkspaceBrowser
               model={this.browser}
               onOpenRun={this._actions.openRun}
@@ -234,11 +264,38 @@ export class WorkspacePanel extends ReactWidget {
             </UseSignal>
             <Activity events={this._activity} />
           </div>
-        ) : (
-          <div role="tabpanel" id="mlws-tabpanel-compute">
+        );
+      case 'compute':
+        return (
+          <div role="tabpanel" id="mlws-tabpanel-compute" key="compute">
             <UseSignal signal={this.compute.changed}>{() => <ComputeView model={this.compute} />}</UseSignal>
           </div>
-        )}
+        );
+      case 'models':
+        return (
+          <div role="tabpanel" id="mlws-tabpanel-models" key="models">
+            <UseSignal signal={this.models.changed}>
+              {() => <ModelsView model={this.models} actions={this._lineageActions} />}
+            </UseSignal>
+          </div>
+        );
+      case 'endpoints':
+        return (
+          <div role="tabpanel" id="mlws-tabpanel-endpoints" key="endpoints">
+            <UseSignal signal={this.endpoints.changed}>{() => <EndpointsView model={this.endpoints} />}</UseSignal>
+          </div>
+        );
+    }
+  }
+
+  render(): JSX.Element {
+    return (
+      <div className="jp-mlws-panel-body">
+        <header className="jp-mlws-header">
+          <h2 tabIndex={-1}>ML Workspace</h2>
+        </header>
+        <TabBar current={this._tab} onSelect={tab => (this.tab = tab)} />
+        {this._renderTab()}
       </div>
     );
   }

@@ -19,6 +19,17 @@ import {
   IKeepAlive,
   IKernelUsageList
 } from './computeTypes';
+import {
+  IDeployBody,
+  IDeployedEndpoint,
+  IEndpointList,
+  IModelVersion,
+  IModelVersionList,
+  IRegeneratedKey,
+  IRegisteredModelList,
+  IScoreAnswer,
+  KeyName
+} from './registryTypes';
 
 /** Query of `GET /runs`. */
 export interface IRunSearch {
@@ -196,6 +207,95 @@ export class MLWorkspaceAPI {
     }
     const text = query.toString();
     return this.request<IComputeEventList>(text ? `compute/events?${text}` : 'compute/events');
+  }
+
+  /** `GET /models`: the registered models, by name. */
+  listModels(): Promise<IRegisteredModelList> {
+    return this.request<IRegisteredModelList>('models');
+  }
+
+  /** `GET /models/{name}/versions`: every version in full (files, signature, lineage), newest first. */
+  listModelVersions(name: string): Promise<IModelVersionList> {
+    return this.request<IModelVersionList>(`models/${encodeURIComponent(name)}/versions`);
+  }
+
+  /** `GET /models/{name}/versions/{version}` */
+  getModelVersion(name: string, version: number): Promise<IModelVersion> {
+    return this.request<IModelVersion>(`models/${encodeURIComponent(name)}/versions/${version}`);
+  }
+
+  /** `PUT /models/{name}/aliases/{alias}`: set the alias, or move it to `version`. */
+  async setModelAlias(name: string, alias: string, version: number): Promise<void> {
+    await this.request<unknown>(
+      `models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`,
+      jsonBody('PUT', { version })
+    );
+  }
+
+  /** `DELETE /models/{name}/aliases/{alias}` */
+  async deleteModelAlias(name: string, alias: string): Promise<void> {
+    await this.request<void>(`models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  /** `GET /endpoints`: every endpoint with its deployments and stats (never key material). */
+  listEndpoints(): Promise<IEndpointList> {
+    return this.request<IEndpointList>('endpoints');
+  }
+
+  /** `POST /endpoints`: deploy; the 201 answer carries the two keys, this once. */
+  deployEndpoint(body: IDeployBody): Promise<IDeployedEndpoint> {
+    return this.request<IDeployedEndpoint>('endpoints', jsonBody('POST', body));
+  }
+
+  /** `DELETE /endpoints/{name}`: stops its replicas. */
+  async deleteEndpoint(name: string): Promise<void> {
+    await this.request<void>(`endpoints/${encodeURIComponent(name)}`, { method: 'DELETE' });
+  }
+
+  /** `POST /endpoints/{name}/keys/{which}`: a new key (the old one stops working); answered once. */
+  regenerateEndpointKey(name: string, which: KeyName): Promise<IRegeneratedKey> {
+    return this.request<IRegeneratedKey>(
+      `endpoints/${encodeURIComponent(name)}/keys/${which}`,
+      jsonBody('POST', {})
+    );
+  }
+
+  /**
+   * `POST /endpoints/{name}/score`: the Try it box. The server relays the body
+   * to the endpoint's `POST /score` with `Authorization: Bearer <key>` and
+   * answers what the endpoint answered. Jupyter's own auth guards the relay
+   * (the key alone opens no /mlws/api route, RELIABILITY A7); the endpoint
+   * checks the key. Through the server, not straight from the page: the
+   * endpoint listens on the server's loopback, which a remote browser cannot reach.
+   * Every answer (401, 400 naming a column, ...) resolves: the box shows it.
+   */
+  async scoreEndpoint(name: string, key: string, body: string): Promise<IScoreAnswer> {
+    const url = URLExt.join(this.serverSettings.baseUrl, API_ROOT, `endpoints/${encodeURIComponent(name)}/score`);
+    const init: RequestInit = {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json', 'X-MLWS-Endpoint-Key': key }
+    };
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
+    } catch (reason) {
+      throw new MLWorkspaceAPIError(
+        `The Jupyter server could not be reached: ${String(reason)}`,
+        null,
+        'network_error'
+      );
+    }
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON: show the text
+    }
+    return { status: response.status, body: parsed };
   }
 
   /** `GET /runs/{id}/artifacts/{path}`: the raw answer (text, image or table previews). */
