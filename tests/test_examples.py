@@ -88,3 +88,12 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert "kernel alive: False" in text
         assert "killed | memory limit exceeded: RSS " in text and "> 768 MiB limit of compute instance cpu-small" in text
         assert "limit_stopped" in text and text.rstrip().endswith("[]")
+    if path.name == "06-models-and-endpoints.ipynb":
+        assert "iris:1 sklearn True True" in text  # lineage to the run; same files, same digest
+        assert "[('sepal length (cm)', 'double'), ('sepal width (cm)', 'double')]" in text
+        assert "1 2\nTrue" in text  # alias and latest; loaded predictions equal the model's
+        assert "refused: UntrustedModel" in text and "trusted, loads: True" in text
+        assert "[0, 0, 0]" in text and "'deployment': 'blue', 'version': 1" in text
+        assert "without a key: 401" in text
+        assert "2 True True" in text  # the alias move redeployed version 2; requests counted
+        assert text.rstrip().endswith("[]")
