@@ -19,6 +19,7 @@ Otherwise, under the migration lock:
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 
 from ...errors import IncompatibleStore
-from .engine import run_write
+from .engine import WRITE_RETRY_SECONDS, is_busy_error, run_write
 from .schema import HEAD_REVISION
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -89,13 +90,31 @@ def _upgrade(conn: Connection) -> None:
     command.upgrade(config, "head")
 
 
+def _read_current(reader: Engine, where: str) -> str | None:
+    """The revision in place, waiting out "database is locked" while another process migrates.
+
+    Opening a fresh SQLite file while another process creates the schema can find it locked
+    even for a read (switching it to WAL, or WAL recovery): the busy timeout does not always
+    cover that, so the read is retried for up to WRITE_RETRY_SECONDS (RELIABILITY C4).
+    """
+    deadline = time.monotonic() + WRITE_RETRY_SECONDS
+    while True:
+        try:
+            with reader.connect() as conn:
+                revision = read_revision(conn)
+                _check_known(revision, where, conn)
+                return revision
+        except Exception as err:
+            if not is_busy_error(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def ensure_schema(
     writer: Engine, reader: Engine, where: str, sqlite_file: Path | None, gate: Any = None
 ) -> str:
     """Make the schema current (see the module docstring); returns the revision now in place."""
-    with reader.connect() as conn:
-        revision = read_revision(conn)
-        _check_known(revision, where, conn)
+    revision = _read_current(reader, where)
     if revision == HEAD_REVISION:
         return revision
 
