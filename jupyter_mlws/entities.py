@@ -298,11 +298,9 @@ class ComputeEvent:
 
 
 # The registry's and endpoints' types live in model_entities.py; they are part of this module's names.
-from .model_entities import (  # noqa: E402, F401  (re-exported)
-    ENDPOINT_STATES,
-    Deployment,
-    Endpoint,
-    ModelFile,
-    ModelVersion,
-    RegisteredModel,
-)
+from .model_entities import ENDPOINT_STATES as ENDPOINT_STATES  # noqa: E402
+from .model_entities import Deployment as Deployment  # noqa: E402
+from .model_entities import Endpoint as Endpoint  # noqa: E402
+from .model_entities import ModelFile as ModelFile  # noqa: E402
+from .model_entities import ModelVersion as ModelVersion  # noqa: E402
+from .model_entities import RegisteredModel as RegisteredModel  # noqa: E402

@@ -26,6 +26,7 @@ Decisions:
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import shutil
@@ -287,7 +288,7 @@ class Models:
         self._refuse_if_served(name, None)
         self.store.delete_registered_model(name)
 
-    def served_by(self, name: str, version: int | None = None) -> list[str]:
+    def served_by(self, name: str, version: int | None = None) -> builtins.list[str]:
         """The endpoints with a deployment of model `name` (of `version`, when given)."""
         found = []
         for endpoint in self.store.list_endpoints():

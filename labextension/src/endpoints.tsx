@@ -4,7 +4,7 @@ import * as React from 'react';
 import { IEndpoint, IEndpointKeys, KeyName } from './api/registryTypes';
 import { EndpointsTabModel, scoringUrl } from './endpointsModel';
 import { TryIt } from './endpointsTry';
-import { message } from './modelsPolling';
+import { message } from './polling';
 
 /**
  * The Endpoints tab of the ML Workspace panel: a "Deploy" form, and per

@@ -1,6 +1,6 @@
 import { MLWorkspaceAPI } from './api/client';
 import { IDeployBody, IEndpoint, IEndpointKeys, IScoreAnswer, ISignature, KeyName } from './api/registryTypes';
-import { message, PolledState } from './modelsPolling';
+import { message, PolledState } from './polling';
 
 /**
  * The state behind the panel's Endpoints tab: the endpoints (state,

@@ -1,6 +1,6 @@
 import { MLWorkspaceAPI } from './api/client';
 import { IModelVersion, IRegisteredModel } from './api/registryTypes';
-import { message, PolledState } from './modelsPolling';
+import { message, PolledState } from './polling';
 
 /** Where a version came from: its run and that run's experiment (names for display). */
 export interface ILineage {

@@ -32,8 +32,8 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ...errors import InvalidParameter, Unavailable
 from ..openapi import api_operation
-from ..registry import Registry, emit_change, parse_key_name
-from .base import MLWSHandler
+from ..registry import parse_key_name
+from .registry_base import RegistryHandler
 
 _TAGS = ("endpoints",)
 
@@ -150,20 +150,9 @@ class UpdateEndpoint(BaseModel):
 
 
 # ----- handlers ------------------------------------------------------------------------------
-class EndpointsHandler(MLWSHandler):
+class EndpointsHandler(RegistryHandler):
     auth_resource = "mlws:endpoints"
-
-    @property
-    def registry(self) -> Registry:
-        return Registry.of(self.services, self.settings)
-
-    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        """A registry method, off the event loop."""
-        return await self.services.run(getattr(self.registry, method), *args, **kwargs)
-
-    def changed(self, name: str) -> None:
-        """Tell browsers (the live registry event) that endpoint `name` changed."""
-        emit_change(self.settings, "endpoint_changed", name)
+    change_action = "endpoint_changed"
 
     def answer(self, endpoint: Any) -> EndpointModel:
         return EndpointModel.of(endpoint, self.registry.endpoint_url(endpoint))

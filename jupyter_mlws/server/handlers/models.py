@@ -29,8 +29,8 @@ from tornado import web
 from ...entities import ModelVersion, RegisteredModel
 from ...errors import InvalidParameter
 from ..openapi import api_operation
-from ..registry import Registry, emit_change, parse_version
-from .base import MLWSHandler
+from ..registry import parse_version
+from .registry_base import RegistryHandler
 
 _TAGS = ("models",)
 
@@ -166,22 +166,11 @@ class SetAlias(BaseModel):
 
 
 # ----- handlers ------------------------------------------------------------------------------
-class ModelsHandler(MLWSHandler):
-    """What the registry handlers share: the server-side registry."""
+class ModelsHandler(RegistryHandler):
+    """What the model handlers share: the server-side registry (registry_base.py)."""
 
     auth_resource = "mlws:models"
-
-    @property
-    def registry(self) -> Registry:
-        return Registry.of(self.services, self.settings)
-
-    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        """A registry method, off the event loop."""
-        return await self.services.run(getattr(self.registry, method), *args, **kwargs)
-
-    def changed(self, name: str) -> None:
-        """Tell browsers (the live registry event) that model `name` changed."""
-        emit_change(self.settings, "model_changed", name)
+    change_action = "model_changed"
 
     def done(self, name: str) -> None:
         self.changed(name)

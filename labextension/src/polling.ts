@@ -1,12 +1,11 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 /**
- * The polling shared by the state objects of the Models and Endpoints tabs
- * (modelsModel.ts, endpointsModel.ts): a `refresh()` every `POLL_MS` while
- * the tab is the shown tab of a visible panel and the browser tab is
- * visible; failures back off (doubling, up to `MAX_BACKOFF_MS`) and a
- * success returns to the normal pace. The same rules as the Compute tab's
- * model (computeModel.ts).
+ * The polling shared by the state objects of the Compute, Models and
+ * Endpoints tabs (computeModel.ts, modelsModel.ts, endpointsModel.ts): a
+ * `refresh()` every `POLL_MS` while the tab is the shown tab of a visible
+ * panel and the browser tab is visible; failures back off (doubling, up to
+ * `MAX_BACKOFF_MS`) and a success returns to the normal pace.
  *
  * Who calls what: `WorkspacePanel` calls `setActive()`; subclasses implement
  * `load()` (one refresh; throw to report an error) and call `emitChanged()`
