@@ -28,7 +28,7 @@ export MLWS_TEST_STATE := $(LOCAL)/test-state
 LABEXT := jupyter_mlws/labextension/static/style.js
 TS_SOURCES := $(shell find labextension/src labextension/style labextension/widgets-src -type f 2>/dev/null) package.json tsconfig.json yarn.lock
 
-.PHONY: help lab test install install-test system-deps screenshots clean
+.PHONY: help lab test install install-test system-deps screenshots clean lock
 
 help:
 	@echo "make lab    start JupyterLab with jupyter_mlws on 127.0.0.1:$(PORT) (demo workspace in ./$(DEMO))"
@@ -44,12 +44,15 @@ $(LABEXT): $(BIN)/python $(TS_SOURCES)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jlpm install --immutable
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jlpm build
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml package.json $(LABEXT)
-	$(BIN)/python -m pip install --quiet -e ".[sklearn]"
+# Installs are pinned by the lock file (tests/constraints.txt); `make lock` refreshes it.
+CONSTRAINTS := tests/constraints.txt
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml package.json $(CONSTRAINTS) $(LABEXT)
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[sklearn]"
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
 	@touch $@
 
 install: $(VENV)/.installed
@@ -86,6 +89,19 @@ test: install-test system-deps
 # Refresh the README's screenshots from the browser tests.
 screenshots: install-test system-deps
 	MLWS_SCREENSHOT_DIR=$(CURDIR)/docs/images $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
+
+# Refresh the lock file: the newest versions the package's ranges allow, in a scratch venv.
+# Run `make test` on the result before committing it.
+LOCK_VENV := $(LOCAL)/lock-venv
+lock: $(LABEXT)
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/python -m pip install --quiet -e ".[sklearn,test]"
+	{ sed -n '/^#/p' $(CONSTRAINTS); $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf $(LOCK_VENV)
+	@echo "tests/constraints.txt refreshed: run make test, then commit it"
 
 clean:
 	rm -rf labextension/lib jupyter_mlws/labextension build dist $(LOCAL)

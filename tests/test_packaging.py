@@ -116,3 +116,22 @@ def test_wheel_installs_where_node_is_absent(wheel: Path, tmp_path: Path) -> Non
         cwd=tmp_path, capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert here == str(REPO / "jupyter_mlws" / "__init__.py")
+
+
+def test_the_test_environment_is_the_locked_one() -> None:
+    """`make test` installs with the committed lock (tests/constraints.txt): the suite runs on the
+    versions the last green CI ran, not on whatever a fresh machine's pip picks that day."""
+    import importlib.metadata
+    import re
+
+    from packaging.utils import canonicalize_name
+
+    pinned = {}
+    for line in (REPO / "tests" / "constraints.txt").read_text().splitlines():
+        found = re.fullmatch(r"([A-Za-z0-9_.\-]+)==([^\s;]+)", line.strip())
+        if found:
+            pinned[canonicalize_name(found.group(1))] = found.group(2)
+    assert {"numpy", "scikit-learn", "pandas", "jupyter-server"} <= set(pinned)
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    drift = {name: (want, installed.get(name)) for name, want in pinned.items() if installed.get(name) != want}
+    assert not drift, f"installed versions differ from the lock (run `make test`, or `make lock`): {drift}"
