@@ -5,13 +5,16 @@ Run: `python benchmarks/bench_serving.py [--requests 2000] [--seconds 5] [--no-w
 The same fitted scikit-learn pipeline (StandardScaler + LogisticRegression, 4 numeric features,
 200 rows) is served, in this one run, by:
 - ours: `ws.models.register(...)` (skops) + `ws.endpoints.deploy(..., replicas=1)` on a folder
-  workspace in a temp folder (an in-process EndpointManager starts one replica process);
+  workspace in a temp folder, its endpoint manager in a process of its own
+  (`jupyter mlws endpoints serve`, as a Jupyter server would hold it) starting one replica;
 - MLflow: `mlflow.sklearn.save_model(...)` + `mlflow models serve -m <dir> --env-manager local
   -h 127.0.0.1 --workers 1` (uvicorn).
 Both get the same body, one row in split orientation (`{"dataframe_split": {"columns", "data"}}`),
 POSTed to `/score` (with the bearer key) and `/invocations`. The load generator is raw sockets over
 KEPT-ALIVE connections with TCP_NODELAY (TOOLCHAIN's "HTTP latency trap"), the request bytes
-built once: sequential = one connection, `--requests` requests after 200 warm-up ones; concurrent =
+built once: sequential = one connection per side, `--requests` requests after 200 warm-up ones,
+in `--rounds` blocks that alternate between ours and MLflow (this machine's speed drifts by tens
+of percent within a minute; alternating makes the ratio compare the same moments); concurrent =
 8 client processes, each with its own kept-alive connection, for `--seconds`. Latency = send to
 last byte of the answer, per request; p50/p99 over all requests; req/s = answered / wall time.
 
@@ -94,6 +97,40 @@ def roundtrip(sock: socket.socket, req: bytes, buf: bytearray) -> int:
     return int(head[9:12])
 
 
+def interleaved(
+    sides: dict[str, tuple[int, bytes]], n: int, rounds: int
+) -> tuple[dict[str, tuple[list[float], float]], list[float]]:
+    """`n` sequential requests per side over one kept-alive connection each, in `rounds` blocks
+    that alternate between the sides, so that both see the same moments of a noisy machine.
+    Per side: (latencies, answered / time spent on that side); and the per-round req/s ratios
+    (first side over second), which show how much the machine's noise moved the ratio."""
+    socks = {name: connect(port) for name, (port, _) in sides.items()}
+    buf = bytearray()
+    for name, (_, req) in sides.items():
+        for _ in range(200):
+            assert roundtrip(socks[name], req, buf) == 200
+    lat: dict[str, list[float]] = {name: [] for name in sides}
+    spent = dict.fromkeys(sides, 0.0)
+    ratios = []
+    per_round = max(1, n // rounds)
+    for _ in range(rounds):
+        rps = []
+        for name, (_, req) in sides.items():
+            began = time.perf_counter()
+            for _ in range(per_round):
+                t = time.perf_counter()
+                status = roundtrip(socks[name], req, buf)
+                lat[name].append(time.perf_counter() - t)
+                assert status == 200, status
+            took = time.perf_counter() - began
+            spent[name] += took
+            rps.append(per_round / took)
+        ratios.append(rps[0] / rps[1])
+    for sock in socks.values():
+        sock.close()
+    return {name: (lat[name], len(lat[name]) / spent[name]) for name in sides}, ratios
+
+
 def sequential(port: int, req: bytes, n: int) -> tuple[list[float], float]:
     sock, buf = connect(port), bytearray()
     for _ in range(200):
@@ -154,15 +191,26 @@ def summary(lat: list[float], rps: float) -> dict[str, float]:
     }
 
 
-def ours(tmp: Path, model: Any, x: Any) -> tuple[Any, int, str]:
+def ours(tmp: Path, model: Any, x: Any) -> tuple[Any, int, str, subprocess.Popen[bytes]]:
+    """Register and deploy on a folder workspace whose endpoint manager runs in its own process
+    (`jupyter mlws endpoints serve`, as the Jupyter server would run it), so that no manager
+    thread shares this load generator's interpreter (MLflow's server has none here either)."""
     import jupyter_mlws as mlws
     from jupyter_mlws.models import save_sklearn
 
-    ws = mlws.Workspace(tmp / "ours")
+    where = tmp / "ours"
+    ws = mlws.Workspace(where)
     save_sklearn(model, tmp / "model.skops")
     ws.models.register("bench", tmp / "model.skops", example=x.head(5))
+    manager = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_mlws.cli", "--workspace", str(where), "endpoints", "serve"],
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert manager.stdout is not None
+    manager.stdout.readline()  # "Serving the endpoints of ..."
     ep = ws.endpoints.deploy("bench", model="bench:1", replicas=1)
-    return ws, int(ep.record.port), str(ep.keys.primary)
+    return ws, int(ep.record.port), str(ep.keys.primary), manager
 
 
 def mlflow_serve(tmp: Path, model: Any, x: Any) -> tuple[subprocess.Popen[bytes], int]:
@@ -220,6 +268,9 @@ def main() -> int:
     parser.add_argument(
         "--requests", type=int, default=2000, help="sequential requests per side (default 2000)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="alternating blocks of the sequential run (default 10)"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of the 8-client run (default 5)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not append to RESULTS.md")
@@ -230,7 +281,7 @@ def main() -> int:
     body = json.dumps({"dataframe_split": {"columns": COLUMNS, "data": x.head(1).values.tolist()}}).encode()
     results: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="mlws-bench-serving-") as tmp:
-        ws, port, key = ours(Path(tmp), model, x)
+        ws, port, key, manager = ours(Path(tmp), model, x)
         proc = None
         try:
             proc, mport = mlflow_serve(Path(tmp), model, x)
@@ -238,17 +289,18 @@ def main() -> int:
                 request_bytes(port, "/score", body, key),
                 request_bytes(mport, "/invocations", body, None),
             )
-            results["ours"] = {"seq": summary(*sequential(port, mine, args.requests))}
-            results["mlflow"] = {"seq": summary(*sequential(mport, theirs, args.requests))}
+            sides = {"ours": (port, mine), "mlflow": (mport, theirs)}
+            seq, ratios = interleaved(sides, args.requests, args.rounds)
+            results["ours"] = {"seq": summary(*seq["ours"])}
+            results["mlflow"] = {"seq": summary(*seq["mlflow"])}
             results["ours"]["conc"] = summary(*concurrent(port, mine, args.clients, args.seconds))
             results["mlflow"]["conc"] = summary(*concurrent(mport, theirs, args.clients, args.seconds))
         finally:
             if proc is not None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(30)
-            from jupyter_mlws.client.endpoints import stop_local_managers
-
-            stop_local_managers()
+            manager.send_signal(signal.SIGTERM)
+            manager.wait(30)
             ws.close()
     import mlflow
     import sklearn
@@ -271,7 +323,9 @@ def main() -> int:
         f"--workers 1`); kept-alive connections, TCP_NODELAY; total {time.perf_counter() - began:.0f} s.\n\n"
         "| load | ours p50 / p99 | MLflow p50 / p99 | p50 ratio | ours req/s | MLflow req/s | req/s ratio |\n"
         "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
-        f"Targets: ours p50 ≤ 1 ms; req/s ≥ 10x MLflow's. Requests: {args.requests} sequential per side; "
+        f"Targets: ours p50 ≤ 1 ms; req/s ≥ 10x MLflow's. Requests: {args.requests} sequential per side, "
+        f"in {args.rounds} blocks alternating between the sides (req/s ratio per block: "
+        f"{min(ratios):.1f}x - {max(ratios):.1f}x, median {statistics.median(ratios):.1f}x); "
         f"{args.seconds:g} s with {args.clients} client processes per side (the clients share the machine's "
         "CPUs with the server).\n"
     )

@@ -4,6 +4,7 @@
     jupyter mlws endpoints show NAME
     jupyter mlws endpoints deploy NAME MODEL [--replicas N] [--deployment D] [--traffic PCT] [--port P]
                                              [--timeout S]
+    jupyter mlws endpoints logs NAME [--lines N]
     jupyter mlws endpoints delete NAME
     jupyter mlws endpoints keys NAME regenerate primary|secondary
     jupyter mlws endpoints serve
@@ -54,6 +55,10 @@ def add_endpoint_commands(sub: Any) -> None:
     deploy.add_argument("--port", default=None, help="default: a free port, kept across restarts")
     deploy.add_argument("--timeout", default=None, help="seconds a prediction may take (default 30)")
     deploy.set_defaults(func=cmd_deploy)
+    logs = verbs.add_parser("logs", help="what the endpoint's replicas printed last (stamped lines)")
+    logs.add_argument("name")
+    logs.add_argument("--lines", default="200", help="how many lines, 1 to 10000 (default 200)")
+    logs.set_defaults(func=cmd_logs)
     delete = verbs.add_parser("delete", help="delete an endpoint (its replicas stop)")
     delete.add_argument("name")
     delete.set_defaults(func=cmd_delete)
@@ -85,15 +90,31 @@ def _whole(option: str, text: str | None, low: int, high: int) -> int | None:
 
 
 def _seconds(text: str | None) -> float | None:
+    from .validation import MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, validate_timeout_seconds
+
     if text is None:
         return None
     try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise InvalidParameter(f"--timeout must be a number of seconds from 0 to 3600, not {text!r}")
-    return value
+        return validate_timeout_seconds(float(text))
+    except (ValueError, InvalidParameter):
+        raise InvalidParameter(
+            f"--timeout must be a number of seconds from {MIN_TIMEOUT_SECONDS:g} to "
+            f"{MAX_TIMEOUT_SECONDS:g}, not {text!r}"
+        ) from None
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    """Print the endpoint's recent log lines (as Azure ML's `service.get_logs()`)."""
+    from .serving.logs import MAX_LINES
+
+    lines = _whole("--lines", args.lines, 1, MAX_LINES)
+    ws = _workspace(args)
+    try:
+        text = ws.endpoints.logs(args.name, lines or 200)
+    finally:
+        ws.close()
+    print(text or f"(endpoint {args.name} has logged nothing yet)", end="" if text else "\n")
+    return 0
 
 
 def _url(ws: Any, endpoint: Any) -> str | None:

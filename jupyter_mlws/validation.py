@@ -365,6 +365,23 @@ def validate_endpoint_name(name: Any) -> str:
     return name
 
 
+#: The bounds of an endpoint's per-request predict timeout (seconds). Longer work is batch scoring.
+MIN_TIMEOUT_SECONDS = 0.1
+MAX_TIMEOUT_SECONDS = 600.0
+
+
+def validate_timeout_seconds(value: Any) -> float:
+    """An endpoint's `timeout_seconds`: a number from 0.1 to 600 (a 400 naming the bounds)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not (
+        MIN_TIMEOUT_SECONDS <= value <= MAX_TIMEOUT_SECONDS
+    ):
+        raise InvalidParameter(
+            f"timeout_seconds must be a number of seconds from {MIN_TIMEOUT_SECONDS:g} to "
+            f"{MAX_TIMEOUT_SECONDS:g}, not {value!r}"
+        )
+    return float(value)
+
+
 def validate_version(version: Any) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidParameter(f"a model version is a whole number from 1, not {version!r}")

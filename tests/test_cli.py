@@ -297,6 +297,11 @@ def test_endpoints_served_by_endpoints_serve(registry_home: Path, capsys) -> Non
             time.sleep(0.1)
         assert score(new_key) == 200 and score(keys["primary"]) == 200
 
+        assert main(["endpoints", "logs", "churn-api", "--lines", "5"]) == 0
+        logged = capsys.readouterr().out
+        assert "serving churn-api: blue=churn:" in logged and keys["primary"] not in logged
+        assert main(["endpoints", "logs", "churn-api", "--lines", "0"]) == 2
+        assert "--lines must be a whole number from 1 to 10000" in capsys.readouterr().err
         assert main(["endpoints", "keys", "churn-api", "regenerate", "tertiary"]) == 2
         assert "primary or secondary, not 'tertiary'" in capsys.readouterr().err
         assert main(["endpoints", "deploy", "x", "churn", "--replicas", "zero"]) == 2

@@ -39,7 +39,7 @@ from ..entities import Deployment, Endpoint
 from ..errors import Forbidden, InvalidParameter, MLWSError, NotFound, PayloadTooLarge, Unavailable
 from ..serving import keys as keymod
 from ..serving import procs
-from ..validation import validate_endpoint_name
+from ..validation import validate_endpoint_name, validate_timeout_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -119,6 +119,10 @@ class EndpointHandle:
         """Requests, errors and latency percentiles (ms), total and per deployment."""
         return dict(self.refresh().record.stats)
 
+    def logs(self, lines: int = 200) -> str:
+        """The replicas' last `lines` log lines (Azure ML's ``service.get_logs()``)."""
+        return self._endpoints.logs(self.name, lines)
+
     def update(self, *, traffic: dict[str, int] | None = None, replicas: int | None = None) -> EndpointHandle:
         """Change the traffic split and/or the number of replicas; waits until running."""
         self.refresh()
@@ -140,12 +144,18 @@ class EndpointHandle:
             self._local.conn, self._local.port = conn, self.record.port
         return conn
 
-    def score(self, data: Any, *, key: str | None = None, timeout: float = 60.0) -> list[Any]:
-        """Predictions for a DataFrame, a list of records, or a {"dataframe_split": ...} dict."""
+    def score(self, data: Any, *, key: str | None = None, timeout: float = 60.0) -> Any:
+        """Predictions for a DataFrame, a list of records, or a {"dataframe_split": ...} dict.
+
+        An Azure-ML-style entry script (`run(raw_data)`) answers as it is: its answer comes back
+        as it is (for it, `data` may also be the body as a str, e.g. '{"data": [[...]]}')."""
         key = key or self.keys.primary or self.keys.secondary
         if not key:
             raise InvalidParameter(f"no key for endpoint {self.name!r}: pass key=... or regenerate_key()")
-        body = json.dumps(_payload(data), default=_default).encode()
+        if isinstance(data, (str, bytes)):
+            body = data.encode("utf-8") if isinstance(data, str) else data
+        else:
+            body = json.dumps(_payload(data), default=_default).encode()
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
         for attempt in (0, 1):  # a kept-alive connection the replica closed: retry once on a new one
             conn = self._connection(timeout)
@@ -162,7 +172,10 @@ class EndpointHandle:
         answer = json.loads(raw or b"{}")
         if resp.status != 200:
             error = _STATUS_ERRORS.get(resp.status, MLWSError)
-            raise error(f"endpoint {self.name!r} answered {resp.status}: {answer.get('message', '')}")
+            message = answer.get("message", "") if isinstance(answer, dict) else ""
+            raise error(f"endpoint {self.name!r} answered {resp.status}: {message}")
+        if resp.getheader("X-MLWS-Answer") == "raw":
+            return answer
         return list(answer["predictions"])
 
     def delete(self) -> None:
@@ -197,7 +210,10 @@ class Endpoints:
         A new endpoint (1 replica unless `replicas`) gets fresh keys, in the returned handle only.
         On an existing endpoint, a new deployment name adds a blue/green deployment with `traffic`
         percent (default 0; the others keep their shares, scaled); an existing deployment name is
-        re-pointed at `model`. Waits until the endpoint runs it (`wait` seconds at most)."""
+        re-pointed at `model`. Waits until the endpoint runs it (`wait` seconds at most).
+        `timeout_seconds` (default 30) bounds each request's predict: 0.1 to 600 seconds."""
+        if timeout_seconds is not None:
+            validate_timeout_seconds(timeout_seconds)  # before a manager starts for nothing
         self.ensure_manager()
         record, plain = apply_deploy(
             self._store,
@@ -252,6 +268,16 @@ class Endpoints:
                 return
             time.sleep(0.05)
 
+    def logs(self, name: str, lines: int = 200) -> str:
+        """What the replicas of endpoint `name` printed last (entry script prints, warnings,
+        tracebacks of failed requests), stamped with time and replica pid (serving/logs.py)."""
+        from ..serving.logs import read_tail
+
+        record = self._store.get_endpoint(validate_endpoint_name(name))  # NotFound first
+        if self.workspace.location.store_kind == "rest":
+            raise Unavailable("endpoint logs of a workspace URL are read through the server's REST API")
+        return read_tail(procs.serving_dir(self.workspace.location.workspace) / record.name, lines)
+
     def regenerate_key(self, name: str, slot: str = "primary") -> str:
         """A new key for `slot` ("primary"/"secondary"); the old one stops working within ~1 s."""
         return regenerate_key(self._store, name, slot)
@@ -285,7 +311,7 @@ class Endpoints:
             if record.state == "running":
                 return record
             if record.state == "failed":
-                raise Unavailable(f"endpoint {name!r} failed: {record.state_reason or 'see its replica.log'}")
+                raise Unavailable(f"endpoint {name!r} failed: {record.state_reason or 'see ep.logs()'}")
             if time.monotonic() > deadline:
                 raise Unavailable(f"endpoint {name!r} is not running after {wait:g} s (state {record.state})")
             time.sleep(0.05)
@@ -316,6 +342,8 @@ def apply_deploy(
     manager does the rest."""
     validate_endpoint_name(name)
     validate_endpoint_name(deployment)
+    if timeout_seconds is not None:
+        timeout_seconds = validate_timeout_seconds(timeout_seconds)
     version = store.resolve_model(model)
     try:
         current = store.get_endpoint(name)
@@ -392,7 +420,9 @@ def _payload(data: Any) -> Any:
         return {"dataframe_split": {"columns": [str(c) for c in data.columns], "data": data.values.tolist()}}
     if isinstance(data, (list, dict)):
         return data
-    raise InvalidParameter("score() takes a DataFrame, a list of records or a dataframe_split dict")
+    raise InvalidParameter(
+        "score() takes a DataFrame, a list of records, a dataframe_split dict, or the body as text"
+    )
 
 
 def _default(value: Any) -> Any:

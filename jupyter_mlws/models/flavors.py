@@ -47,9 +47,13 @@ ENTRY_SCRIPT_TAG = "entry_script"
 _SUFFIXES = {"sklearn": (".skops",), "onnx": (".onnx",), "pickle": (".pkl", ".pickle", ".joblib")}
 
 
-def detect_flavor(paths: Collection[str]) -> str:
-    """The flavor of a model from its file paths (see the module docstring); InvalidParameter if none fits."""
-    if ENTRY_SCRIPT in paths:
+def detect_flavor(paths: Collection[str], tags: Mapping[str, str] | None = None) -> str:
+    """The flavor of a model from its file paths (see the module docstring); InvalidParameter if none fits.
+
+    The entry script is `score.py`, or the file the version's `entry_script` tag names — the same
+    rule `entry_file` applies when the version loads (in `ws.models.load` and in endpoints)."""
+    script = (tags or {}).get(ENTRY_SCRIPT_TAG) or ENTRY_SCRIPT
+    if script in paths:
         return "python"
     for flavor in ("sklearn", "onnx", "pickle"):
         if any(p.lower().endswith(_SUFFIXES[flavor]) for p in paths):

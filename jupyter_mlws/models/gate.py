@@ -23,7 +23,13 @@ What it allows, by flavor (see models/flavors.py):
   file is read, so a malicious pickle's payload never runs. The entry script is imported from its
   file under a private module name (not via ``sys.path``), ``MODEL_DIR`` is set in its globals, and
   ``AZUREML_MODEL_DIR`` in ``os.environ`` only while ``init()`` runs (Azure ML compatibility).
-  ``run(data)`` receives the DataFrame built from the request by the signature.
+  Azure ML's contract for ``run``: ``run(raw_data)`` gets the request body as TEXT (the usual
+  ``json.loads(raw_data)["data"]`` on ``{"data": [[...]]}``) and what it returns IS the answer
+  (JSON-encoded as it is: no ``{"predictions": ...}`` envelope). A script that wants the typed
+  path declares it by annotating run's first parameter as a DataFrame
+  (``def run(data: pd.DataFrame)``, or the string ``"pd.DataFrame"`` under postponed
+  annotations): it then gets the frame the signature builds from records / split / CSV, and its
+  answer is enveloped like every other flavor's (`Predictor.raw` tells which).
 
 `Predictor.predict(data)` takes a DataFrame (or anything `signature.to_frame` accepts: records, split
 dict, CSV text) and returns what the model returns (list, ndarray or DataFrame). For the sklearn and
@@ -62,6 +68,9 @@ class UntrustedModel(Forbidden):
 
 class Predictor:
     """A loaded model version: `predict(data)`. Built only by `load_model`."""
+
+    #: True for an entry script that takes the request body as text and answers as it is.
+    raw = False
 
     def __init__(self, version: ModelVersion, folder: Path) -> None:
         self.name = version.name
@@ -132,12 +141,51 @@ class _OnnxPredictor(Predictor):
 
 
 class _ScriptPredictor(Predictor):
+    """An entry script: raw text in and the answer as it is out, unless run() declares a DataFrame."""
+
     def __init__(self, version: ModelVersion, folder: Path, module: Any) -> None:
         super().__init__(version, folder)
         self.module = module
+        self.raw = not _takes_dataframe(module.run)
+
+    def predict(self, data: Any) -> Any:
+        """A raw script gets text: a str or bytes as it is, a DataFrame as Azure ML's
+        ``{"data": [[...]]}`` body, anything else JSON-encoded. A typed one gets a DataFrame."""
+        if not self.raw:
+            return super().predict(data)
+        if isinstance(data, bytes):
+            data = data.decode("utf-8")
+        if not isinstance(data, str):
+            import json
+
+            if hasattr(data, "columns") and hasattr(data, "to_numpy"):
+                data = {"data": data.to_numpy().tolist()}
+            data = json.dumps(data, default=str)
+        return self.module.run(data)
 
     def _predict(self, frame: pd.DataFrame) -> Any:
         return self.module.run(frame)
+
+
+def _takes_dataframe(run: Any) -> bool:
+    """Whether run()'s first parameter is annotated as a pandas DataFrame (class or string)."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(run).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if not params or params[0].annotation is inspect.Parameter.empty:
+        return False
+    note = params[0].annotation
+    if isinstance(note, str):
+        return note.replace(" ", "").rsplit(".", 1)[-1] == "DataFrame"
+    try:
+        import pandas as pd
+
+        return isinstance(note, type) and issubclass(note, pd.DataFrame)
+    except ImportError:
+        return False
 
 
 def load_model(folder: str | os.PathLike[str], version: ModelVersion) -> Predictor:

@@ -35,6 +35,7 @@ from ..location import WorkspaceLocation, resolve_location
 from .compute import ComputeManager
 from .compute_events import COMPUTE_EVENT_SCHEMA
 from .events import RUN_EVENT_SCHEMA, RunEventWatcher
+from .exposure import refusal
 from .handlers import api_routes
 from .registry import REGISTRY_EVENT_SCHEMA
 from .services import WorkspaceServices
@@ -161,6 +162,10 @@ class MLWorkspaceApp(ExtensionApp):
         )
         self.services = self.services_class(self.location, log=self.log)
         self.settings["mlws_services"] = self.services
+        refused = refusal(self.serverapp)
+        self.settings["mlws_refusal"] = refused
+        if refused:
+            self.log.error(refused)
         self.services.kernel_env = self._kernel_env()
         events = self.serverapp.event_logger
         if events is not None:
@@ -230,7 +235,17 @@ class MLWorkspaceApp(ExtensionApp):
         from ..serving.manager import EndpointManager
 
         services = self.services
-        manager = EndpointManager(services.store, services.artifacts, self.location.workspace, self.log)
+        manager = EndpointManager(
+            services.store,
+            services.artifacts,
+            self.location.workspace,
+            self.log,
+            # replicas answer the Hosts this server answers (RELIABILITY A5)
+            host_policy={
+                "allow_remote_access": bool(serverapp.allow_remote_access),
+                "local_hostnames": list(serverapp.local_hostnames),
+            },
+        )
         await services.run(manager.start)  # takes over (and restarts) the endpoints of a previous owner
         self.endpoint_manager = manager
         self.settings["mlws_endpoint_manager"] = manager

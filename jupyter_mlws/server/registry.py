@@ -257,7 +257,8 @@ class Registry:
         location = self.services.location
         own = location.workspace if location.is_local else None
         local = resolve_server_path(self.root_dir, path, own)
-        return self.models.register(name, local, **options)  # type: ignore[no-any-return]
+        # errors and the lineage name the path as the user gave it, not where it is on this disk
+        return self.models.register(name, local, path_label=path, **options)  # type: ignore[no-any-return]
 
     def update_version(self, name: str, version: int, **changes: Any) -> ModelVersion:
         if changes.get("trusted_types") is not None:
@@ -342,6 +343,9 @@ class Registry:
 
     def delete_endpoint(self, name: str) -> None:
         self.endpoints.delete(validate_endpoint_name(name))
+
+    def endpoint_logs(self, name: str, lines: int) -> str:
+        return self.endpoints.logs(validate_endpoint_name(name), lines)  # type: ignore[no-any-return]
 
     def regenerate_key(self, name: str, slot: str) -> str:
         return self.endpoints.regenerate_key(validate_endpoint_name(name), slot)  # type: ignore[no-any-return]

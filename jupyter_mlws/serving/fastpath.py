@@ -12,9 +12,13 @@ same 400 naming the column either way):
 - the predictor is an estimator object (`Predictor.model`, sklearn/pickle flavors), the
   signature's inputs are all `double`/`long`, and they name exactly the model's fitted
   feature names (the array is built in the order the model was fitted with);
-- at load, the model's answers on a probe (a few rows) are identical for the array and the
-  frame the general path builds — a pipeline that selects columns by name fails this and
-  keeps the general path;
+- the array has the layout the general path hands the model: `np.asarray` of a frame of
+  numeric columns is column-major (Fortran order), so the fast path builds column-major arrays
+  too. Same values, same dtype, same layout: the model runs the same BLAS calls and answers the
+  same bits (a row-major array made BLAS sum in another order: last digits differed);
+- at load, the model's answers on a probe (64 random rows and a few small ones, in batches of
+  several sizes) are bit-for-bit those of the frame the general path builds — a pipeline that
+  selects columns by name fails this and keeps the general path;
 - the request is records (`[{...}]`, `{"dataframe_records": [...]}`) or split orientation
   (`{"dataframe_split": {...}}`, `{"columns", "data"}`) with exactly the signature's columns
   and finite numbers (no bool, null, NaN, strings) — anything else falls back.
@@ -39,6 +43,7 @@ class FastPath:
         self.order = order
         self.width = len(order)
         self.colset = frozenset(order)
+        self.batchable = False
         self._config: Any = None
         if type(model).__module__.startswith("sklearn."):
             from sklearn import config_context
@@ -61,24 +66,56 @@ class FastPath:
         fast = cls(model, names, kinds, order)
         return fast if fast._probe(predictor, signature) else None
 
-    def _probe(self, predictor: Any, signature: dict[str, Any] | None) -> bool:
+    def _probe_records(self) -> list[dict[str, Any]]:
+        """Rows to compare the two paths on: small hand-made ones, then random ones of several
+        magnitudes (seeded: the same probe at every load)."""
         import numpy as np
 
-        from ..models.signature import to_frame
-
-        records = [
+        rng = np.random.default_rng(20261202)
+        records: list[dict[str, Any]] = [
             {
                 c: (i * 3 + j) % 5 - 2 if self.kinds[c] == "long" else ((i * 7 + j * 3) % 11) / 4 - 1.1
                 for j, c in enumerate(self.columns)
             }
             for i in range(4)
         ]
+        scales = rng.choice([1e-3, 1.0, 1.0, 10.0, 1e4], size=(60, len(self.columns)))
+        values = rng.normal(size=(60, len(self.columns))) * scales
+        for row in values:
+            records.append(
+                {
+                    c: round(v) if self.kinds[c] == "long" else float(v)
+                    for c, v in zip(self.columns, row, strict=True)
+                }
+            )
+        return records
+
+    def _probe(self, predictor: Any, signature: dict[str, Any] | None) -> bool:
+        """True when the fast path answers the general path's bits (and sets `batchable`)."""
+        import numpy as np
+
+        from ..models.signature import to_frame
+
+        records = self._probe_records()
+        batches = [(0, 1), (0, 2), (1, 4), (4, 7), (7, 24), (3, 35), (0, len(records))]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                slow = predictor.predict(to_frame(records, signature))
-                fast = self.predict(self.rows(records))
-            return bool(np.array_equal(np.asarray(slow), np.asarray(fast)))
+                answers = {}
+                for lo, hi in batches:
+                    part = records[lo:hi]
+                    slow = np.asarray(predictor.predict(to_frame(part, signature)))
+                    fast = np.asarray(self.predict(self.rows(part)))
+                    if slow.shape != fast.shape or not np.array_equal(slow, fast):
+                        return False
+                    answers[lo, hi] = fast
+                solo = [np.asarray(self.predict(self.rows([r])))[0] for r in records]
+            self.batchable = all(
+                np.array_equal(answer[i], solo[lo + i])
+                for (lo, hi), answer in answers.items()
+                for i in range(hi - lo)
+            )
+            return True
         except Exception:
             return False
 
@@ -111,7 +148,7 @@ class FastPath:
                     if type(rec) is not dict or len(rec) != self.width:
                         return None
                     out.append([num(c, rec[c]) for c in order])
-                return np.array(out, dtype=np.float64)
+                return np.array(out, dtype=np.float64, order="F")
         except (ValueError, KeyError, TypeError):
             return None
         return None
@@ -129,7 +166,7 @@ class FastPath:
             if type(row) is not list or len(row) != self.width:
                 return None
             out.append([num(columns[p], row[p]) for p in pos])
-        return np.array(out, dtype=np.float64)
+        return np.array(out, dtype=np.float64, order="F")
 
     def predict(self, array: Any) -> Any:
         """The model's predict on the array; the values are known finite (`_number`), so sklearn's

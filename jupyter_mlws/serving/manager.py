@@ -75,6 +75,7 @@ VERSION_FIELDS = (
     "signature",
     "trusted",
     "trusted_types",
+    "tags",  # the entry script's name (`entry_script`): one rule for it everywhere (models/flavors.py)
 )
 
 
@@ -103,12 +104,18 @@ class EndpointManager:
         log: logging.Logger | None = None,
         *,
         interval: float = 0.25,
+        host_policy: dict[str, Any] | None = None,
+        busy_poll_us: int | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
         self.workspace = os.fspath(workspace)
         self.log = log or logging.getLogger("jupyter_mlws.serving")
         self.interval = interval
+        # The Jupyter server's Host rule (`serving/hosts.py`) and the replicas' busy-poll window
+        # (`serving/spin.py`); None: the replicas' defaults.
+        self.host_policy = host_policy
+        self.busy_poll_us = busy_poll_us
         self.folder = procs.serving_dir(self.workspace)
         self.cache_root = procs.cache_root(self.workspace)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -291,6 +298,8 @@ class EndpointManager:
             "cache_root": str(self.cache_root),
             "parent_pid": os.getpid(),
             "deployments": deployments,
+            "host_policy": self.host_policy,
+            "busy_poll_us": self.busy_poll_us,
         }
 
     def _supervise(self, endpoint: Endpoint, run: _Running, path: Path) -> None:
@@ -322,14 +331,14 @@ class EndpointManager:
 
     def _reason(self, run: _Running) -> str:
         """The replica's one-line `replica: cannot start: ...` message (never a traceback)."""
-        try:
-            lines = (run.folder / "replica.log").read_text(errors="replace").splitlines()[-200:]
-        except OSError:
-            lines = []
-        for line in reversed(lines):
-            if line.startswith("replica: "):
-                return line[len("replica: ") :][:500]
-        return "the replica processes keep exiting (see replica.log)"
+        from .logs import read_tail
+
+        for line in reversed(read_tail(run.folder, 200).splitlines()):
+            _, stamped, rest = line.partition("] replica: ")  # after the time and pid stamp
+            message = rest if stamped else line[len("replica: ") :] if line.startswith("replica: ") else ""
+            if message:
+                return message[:500]
+        return "the replica processes keep exiting (see the endpoint's logs: ep.logs())"
 
     def _read_reports(self, run: _Running) -> dict[int, dict[str, Any]]:
         """Stats files of live replicas; those of dead ones are folded into `retired`."""

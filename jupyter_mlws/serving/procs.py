@@ -90,7 +90,10 @@ def spawn_replica(config: Path) -> subprocess.Popen[bytes]:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
     env.pop("MLWS_RUN_ID", None)
-    with open(config.parent / "replica.log", "ab") as log:
+    from .logs import LOG_NAME, rotate
+
+    rotate(config.parent)
+    with open(config.parent / LOG_NAME, "ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", REPLICA_MODULE, str(config)],
             stdin=subprocess.DEVNULL,

@@ -31,9 +31,12 @@ from typing import Any
 MAX_HEAD = 16 * 1024
 DISCARD_MAX = 64 * 1024 * 1024
 IDLE_SECONDS = 75.0
-#: handler(method, path, headers, body, conn) -> (status, json bytes), or None when it answers
-#: later through `conn.finish(status, body)` (the replica's batched predictions).
-Handler = Callable[[str, str, dict[str, str], bytes, "HttpProtocol"], "tuple[int, bytes] | None"]
+#: handler(method, path, headers, body, conn) -> (status, json bytes) or (status, json bytes,
+#: extra header lines), or None when it answers later through `conn.finish(status, body)`
+#: (the replica's batched predictions).
+Handler = Callable[
+    [str, str, dict[str, str], bytes, "HttpProtocol"], "tuple[int, bytes] | tuple[int, bytes, bytes] | None"
+]
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
 
@@ -194,7 +197,8 @@ class HttpProtocol(asyncio.Protocol):
         if result is None:
             self.busy, self.close_after = True, close
         else:
-            self._reply(result[0], b"" if method == "HEAD" else result[1], close)
+            extra = result[2] if len(result) > 2 else b""
+            self._reply(result[0], b"" if method == "HEAD" else result[1], close, extra=extra)
         return body_start + length
 
     def finish(self, status: int, payload: bytes) -> None:
@@ -206,16 +210,19 @@ class HttpProtocol(asyncio.Protocol):
             self.buf.clear()
             self.data_received(data)
 
-    def _reply(self, status: int, payload: bytes, close: bool, linger: bool = False) -> None:
+    def _reply(
+        self, status: int, payload: bytes, close: bool, linger: bool = False, extra: bytes = b""
+    ) -> None:
         if self.transport is None:
             return
         head = (
             b"HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-            b"X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n%s\r\n"
+            b"X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n%s%s\r\n"
             % (
                 status,
                 _REASONS.get(status, "Unknown").encode(),
                 len(payload),
+                extra,
                 b"Connection: close\r\n" if close else b"",
             )
         )

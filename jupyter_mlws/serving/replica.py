@@ -24,8 +24,10 @@ and serves (`serving/protocol.py`):
 Speed (one row, p50 ≤ 1 ms): numeric JSON takes `serving/fastpath.py` (no DataFrame); the
 fast-path requests that arrive in one event-loop turn are predicted in ONE model call and
 answered each with its own rows (`_flush`: concurrent clients share sklearn's per-call
-overhead); the heap loaded at start is `gc.freeze()`d (full collections of ~10^6 library
-objects were the p99).
+overhead) — only for models whose load-time probe showed that a row's answer does not depend
+on the rows beside it (`FastPath.batchable`); the heap loaded at start is `gc.freeze()`d
+(full collections of ~10^6 library objects were the p99). The event loop busy-polls for a
+moment after each request (`serving/spin.py`): waking a slept CPU cost more than the model.
 
 Decisions: errors answer `{"error", "message"}` and never a traceback (the traceback goes
 to this process's log, which holds no key material: only hashes ever reach this process).
@@ -52,12 +54,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParameter, MLWSError
-from . import keys
+from . import keys, payload
+from .hosts import HostPolicy
 from .protocol import HttpServer
 from .state import Loaded, State, load_state
 from .stats import ReplicaStats
 
-_JSON_TYPES = ("application/json", "")
 HARD_GRACE_SECONDS = 5.0
 
 
@@ -65,30 +67,17 @@ class PredictTimeout(Exception):
     """Raised by the SIGALRM handler inside a predict that ran over its time."""
 
 
-def _jsonable(out: Any) -> Any:
-    if hasattr(out, "columns") and hasattr(out, "to_dict"):
-        return out.to_dict(orient="records")
-    if hasattr(out, "tolist"):
-        return out.tolist()
-    return list(out)
-
-
-def _default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def _err(code: str, message: str) -> bytes:
-    return json.dumps({"error": code, "message": message}).encode()
-
-
+_err = payload.error
 _NOT_FOUND = _err("not_found", "Unknown route: use POST /score, GET /healthz or GET /ready.")
 _UNAUTHORIZED = _err("unauthorized", "Missing or invalid scoring key (Authorization: Bearer <key>).")
+_BAD_HOST = _err(
+    "forbidden",
+    "This endpoint does not answer requests for that Host (DNS-rebinding protection): call it by "
+    "127.0.0.1 or localhost, or allow remote access on the server.",
+)
 _OK = b'{"status": "ok"}'
 _NOT_READY = _err("unavailable", "Models are not loaded yet.")
+_DEFAULT_HOSTS = HostPolicy()
 
 
 class Replica:
@@ -114,8 +103,10 @@ class Replica:
 
     def handle(
         self, method: str, path: str, headers: dict[str, str], body: bytes, conn: Any = None
-    ) -> tuple[int, bytes] | None:
+    ) -> tuple[int, bytes] | tuple[int, bytes, bytes] | None:
         state = self.state
+        if not (state.hosts if state is not None else _DEFAULT_HOSTS).allows(headers.get("host")):
+            return 403, _BAD_HOST
         if path == "/score":
             if method != "POST":
                 return 405, _err("method_not_allowed", "Use POST /score.")
@@ -143,52 +134,48 @@ class Replica:
 
     def _score(
         self, state: State, headers: dict[str, str], body: bytes, conn: Any
-    ) -> tuple[int, bytes] | None:
-        from ..models.signature import to_frame
-
+    ) -> tuple[int, bytes] | tuple[int, bytes, bytes] | None:
         started = time.perf_counter()
         dep = self._pick(state)
-        status = 200
+        status, extra = 200, b""
         try:
-            ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-            if not body.strip():
-                raise InvalidParameter("Empty request body: send JSON records, split orientation or CSV.")
-            if ctype in ("text/csv", "application/csv"):
-                payload: Any = body.decode("utf-8")
-            elif ctype in _JSON_TYPES or ctype.endswith("+json") or ctype == "text/plain":
-                try:
-                    payload = json.loads(body)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise InvalidParameter(f"Malformed JSON body: {exc}") from None
+            if dep.predictor.raw:  # Azure ML's run(raw_data): the body as text, the answer as it is
+                if not body.strip():
+                    raise InvalidParameter("Empty request body.")
+                out = self._predict(dep.predictor.predict, payload.text(body), state.timeout)
+                answer, extra = payload.raw_answer(out), payload.raw_headers(dep.name, dep.version)
             else:
-                raise InvalidParameter(
-                    f"Unsupported Content-Type {ctype[:60]!r}: use application/json or text/csv."
-                )
-            rows = dep.fast.rows(payload) if dep.fast is not None and type(payload) is not str else None
-            if rows is not None and conn is not None:
-                if not self._batch:
-                    asyncio.get_running_loop().call_soon(self._flush)
-                self._batch.append((dep, rows, started, conn))
-                return None
-            if rows is not None:
-                out = self._predict(dep.fast.predict, rows, state.timeout)  # type: ignore[union-attr]
-            else:
-                out = self._predict(dep.predictor.predict, to_frame(payload, dep.signature), state.timeout)
-            answer = b'{"predictions": ' + json.dumps(_jsonable(out), default=_default).encode() + dep.tag
+                data = payload.parse(headers, body)
+                rows = dep.fast.rows(data) if dep.fast is not None and type(data) is not str else None
+                # Defer to `_flush` only where another client's request could join this model
+                # call: a batchable model and more than one open connection (a lone kept-alive
+                # client would only pay an extra event-loop turn).
+                if rows is not None and conn is not None and dep.fast.batchable and (  # type: ignore[union-attr]
+                    self._batch or len(self.server.connections) > 1
+                ):
+                    if not self._batch:
+                        asyncio.get_running_loop().call_soon(self._flush)
+                    self._batch.append((dep, rows, started, conn))
+                    return None
+                if rows is not None:
+                    out = self._predict(dep.fast.predict, rows, state.timeout)  # type: ignore[union-attr]
+                else:
+                    from ..models.signature import to_frame
+
+                    out = self._predict(dep.predictor.predict, to_frame(data, dep.signature), state.timeout)
+                answer = payload.predictions(out, dep.tag)
         except MLWSError as exc:
             status, answer = exc.http_status, _err(exc.code, exc.message)
         except PredictTimeout:
             status, answer = 504, _err("timeout", f"Prediction took longer than {state.timeout:g} s.")
-        except UnicodeDecodeError:
-            status, answer = 400, _err("invalid_parameter", "The CSV body is not UTF-8.")
         except Exception:
             traceback.print_exc(file=sys.stderr)
             status, answer = (
                 500,
-                _err("internal_error", "The model failed on this input (see the endpoint's log)."),
+                _err("internal_error", "The model failed on this input (see the endpoint's logs)."),
             )
         self.stats.get(dep.name).record((time.perf_counter() - started) * 1000.0, status >= 500)
-        return status, answer
+        return (status, answer, extra) if extra else (status, answer)
 
     def _flush(self) -> None:
         """Predict the fast-path requests of this event-loop turn, one model call per deployment
@@ -209,7 +196,7 @@ class Replica:
                 continue
             try:
                 out = self._predict(dep.fast.predict, np.vstack([j[1] for j in jobs]), timeout)
-                values = _jsonable(out)
+                values = payload.jsonable(out)
                 if len(values) != sum(len(j[1]) for j in jobs):
                     raise ValueError("the model did not answer one prediction per row")
             except PredictTimeout:
@@ -223,24 +210,21 @@ class Replica:
             start = 0
             for job in jobs:
                 end = start + len(job[1])
-                part = json.dumps(values[start:end], default=_default).encode()
+                part = json.dumps(values[start:end], default=payload.default).encode()
                 self._finish(job, 200, b'{"predictions": ' + part + dep.tag)
                 start = end
 
     def _answer_one(self, dep: Loaded, job: tuple[Loaded, Any, float, Any], timeout: float) -> None:
         try:
             out = self._predict(dep.fast.predict, job[1], timeout)  # type: ignore[union-attr]
-            status, answer = (
-                200,
-                b'{"predictions": ' + json.dumps(_jsonable(out), default=_default).encode() + dep.tag,
-            )
+            status, answer = 200, payload.predictions(out, dep.tag)
         except PredictTimeout:
             status, answer = 504, _err("timeout", f"Prediction took longer than {timeout:g} s.")
         except Exception:
             traceback.print_exc(file=sys.stderr)
             status, answer = (
                 500,
-                _err("internal_error", "The model failed on this input (see the endpoint's log)."),
+                _err("internal_error", "The model failed on this input (see the endpoint's logs)."),
             )
         self._finish(job, status, answer)
 
@@ -355,6 +339,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
+    from .logs import StampedStream
+
+    sys.stdout = StampedStream(sys.stdout)  # what `ep.logs()` reads: stamped lines (serving/logs.py)
+    sys.stderr = StampedStream(sys.stderr)
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m jupyter_mlws.serving.replica CONFIG.json", file=sys.stderr)
@@ -369,7 +357,20 @@ def main(argv: list[str] | None = None) -> int:
         message = exc.message if isinstance(exc, MLWSError) else f"{type(exc).__name__}: {exc}"
         print(f"replica: cannot start: {message}", file=sys.stderr)
         return 3
-    asyncio.run(replica.serve(sock, int(config.get("parent_pid") or 0)))
+    served = ", ".join(
+        f"{d['name']}={d['version']['name']}:{d['version']['version']}" for d in config["deployments"]
+    )
+    print(f"serving {config.get('endpoint')}: {served} on port {config['port']}", file=sys.stderr)
+    from .spin import DEFAULT_BUSY_POLL_US, BusyPollSelector
+
+    spin_us = config.get("busy_poll_us")
+    loop = asyncio.SelectorEventLoop(
+        BusyPollSelector((DEFAULT_BUSY_POLL_US if spin_us is None else float(spin_us)) / 1e6)
+    )
+    try:
+        loop.run_until_complete(replica.serve(sock, int(config.get("parent_pid") or 0)))
+    finally:
+        loop.close()
     try:
         replica.stats_path.unlink()
     except OSError:

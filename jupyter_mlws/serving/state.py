@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .fastpath import FastPath
+from .hosts import HostPolicy
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class State:
     cumulative: tuple[float, ...]
     max_body: int
     timeout: float
+    hosts: HostPolicy
 
 
 def _tag(name: str, version: int) -> bytes:
@@ -76,7 +78,7 @@ def load_state(config: dict[str, Any], previous: State | None = None) -> State:
                 predictor,
                 version.signature,
                 _tag(name, version.version),
-                FastPath.build(predictor, version.signature),
+                None if predictor.raw else FastPath.build(predictor, version.signature),
             )
         )
     total = sum(d.traffic for d in loaded) or 1
@@ -90,4 +92,5 @@ def load_state(config: dict[str, Any], previous: State | None = None) -> State:
         cumulative=tuple(cumulative),
         max_body=int(config.get("max_body_bytes") or 8 * 1024 * 1024),
         timeout=float(config.get("timeout_seconds") or 30.0),
+        hosts=HostPolicy.from_config(config.get("host_policy"), str(config.get("host") or "127.0.0.1")),
     )

@@ -81,6 +81,7 @@ def test_python_flavor_needs_trust_and_runs_init_and_run(ws, tmp_path):
     (folder / "factor.json").write_text(json.dumps({"factor": 3}))
     (folder / "score.py").write_text(
         "import json, os, pathlib\n"
+        "import pandas as pd\n"
         f"pathlib.Path({str(sentinel)!r}).write_text('imported')\n"
         "FACTOR = None\n"
         "def init():\n"
@@ -88,7 +89,7 @@ def test_python_flavor_needs_trust_and_runs_init_and_run(ws, tmp_path):
         "    here = os.environ['AZUREML_MODEL_DIR']\n"
         "    assert here == MODEL_DIR\n"
         "    FACTOR = json.loads(open(os.path.join(here, 'factor.json')).read())['factor']\n"
-        "def run(data):\n"
+        "def run(data: pd.DataFrame):  # declared: the typed path\n"
         "    return (data['x'] * FACTOR).tolist()\n"
     )
     version = ws.models.register("script", folder, example=[{"x": 1.0}])

@@ -235,6 +235,10 @@ async def test_bad_deploys_and_key_names_are_clear_4xx(api: Api, manager: Any, m
         ({"name": "api"}, 400, "model: Field required"),
         ({"name": "api", "model": "churn", "deployment": "<b>"}, 400, "deployment name '<b>' is not valid"),
         ({"name": "api", "model": "churn", "keys": {}}, 400, "keys: Extra inputs are not permitted"),
+        # every score would have been a 500 (negative), or never timed out (huge)
+        ({"name": "api", "model": "churn", "timeout_seconds": -1}, 400, "from 0.1 to 600"),
+        ({"name": "api", "model": "churn", "timeout_seconds": 0}, 400, "from 0.1 to 600"),
+        ({"name": "api", "model": "churn", "timeout_seconds": 1e12}, 400, "from 0.1 to 600"),
     ]
     for body, status, message in cases:
         response = await api.call("POST", "/endpoints", body)
@@ -253,6 +257,36 @@ async def test_bad_deploys_and_key_names_are_clear_4xx(api: Api, manager: Any, m
     assert (await api.call("DELETE", "/endpoints/nope")).code == 404
     empty = await api.call("PATCH", "/endpoints/nope", {})
     assert empty.code == 400 and "names no field to change" in error_of(empty)["message"]
+
+
+async def test_logs_route_gives_the_replicas_lines(
+    api: Api, manager: Any, jp_root_dir: Path, jp_fetch: Any
+) -> None:
+    """GET /endpoints/{name}/logs: what the replicas printed (Azure ML's service.get_logs())."""
+    folder = jp_root_dir / "talky"
+    folder.mkdir()
+    (folder / "score.py").write_text(
+        "def init():\n    print('init: talky is ready', flush=True)\n"
+        "def run(raw_data):\n    print('run: got', len(raw_data), 'chars')\n    return {'ok': True}\n"
+    )
+    await api.json("POST", "/models/talky/versions", {"path": "talky", "trusted": True}, expect=201)
+    created = await api.json("POST", "/endpoints", {"name": "talky", "model": "talky:1"}, expect=201)
+    status, answer = await score(created["url"] + "/score", created["keys"]["primary"], {"data": [[1]]})
+    assert status == 200 and answer == {"ok": True}
+
+    async def logged() -> bool:
+        text = (await api.json("GET", "/endpoints/talky/logs?lines=100"))["text"]
+        return "run: got 15 chars" in text
+
+    await _until(logged)
+    body = await api.json("GET", "/endpoints/talky/logs?lines=100")
+    assert body["endpoint"] == "talky" and body["lines"] == 100
+    assert "init: talky is ready" in body["text"] and created["keys"]["primary"] not in body["text"]
+    assert len((await api.json("GET", "/endpoints/talky/logs?lines=1"))["text"].splitlines()) == 1
+    for bad in ("0", "x", "10001"):
+        response = await api.call("GET", f"/endpoints/talky/logs?lines={bad}")
+        assert response.code == 400 and "lines must be an integer from 1 to 10000" in error_of(response)["message"]
+    assert (await api.call("GET", "/endpoints/nope/logs")).code == 404
 
 
 def _rest(server: Any, method: str, path: str, body: Any = None) -> Any:

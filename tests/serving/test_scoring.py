@@ -121,7 +121,32 @@ def test_100_concurrent_requests_each_get_their_own_answer(served: dict[str, Any
     for t in threads:
         t.join(60)
     assert sorted(results) == list(range(100))
+    # each answer is, to the bit, what the model says for that request's own row alone
+    assert [results[i] for i in range(100)] == [float(model.predict(X.iloc[[i]])[0]) for i in range(100)]
     np.testing.assert_allclose([results[i] for i in range(100)], expected)
+
+
+def test_answers_equal_the_models_own_predict_bit_for_bit_on_random_frames(served: dict[str, Any]) -> None:
+    """An endpoint answers what the model in memory answers for the same frame: exact equality,
+    on 150 random frames of 1..64 rows and several magnitudes, as records and in split
+    orientation (JSON floats round-trip exactly; CSV parsing may not, so CSV is not here)."""
+    import pandas as pd
+
+    ep, model = served["ep"], served["model"]
+    client = Client(ep.record.port, ep.keys.primary)
+    rng = np.random.default_rng(20261202)
+    for i in range(150):
+        n = int(rng.integers(1, 65))
+        values = rng.normal(size=(n, len(COLUMNS))) * rng.choice([1e-3, 1.0, 1e3], size=(1, len(COLUMNS)))
+        records = pd.DataFrame(values, columns=COLUMNS).to_dict(orient="records")
+        expected = [float(v) for v in model.predict(pd.DataFrame(records))]
+        if i % 2:
+            status, answer, _ = client.score(records)
+        else:
+            split = {"columns": COLUMNS, "data": [[r[c] for c in COLUMNS] for r in records]}
+            status, answer, _ = client.score({"dataframe_split": split})
+        assert status == 200
+        assert answer["predictions"] == expected, f"frame {i} ({n} rows) differs from model.predict"
 
 
 def test_rotated_key_is_rejected_within_a_second_while_the_secondary_works(served: dict[str, Any]) -> None:
@@ -168,7 +193,7 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection(served: dict
     rows = [frame(1, seed=s) for s in (21, 22, 23)]
     bodies = [json.dumps(r.to_dict(orient="records")).encode() for r in rows]
     raw = b"".join(
-        b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer "
+        b"POST /score HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer "
         + ep.keys.primary.encode()
         + b"\r\nContent-Length: %d\r\n\r\n" % len(b)
         + b
@@ -184,3 +209,47 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection(served: dict
     answers = [json.loads(part.split(b"\r\n\r\n", 1)[1]) for part in data.split(b"HTTP/1.1 ")[1:]]
     got = [a["predictions"][0] for a in answers]
     np.testing.assert_allclose(got, [served["model"].predict(r)[0] for r in rows])
+
+
+def test_a_foreign_host_header_is_refused_on_every_route(served: dict[str, Any]) -> None:
+    """DNS rebinding (RELIABILITY A5): a page on evil.example re-pointed at 127.0.0.1 sends
+    `Host: evil.example`; the replica answers it 403, as the Jupyter server would."""
+    ep = served["ep"]
+    client = Client(ep.record.port, ep.keys.primary)
+    body = json.dumps(frame(1).to_dict(orient="records")).encode()
+    auth = {"Authorization": f"Bearer {ep.keys.primary}", "Content-Type": "application/json"}
+    for host in ("evil.example", "evil.example:80", f"127.0.0.1.evil.example:{ep.record.port}", ""):
+        for method, path, payload in (("GET", "/healthz", None), ("GET", "/ready", None), ("POST", "/score", body)):
+            status, answer, _ = client.request(method, path, payload, {**auth, "Host": host})
+            assert status == 403 and answer["error"] == "forbidden", (host, path)
+    for host in (f"127.0.0.1:{ep.record.port}", f"localhost:{ep.record.port}", "[::1]", "LOCALHOST"):
+        assert client.request("GET", "/healthz", None, {"Host": host})[0] == 200, host
+    assert client.request("POST", "/score", body, {**auth, "Host": f"localhost:{ep.record.port}"})[0] == 200
+
+
+def test_deep_nesting_and_non_json_tokens_are_400_never_500(served: dict[str, Any]) -> None:
+    ep = served["ep"]
+    client = Client(ep.record.port, ep.keys.primary)
+    bodies = [
+        b"[" * 100_000 + b"]" * 100_000,
+        b"NaN",
+        b'[{"a": NaN, "b": 1.0, "c": 1.0, "d": 1.0}]',
+        b'{"dataframe_split": {"columns": ["a", "b", "c", "d"], "data": [[Infinity, 1, 1, 1]]}}',
+        b"1",
+        b'"text"',
+        b"null",
+        b"[1, 2]",
+        b"[[]]",
+        b"[{}]",
+        b'{"data": 5}',
+        b'{"dataframe_split": {"columns": "a", "data": 3}}',
+        b"\xff\xfe",
+    ]
+    for body in bodies:
+        status, answer, text = client.score(body)
+        assert status == 400, (body[:40], status, text[:200])
+        assert answer["error"] == "invalid_parameter" and answer["message"]
+        assert "Traceback" not in text
+    assert "nested too deeply" in client.score(bodies[0])[1]["message"]
+    assert "NaN is not JSON" in client.score(bodies[1])[1]["message"]
+    assert client.score(frame(1).to_dict(orient="records"))[0] == 200  # still serving

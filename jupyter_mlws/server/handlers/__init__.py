@@ -18,7 +18,13 @@ from .compute import (
     ComputeKernelsHandler,
     KeepAliveHandler,
 )
-from .endpoints import EndpointHandler, EndpointKeyHandler, EndpointListHandler, EndpointScoreHandler
+from .endpoints import (
+    EndpointHandler,
+    EndpointKeyHandler,
+    EndpointListHandler,
+    EndpointLogsHandler,
+    EndpointScoreHandler,
+)
 from .executions import ExecutionsHandler
 from .experiments import ExperimentHandler, ExperimentsHandler
 from .info import InfoHandler, OpenAPIHandler, UnknownResourceHandler
@@ -64,6 +70,7 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)", EndpointHandler),
         (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/keys/(?P<key_name>[^/]+)", EndpointKeyHandler),
         (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/score", EndpointScoreHandler),
+        (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/logs", EndpointLogsHandler),
         # Last: anything else under the API is a JSON 404.
         (f"{API_PREFIX}/(?P<path>.*)", UnknownResourceHandler),
     ]

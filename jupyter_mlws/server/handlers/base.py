@@ -22,7 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado.web import HTTPError, stream_request_body
 
-from ...errors import InvalidParameter, MLWSError, PayloadTooLarge
+from ...errors import Forbidden, InvalidParameter, MLWSError, PayloadTooLarge
 from ..services import WorkspaceServices
 
 M = TypeVar("M", bound=BaseModel)
@@ -54,6 +54,9 @@ class MLWSHandler(APIHandler):
         self._body_chunks, self._body_size = [], 0
         if self._finished:
             return
+        refused = self.settings.get("mlws_refusal")
+        if refused:  # exposed with no credentials (server/exposure.py, RELIABILITY A10)
+            raise Forbidden(refused)
         if self.needs_store:
             await self.services.wait_ready()
         declared = self.request.headers.get("Content-Length")
@@ -66,6 +69,20 @@ class MLWSHandler(APIHandler):
         # Let tornado accept what we accept (its server-wide cap may be lower or higher).
         # Above ours, so that our check (a JSON 413) fires before tornado's (a bare 400).
         self.request.connection.set_max_body_size(self.max_body_size + 1024 * 1024)  # type: ignore[attr-defined]
+
+    def int_argument(self, name: str, low: int, high: int | None, what: str | None = None) -> int | None:
+        """The integer query argument `name` (None when absent); a 400 naming the bounds otherwise."""
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return None
+        what = what or (f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}")
+        try:
+            value = int(raw)
+        except ValueError:
+            raise InvalidParameter(f"{name} must be {what}, not {raw[:40]!r}.") from None
+        if value < low or (high is not None and value > high):
+            raise InvalidParameter(f"{name} must be {what}, not {value}.")
+        return value
 
     def check_xsrf_cookie(self) -> None:
         """jupyter_server answers a foreign `Origin` on a cookie-authenticated write with 404;

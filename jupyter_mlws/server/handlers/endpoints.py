@@ -3,6 +3,7 @@
 - `GET/POST /endpoints`; `GET/PATCH/DELETE /endpoints/{name}`
 - `POST /endpoints/{name}/keys/{primary|secondary}` (regenerate)
 - `POST /endpoints/{name}/score` (the panel's "Try it" box: relayed to the endpoint)
+- `GET /endpoints/{name}/logs?lines=200` (what the replicas printed last, serving/logs.py)
 
 Who calls what: the panel's Endpoints tab calls these; the handlers call `server/registry.py`,
 which deploys, changes and deletes through `ws.endpoints` (client/endpoints.py) with this
@@ -18,6 +19,8 @@ Jupyter token, so it opens none of these routes. A POST for an existing endpoint
 names the sha256 a replica loads); `state`, `owner` and `stats` belong to the endpoint manager
 and cannot be set over HTTP. Deploy waits
 until the replicas are ready (or failed), so the answer says whether scoring works.
+`timeout_seconds` is bounded (`validation.validate_timeout_seconds`: 0.1 to 600 s): a negative
+one made every request fail and a huge one meant no timeout at all.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ...errors import InvalidParameter, Unavailable
+from ...serving.logs import MAX_LINES
 from ..openapi import api_operation
 from ..registry import parse_key_name
 from .registry_base import RegistryHandler
@@ -105,6 +109,18 @@ class KeyRegenerated(BaseModel):
     endpoint: str
     key_name: str = Field(description="primary or secondary")
     key: str = Field(description="The new key, shown once; the old one stops working within a second.")
+
+
+class EndpointLogs(BaseModel):
+    """The replicas' recent log lines (Azure ML's `service.get_logs()`)."""
+
+    endpoint: str
+    lines: int = Field(description="How many lines were asked for (the text may hold fewer).")
+    text: str = Field(description="The lines, oldest first, each stamped with UTC time and replica pid.")
+
+
+class LogsQuery(BaseModel):
+    lines: int | None = Field(None, ge=1, le=MAX_LINES, description="Default 200.")
 
 
 class ScoreAnswer(BaseModel):
@@ -243,6 +259,22 @@ class EndpointKeyHandler(EndpointsHandler):
         self.changed(name)
         self.set_header("Cache-Control", "no-store")  # key material: no cache keeps a copy
         self.write_model(KeyRegenerated(endpoint=name, key_name=which, key=key))
+
+
+class EndpointLogsHandler(EndpointsHandler):
+    @api_operation(
+        "The last lines its replicas wrote (entry script prints, warnings, failed requests' tracebacks)",
+        query=LogsQuery,
+        response=EndpointLogs,
+        errors=(400, 403, 404, 503),
+        tags=_TAGS,
+    )
+    @web.authenticated
+    @authorized
+    async def get(self, name: str) -> None:
+        lines = self.int_argument("lines", 1, MAX_LINES) or 200
+        text = await self.call("endpoint_logs", name, lines)
+        self.write_model(EndpointLogs(endpoint=name, lines=lines, text=text))
 
 
 KEY_HEADER = "X-MLWS-Endpoint-Key"

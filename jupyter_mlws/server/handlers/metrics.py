@@ -168,10 +168,10 @@ class MetricHistoryHandler(MLWSHandler):
     @authorized
     async def get(self, run_id: str, key: str) -> None:
         query = HistoryQuery(
-            max_points=self._int_arg("max_points", 2, MAX_HISTORY_POINTS),
-            since=self._int_arg("since", 0, None, "a cursor from an earlier answer (an integer >= 0)"),
-            min_step=self._int_arg("min_step", -(2**63), 2**63 - 1),
-            max_step=self._int_arg("max_step", -(2**63), 2**63 - 1),
+            max_points=self.int_argument("max_points", 2, MAX_HISTORY_POINTS),
+            since=self.int_argument("since", 0, None, "a cursor from an earlier answer (an integer >= 0)"),
+            min_step=self.int_argument("min_step", -(2**63), 2**63 - 1),
+            max_step=self.int_argument("max_step", -(2**63), 2**63 - 1),
         )
         series: MetricSeries = await self.services.run(
             self.services.store.get_metric_history,
@@ -192,19 +192,6 @@ class MetricHistoryHandler(MLWSHandler):
                 cursor=series.cursor,
             )
         )
-
-    def _int_arg(self, name: str, low: int, high: int | None, what: str | None = None) -> int | None:
-        raw = self.get_query_argument(name, None)
-        if raw is None:
-            return None
-        what = what or (f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}")
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidParameter(f"{name} must be {what}, not {raw[:40]!r}.") from None
-        if value < low or (high is not None and value > high):
-            raise InvalidParameter(f"{name} must be {what}, not {value}.")
-        return value
 
 
 class HeartbeatHandler(MLWSHandler):

@@ -146,6 +146,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mlws/api/v1/endpoints/{name}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The last lines its replicas wrote (entry script prints, warnings, failed requests' tracebacks) */
+        get: operations["getEndpointsNameLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/endpoints/{name}/score": {
         parameters: {
             query?: never;
@@ -1006,6 +1023,24 @@ export interface components {
         EndpointList: {
             /** Endpoints */
             endpoints: components["schemas"]["EndpointModel"][];
+        };
+        /**
+         * EndpointLogs
+         * @description The replicas' recent log lines (Azure ML's `service.get_logs()`).
+         */
+        EndpointLogs: {
+            /** Endpoint */
+            endpoint: string;
+            /**
+             * Lines
+             * @description How many lines were asked for (the text may hold fewer).
+             */
+            lines: number;
+            /**
+             * Text
+             * @description The lines, oldest first, each stamped with UTC time and replica pid.
+             */
+            text: string;
         };
         /**
          * EndpointModel
@@ -2745,6 +2780,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["KeyRegenerated"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getEndpointsNameLogs: {
+        parameters: {
+            query?: {
+                lines?: number | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The last lines its replicas wrote (entry script prints, warnings, failed requests' tracebacks) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EndpointLogs"];
                 };
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
