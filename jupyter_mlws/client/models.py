@@ -17,7 +17,11 @@ Decisions:
   once per process and reused while the installed packages do not change (the ~20 ms of git calls
   and the ~0.5 s first package scan would otherwise dominate a register: target ≤ 20 ms).
 - Lineage: ``source_run_id`` (its experiment and code snapshot are the run's) and ``source_path``
-  (the artifact path in the run, or the absolute local path registered).
+  (the artifact path in the run, or the absolute local path registered). A local path registered
+  with ``run=`` (Azure ML's ``run.register_model(model_path=...)`` after training in a notebook)
+  keeps both: the files are the local ones, the lineage and the environment are the run's.
+  `path_label` (the server's register route) is the path as the user gave it: errors and the
+  lineage name it, never the absolute path on the server's disk.
 - Trust (see models/gate.py): ``trusted=True`` at registration, or later with `trust(ref)`, is what
   lets a pickle or python-flavor version load; ``trusted_types`` lists accepted skops types.
 - `load` and `download` go through `models.files.materialize` (the verified cache under
@@ -100,46 +104,61 @@ class Models:
         tags: Mapping[str, Any] | None = None,
         trusted: bool = False,
         trusted_types: Sequence[str] | None = None,
+        path_label: str | None = None,
     ) -> ModelVersion:
         """Register the next version of `name` from a local file/folder or from a run's artifacts.
 
-        Give `path`, or `run` (a Run or run id) with `artifact_path`. `example` (a DataFrame, array,
-        records or dict of columns) sets the signature. Returns the new ModelVersion.
+        Give `path` (a local file or folder: its files are the version's), or `run` (a Run or run
+        id) with `artifact_path` (the run's artifacts under that path). `path` with `run` and no
+        `artifact_path` registers the local files with lineage to that run and its environment,
+        as Azure ML's ``run.register_model`` does. `example` (a DataFrame, array, records or dict
+        of columns) sets the signature. Returns the new ModelVersion.
         """
         from ..models.files import collect, store_files
         from ..models.flavors import detect_flavor, entry_file
 
         validate_model_name(name)
-        if (path is None) == (run is None):
+        if path is None and run is None:
             raise InvalidParameter(
-                "Register a model from a local path, or from run= with artifact_path=, not both."
+                "Say where the model files are: path= (a local file or folder), or run= with "
+                "artifact_path= (the model's path among the run's artifacts)."
+            )
+        if path is not None and artifact_path is not None:
+            raise InvalidParameter(
+                "Give path= (local files) or artifact_path= (a run's artifacts), not both; "
+                "path= with run= registers the local files with lineage to that run."
             )
         if not isinstance(trusted, bool):
             raise InvalidParameter(f"trusted is True or False, not {trusted!r}.")
         types = _type_names(trusted_types)
         artifacts = self.workspace.artifact_store
-        if path is not None:
-            if artifact_path is not None:
-                raise InvalidParameter("artifact_path goes with run=; a local model is registered by path.")
-            files, sha256, size = store_files(artifacts, collect(path))
-            run_id, source_path, environment = None, os.fspath(Path(path).expanduser().absolute()), None
-        else:
+        run_id = None
+        if run is not None:
             run_id = run if isinstance(run, str) else getattr(run, "run_id", None)
             if not isinstance(run_id, str):
                 raise InvalidParameter(f"run= takes a Run or a run id, not {type(run).__name__}.")
+            self.workspace.settle(run_id)
+            self.store.get_run_info(run_id)  # NotFound for an unknown run, before touching files
+        environment = None if run_id is None else self._run_environment(run_id)
+        if path is not None:
+            shown = os.fspath(path) if path_label is None else path_label
+            files, sha256, size = store_files(artifacts, collect(path, label=shown))
+            source_path = shown if path_label is not None else os.fspath(Path(path).expanduser().absolute())
+        else:
             if not artifact_path:
                 raise InvalidParameter(
-                    "Registering from a run needs artifact_path= (the model's path in the run)."
+                    "Registering from a run needs artifact_path= (the model's path in the run), "
+                    "or path= (local files registered with lineage to the run)."
                 )
-            self.workspace.settle(run_id)
-            self.store.get_run_info(run_id)  # NotFound for an unknown run, before touching artifacts
+            assert run_id is not None
             files, sha256, size = self._store_run_files(run_id, artifact_path)
-            source_path, environment = artifact_path, self._run_environment(run_id)
+            source_path = artifact_path
         paths = {f.path for f in files}
-        chosen = flavor if flavor is not None else detect_flavor(paths)
+        tag_text = {str(k): str(v) for k, v in (tags or {}).items()}
+        chosen = flavor if flavor is not None else detect_flavor(paths, tag_text)
         if chosen not in MODEL_FLAVORS:
             raise InvalidParameter(f"Unknown model flavor {chosen!r}: one of {', '.join(MODEL_FLAVORS)}.")
-        entry_file(chosen, paths, {str(k): str(v) for k, v in (tags or {}).items()})
+        entry_file(chosen, paths, tag_text)
         signature = None
         if example is not None:
             from ..models.signature import infer_signature

@@ -77,21 +77,23 @@ class ModelIntegrityError(Conflict):
     code = "model_integrity"
 
 
-def collect(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
+def collect(path: str | os.PathLike[str], label: str | None = None) -> list[tuple[str, Path]]:
     """The files of a model: ``[(relative posix path, absolute path to read)]``, sorted by path.
 
     `path` is one file (its name becomes the relative path) or a folder (walked, links not followed;
-    see the module docstring for what is refused). Raises NotFound / InvalidParameter.
+    see the module docstring for what is refused). Raises NotFound / InvalidParameter, whose
+    messages name the path as `label` (the user's own spelling; default: `path` as given).
     """
+    shown = os.fspath(path) if label is None else label
     root = Path(path).expanduser().absolute()
     try:
         st = root.stat()
     except FileNotFoundError:
-        raise NotFound(f"No file or folder at {os.fspath(path)!r} to register.") from None
+        raise NotFound(f"No file or folder at {shown!r} to register.") from None
     if stat.S_ISREG(st.st_mode):
         return [(safe_relative_path(root.name), root.resolve())]
     if not stat.S_ISDIR(st.st_mode):
-        raise InvalidParameter(f"{os.fspath(path)!r} is not a regular file or folder; refused.")
+        raise InvalidParameter(f"{shown!r} is not a regular file or folder; refused.")
     real_root = root.resolve()
     found: list[tuple[str, Path]] = []
     total = 0
@@ -101,7 +103,7 @@ def collect(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
             link = Path(folder, d)
             if link.is_symlink() and not Path(os.path.realpath(link)).is_relative_to(real_root):
                 raise InvalidParameter(
-                    f"{_rel(link, real_root)!r} is a link to a folder outside {os.fspath(path)!r}; refused."
+                    f"{_rel(link, real_root)!r} is a link to a folder outside {shown!r}; refused."
                 )
         for name in names:
             full = Path(folder, name)
@@ -116,13 +118,13 @@ def collect(path: str | os.PathLike[str]) -> list[tuple[str, Path]]:
             found.append((safe_relative_path(rel), target))
             total += target.stat().st_size
             if len(found) > MAX_FILES:
-                raise InvalidParameter(f"{os.fspath(path)!r} holds more than {MAX_FILES} files; refused.")
+                raise InvalidParameter(f"{shown!r} holds more than {MAX_FILES} files; refused.")
             if total > MAX_TOTAL_BYTES:
                 raise InvalidParameter(
-                    f"{os.fspath(path)!r} holds more than {MAX_TOTAL_BYTES // 1024**3} GiB; refused."
+                    f"{shown!r} holds more than {MAX_TOTAL_BYTES // 1024**3} GiB; refused."
                 )
     if not found:
-        raise InvalidParameter(f"The folder {os.fspath(path)!r} holds no files to register.")
+        raise InvalidParameter(f"The folder {shown!r} holds no files to register.")
     return sorted(found)
 
 
@@ -273,7 +275,7 @@ def _open_regular(path: Path) -> IO[bytes]:
     fd = os.open(path, _READ_FLAGS)
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise InvalidParameter(f"{os.fspath(path)!r} is not a regular file.")
+        raise InvalidParameter(f"{path.name!r} is not a regular file.")
     return os.fdopen(fd, "rb")
 
 

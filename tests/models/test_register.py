@@ -120,8 +120,10 @@ def test_register_refuses_bad_input(ws, skops_file, tmp_path):
         ws.models.register("bad name!", skops_file)
     with pytest.raises(NotFound):
         ws.models.register("m", tmp_path / "missing.skops")
-    with pytest.raises(InvalidParameter, match="not both"):
+    with pytest.raises(InvalidParameter, match="Say where the model files are"):
         ws.models.register("m")
+    with ws.start_run() as open_run, pytest.raises(InvalidParameter, match="not both"):
+        ws.models.register("m", skops_file, run=open_run, artifact_path="model")
     (tmp_path / "notes.txt").write_text("hi")
     with pytest.raises(InvalidParameter, match="flavor"):
         ws.models.register("m", tmp_path / "notes.txt")
@@ -135,6 +137,27 @@ def test_register_refuses_bad_input(ws, skops_file, tmp_path):
     run.end()
     with pytest.raises(NotFound):
         ws.models.get("m")  # nothing half-registered
+
+
+def test_a_local_file_registered_with_its_run_keeps_the_runs_lineage_and_environment(ws, skops_file):
+    """README / DESIGN §5: `ws.models.register("churn", path="model.skops", run=run)`, as Azure ML's
+    run.register_model: the files are the local ones, the lineage and environment the run's."""
+    from jupyter_mlws.client.environment import record_environment
+
+    with ws.start_run(experiment="churn", name="train") as run:
+        env = record_environment(run)
+    version = ws.models.register("churn", path=skops_file, run=run, tags={"team": "a"})
+    assert version.version == 1 and version.flavor == "sklearn"
+    assert version.source_run_id == run.id
+    assert version.source_path == str(skops_file.absolute())
+    assert [f.path for f in version.files] == [skops_file.name]
+    assert version.environment["python"] == env["python"]
+    assert ws.models.load("churn:1").predict is not None
+    by_id = ws.models.register("churn", skops_file, run=run.id)  # a run id works as well
+    assert by_id.version == 2 and by_id.source_run_id == run.id and by_id.sha256 == version.sha256
+    with pytest.raises(NotFound):
+        ws.models.register("churn", skops_file, run="0123abcd")
+    assert ws.models.get("churn").version == 2  # the refused one stored nothing
 
 
 def test_download_gives_the_verified_files(ws, skops_file, tmp_path):

@@ -162,6 +162,7 @@ def _outside_paths(root: Path, tmp_path: Path) -> dict[str, str]:
     inside.mkdir()
     (inside / "model.skops").write_bytes(b"x")
     os.symlink(secret, inside / "extra.skops")  # a link inside a model folder, leading out
+    (root / "empty-folder").mkdir()
     return {"secret": str(secret)}
 
 
@@ -176,6 +177,7 @@ def _outside_paths(root: Path, tmp_path: Path) -> dict[str, str]:
         ({"path": "/etc/passwd"}, "is outside the server's root dir"),
         ({"path": "sneaky/out/secret.skops"}, "is outside the server's root dir"),
         ({"path": "link.skops"}, "is outside the server's root dir"),
+        ({"path": "empty-folder"}, "The folder 'empty-folder' holds no files"),
         ({"path": "bundle"}, "is a link that leaves the model folder"),
         ({"path": "no/such/file.skops"}, "does not exist under the server's root dir"),
         ({"path": ""}, "path is empty"),
@@ -196,6 +198,8 @@ async def test_bad_register_bodies_are_400_naming_the_problem(
     error = error_of(response)
     assert error["error"] == "invalid_parameter" and message in error["message"], error["message"]
     assert "not yours" not in error["message"]
+    # the path as the user gave it, never where it is on the server's disk
+    assert str(jp_root_dir) not in error["message"] and os.path.realpath(jp_root_dir) not in error["message"]
     assert (await api.json("GET", "/models"))["models"] == [], "nothing registered"
 
 
