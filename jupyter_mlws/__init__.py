@@ -17,9 +17,10 @@ from .location import WorkspaceLocation, resolve_location
 # The user API (DESIGN.md §5), imported on first attribute access: the client
 # pulls in SQLAlchemy and pandas, which a plain `import jupyter_mlws` must not.
 _CLIENT_API = (
-    "Experiment", "Run", "Workspace", "active_run", "end_run", "get_run", "log_artifact", "log_artifacts",
-    "log_dict", "log_figure", "log_metric", "log_metrics", "log_param", "log_params", "log_table",
-    "log_text", "search_runs", "set_tag", "set_tags", "start_run",
+    "Experiment", "Run", "Workspace", "active_run", "end_run", "get_run", "last_run", "log_artifact",
+    "log_artifacts", "log_dict", "log_figure", "log_image", "log_list", "log_metric", "log_metrics",
+    "log_param", "log_params", "log_row", "log_table", "log_text", "search_runs", "set_tag", "set_tags",
+    "start_run",
 )
 
 __all__ = ["MLWSError", "WorkspaceLocation", "__version__", "resolve_location", *_CLIENT_API]
@@ -33,10 +34,12 @@ def __getattr__(name: str) -> Any:
         value = getattr(client, name)
         globals()[name] = value
         return value
-    if name == "models":  # `mlws.models.save_sklearn(...)` right after `import jupyter_mlws as mlws`
+    if name in ("models", "widgets"):
+        # `mlws.models.save_sklearn(...)` and `mlws.widgets.RunDetails(run)` right after
+        # `import jupyter_mlws as mlws` (DESIGN.md §5), without paying for them in every kernel
         import importlib
 
-        return importlib.import_module(".models", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'jupyter_mlws' has no attribute {name!r}")
 
 

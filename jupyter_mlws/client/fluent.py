@@ -168,6 +168,27 @@ def log_figure(figure: Any, artifact_file: str) -> Any:
     return _run().log_figure(figure, artifact_file)
 
 
+def log_image(name: str, image: Any) -> Any:
+    """Store an image in the active run (`images/<name>.png`; see client/run_logging.py)."""
+    return _run().log_image(name, image)
+
+
+def log_list(name: str, values: Any) -> None:
+    """Log a list of numbers as one metric series of the active run."""
+    _run().log_list(name, values)
+
+
+def log_row(name: str, **columns: Any) -> Any:
+    """Append a row to the table `name` of the active run."""
+    return _run().log_row(name, **columns)
+
+
+def last_run() -> Run | None:
+    """The run of the last `%%mlrun` cell or top-level `start_run` in this process (while it is
+    still active too), or None — MLflow's `last_active_run()`."""
+    return lifecycle.last()
+
+
 def get_run(run_id: str) -> Run:
     """A run of the default workspace by id."""
     return default_workspace().get_run(run_id)

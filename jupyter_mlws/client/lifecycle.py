@@ -56,13 +56,22 @@ _installed = False
 _uncaught: list[str] = []
 _exit_status: list[Any] = []  # the last code given to sys.exit
 _kernel_shutdown: list[bool] = []  # the kernel's do_shutdown ran (value: restart)
+_last: list[Run] = []  # the last top-level run started here (`mlws.last_run()`)
 
 
 def push(run: Run) -> None:
     """Make `run` the active run (started by `start_run` in this process)."""
     with _lock:
+        if not _stack:
+            _last[:] = [run]
         _stack.append(run)
         _install()
+
+
+def last() -> Run | None:
+    """The last top-level run started in this process, active or ended."""
+    with _lock:
+        return _last[0] if _last else None
 
 
 def forget(run: Run) -> None:

@@ -60,6 +60,7 @@ class Run:
         self._info = info
         self._steps: dict[str, int] = {}
         self._logger: MetricLogger | None = None
+        self._tables: dict[str, list[dict[str, Any]]] = {}  # log_row's tables (run_logging.py)
 
     def __repr__(self) -> str:
         return f"<Run {self.id} {self.info.name!r} {self.info.status.value}>"
@@ -288,6 +289,24 @@ class Run:
 
         data, name = figure_bytes(figure, artifact_file)
         return self.log_bytes(data, name)
+
+    def log_image(self, name: str, image: Any) -> ArtifactRecord:
+        """Store an image (Figure, PIL image, numpy array, PNG bytes or file) as `images/<name>.png`."""
+        from .run_logging import log_image
+
+        return log_image(self, name, image)
+
+    def log_list(self, name: str, values: Any) -> None:
+        """Log a list of numbers as the metric `name`, one step each (Azure ML's `log_list`)."""
+        from .run_logging import log_list
+
+        log_list(self, name, values)
+
+    def log_row(self, name: str, **columns: Any) -> ArtifactRecord:
+        """Append a row to the run's table `name` (`tables/<name>.json`, shown as a table)."""
+        from .run_logging import log_row
+
+        return log_row(self, name, columns)
 
     def log_output(self, text: str, name: str = "output.txt") -> ArtifactRecord:
         """Store captured stdout/stderr text as `logs/<name>` (what `logs()` returns)."""

@@ -253,3 +253,9 @@ def test_the_default_experiment_is_the_notebook_name(kernel: Kernel, ws) -> None
     run_id = kernel.ok("%%mlrun\n'x'\n").run_id
     info = ended(ws, run_id).info
     assert ws.store.get_experiment(info.experiment_id).name == Path(kernel.notebook).stem
+
+
+def test_last_run_after_a_cell_is_that_cells_run(kernel: Kernel, ws) -> None:
+    reply = kernel.ok("%%mlrun -e last -n cell\nmlws.log_metric('x', 1.0)\n")
+    assert _in_kernel(kernel, "mlws.last_run().id") == reply.run_id
+    assert _in_kernel(kernel, "mlws.last_run().status") == "completed"

@@ -91,3 +91,27 @@ def test_a_failing_live_refresh_is_shown_not_raised(workspace) -> None:
         assert not details.live
     finally:
         details.close()
+
+
+def test_mlws_widgets_and_models_resolve_after_a_plain_import(workspace) -> None:
+    """`import jupyter_mlws as mlws; mlws.widgets.RunDetails(run)` as the docs show it (the
+    package attribute is lazy like `mlws.models`, and `import jupyter_mlws` stays light)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jupyter_mlws as mlws; assert 'anywidget' not in sys.modules; "
+        "print(mlws.widgets.RunDetails.__name__, mlws.widgets.ModelRegistry.__name__, "
+        "mlws.models.save_sklearn.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["RunDetails", "ModelRegistry", "save_sklearn"], done.stderr
+    import jupyter_mlws as mlws
+
+    run = workspace.start_run(experiment="details", name="by-attribute")
+    details = mlws.widgets.RunDetails(run)
+    try:
+        assert details.run_id == run.id
+    finally:
+        details.close()
+        run.end()
