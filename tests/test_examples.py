@@ -19,6 +19,11 @@ def test_there_are_examples() -> None:
     assert NOTEBOOKS, "examples/ has no notebooks"
 
 
+def state_of(nb: nbformat.NotebookNode) -> dict:
+    """The widget models a notebook was saved with (nbclient's store_widget_state)."""
+    return dict(nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"])
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "demo"
@@ -43,6 +48,9 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         out.get("text", "") + out.get("data", {}).get("text/plain", "")
         for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
     )
+    # kernels we start print nothing of their own into cells (ipykernel's plain-TCP warning
+    # reached example 05's cells from the instance kernel it starts)
+    assert "without encryption" not in text and "[IPKernelApp]" not in text
     if path.name == "01-workspace.ipynb":
         assert str(work / ".mlws") in text
     if path.name == "02-tracking.ipynb":
@@ -75,6 +83,11 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         )
         assert diff in text
         assert "Bad filter" in text
+        # the bad filter is on a widget of its own: the history keeps showing its runs
+        histories = [m["state"] for m in state_of(nb).values() if m["state"].get("experiment") == "widgets-demo"
+                     and "rows" in m["state"]]
+        assert sorted(len(h["rows"]) for h in histories) == [0, 3]
+        assert [h["error"][:10] for h in histories if not h["rows"]] == ["Bad filter"]
         # Saved with widget state: the chart's series are in the notebook, not only in the kernel.
         state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
         charts = [m["state"] for m in state.values() if m["state"].get("metrics") == ["loss", "accuracy"]]
@@ -87,7 +100,12 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert "compute instance 'cpu-small' has a memory limit of 768 MiB" in text
         assert "kernel alive: False" in text
         assert "killed | memory limit exceeded: RSS " in text and "> 768 MiB limit of compute instance cpu-small" in text
-        assert "limit_stopped" in text and text.rstrip().endswith("[]")
+        assert "limit_stopped" in text
+        # the demo keeps its instance (the clean-up cell is optional and off)
+        assert text.rstrip().endswith("['cpu-small']")
+        from jupyter_mlws import Workspace
+
+        assert list(Workspace(work / ".mlws").compute.instances()["name"]) == ["cpu-small"]
     if path.name == "06-models-and-endpoints.ipynb":
         assert "iris:1 sklearn True True" in text  # lineage to the run; same files, same digest
         assert "[('sepal length (cm)', 'double'), ('sepal width (cm)', 'double')]" in text
@@ -96,4 +114,9 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert "[0, 0, 0]" in text and "'deployment': 'blue', 'version': 1" in text
         assert "without a key: 401" in text
         assert "2 True True" in text  # the alias move redeployed version 2; requests counted
-        assert text.rstrip().endswith("[]")
+        # the demo keeps a model and a running endpoint (the clean-up cell is optional and off)
+        from jupyter_mlws import Workspace
+
+        ws = Workspace(work / ".mlws")
+        assert "iris" in set(ws.models.list()["name"])
+        assert [(e.name, e.state) for e in ws.store.list_endpoints()] == [("iris-api", "running")]

@@ -49,6 +49,26 @@ from .watchdog import DEFAULT_INTERVAL, RssWatchdog
 KERNEL_STARTUP = str(Path(__file__).resolve().parent.parent / "notebook" / "kernel_startup.py")
 
 
+def _curve_ready(python: str | None) -> bool:
+    """Whether an instance kernel's ZMQ transport can be encrypted (CurveZMQ, provisioned by
+    jupyter_client as `transport_encryption="required"`): pyzmq built with curve, and the
+    kernel runs this interpreter's ipykernel, which reads curve keys from its connection file.
+    Encrypted, nothing on this machine can read a kernel's messages off its ports, and
+    ipykernel no longer prints "Kernel is running over TCP without encryption" — which landed
+    in the cells of a notebook that started an instance kernel (fd-level output capture). A
+    kernel on another interpreter (`python=` of the instance) keeps jupyter_client's default."""
+    import sys
+
+    if python and os.path.realpath(python) != os.path.realpath(sys.executable):
+        return False
+    try:
+        import zmq
+        from ipykernel.kernelapp import IPKernelApp
+    except ImportError:
+        return False
+    return bool(zmq.has("curve")) and IPKernelApp.class_traits().get("curve_secretkey") is not None
+
+
 class InstanceProvisioner(LocalProvisioner):
     """Starts a compute instance's kernel on this machine with the instance's limits."""
 
@@ -88,6 +108,8 @@ class InstanceProvisioner(LocalProvisioner):
         try:
             launch_env = kwargs.get("env") or os.environ
             gpus_detected = self._take(spec, launch_env)
+            if "transport_encryption" not in kwargs and _curve_ready(spec.python):
+                kwargs["transport_encryption"] = "required"  # see _curve_ready
             kwargs = await super().pre_launch(**kwargs)
             env = kwargs["env"]
             env.update(self._instance_env(spec, env, gpus_detected))

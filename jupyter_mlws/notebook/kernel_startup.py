@@ -7,6 +7,10 @@ there in every notebook of the workspace without a `%load_ext`. A `$PYTHONSTARTU
 had is kept in `$MLWS_USER_PYTHONSTARTUP` and run afterwards. Outside IPython (a plain
 `python` started in a Jupyter terminal) this file does nothing but that hand-over.
 
+The extension is loaded by calling `load_ipython_extension` (idempotent), not through
+IPython's extension manager, so that the `%load_ext jupyter_mlws` a notebook may still carry
+does what its docs say: nothing visible.
+
 Decision: `$PYTHONSTARTUP` rather than a custom kernelspec, because it reaches the kernels
 of the stock "Python 3" kernelspec that notebooks already name; compute instances (their own
 kernelspecs) load the extension through their provisioner, which points `$PYTHONSTARTUP` here
@@ -25,7 +29,12 @@ def _mlws_kernel_startup() -> None:
         pass
     if shell is not None and os.environ.get("MLWS_AUTOLOAD", "1") != "0":
         try:
-            shell.extension_manager.load_extension("jupyter_mlws")
+            # Called directly, not through IPython's extension manager: a notebook's own
+            # `%load_ext jupyter_mlws` then loads it again (idempotent) without printing
+            # "The jupyter_mlws extension is already loaded" into the notebook.
+            import jupyter_mlws
+
+            jupyter_mlws.load_ipython_extension(shell)
         except Exception as err:  # never break a kernel's start
             print(f"jupyter_mlws: the IPython extension did not load: {err}", file=sys.stderr)
     if shell is not None and os.environ.get("MLWS_MEMORY_LIMIT"):

@@ -153,3 +153,33 @@ def test_nbclient_runs_a_notebook_on_an_instance(instances: Instances) -> None:
 def _ended(runs: list) -> list | None:
     """`runs` once every one of them has ended."""
     return runs if runs and all(run.status.is_terminal for run in runs) else None
+
+
+def test_instance_kernels_talk_over_encrypted_zmq_and_print_no_plain_tcp_warning(
+    instances: Instances, tmp_path: Path
+) -> None:
+    """The kernel's ZMQ sockets use CurveZMQ keys jupyter_client provisions (nothing else on
+    this machine can read its messages off its ports), so ipykernel prints no "running over TCP
+    without encryption" warning — which a notebook starting an instance kernel (example 05)
+    showed in its cells. The starter below is such a client: its stderr is the kernel's."""
+    import subprocess
+    import sys
+
+    name = instances.define("sealed", cpus=1)
+    script = tmp_path / "starter.py"
+    script.write_text(
+        "from jupyter_client.manager import start_new_kernel\n"
+        f"km, kc = start_new_kernel(kernel_name={name!r})\n"
+        "info = km.get_connection_info()\n"
+        "reply = kc.execute_interactive('x = 6 * 7', timeout=60)\n"
+        "print(bool(info.get('curve_publickey')), bool(info.get('curve_secretkey')), reply['content']['status'])\n"
+        "kc.stop_channels()\n"
+        "km.shutdown_kernel(now=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("MLWS_RUN_ID", "PYTHONSTARTUP")}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "True", "ok"]
+    assert "without encryption" not in done.stderr, done.stderr[-2000:]

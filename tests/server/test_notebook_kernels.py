@@ -56,6 +56,21 @@ async def test_server_kernels_have_mlrun_and_record_every_cell(jp_serverapp, ser
         await kernel.close()
 
 
+async def test_load_ext_in_a_workspace_kernel_is_silent_and_keeps_one_recorder(jp_serverapp, services) -> None:
+    """Example 03 starts with `%load_ext jupyter_mlws` and says it does nothing where the
+    extension is already loaded: no "already loaded" line, and cells are still recorded once."""
+    kernel = await Kernel.start(jp_serverapp)
+    try:
+        assert await kernel.run("%load_ext jupyter_mlws") == ""
+        await kernel.run("y = 1")
+        found = await _executions(services, kernel.id, want=2)
+        assert [e.source for e in found].count("y = 1") == 1
+        out = await kernel.run("%%mlrun -e autoload -n after-load-ext\nprint('ok')")
+        assert "ok" in out
+    finally:
+        await kernel.close()
+
+
 async def test_kill_9_during_an_mlrun_cell_ends_the_run_killed_with_its_flushed_points(
     jp_serverapp, services
 ) -> None:
