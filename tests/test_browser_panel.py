@@ -39,7 +39,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabServer]:
 
 async def _open_panel(browser: Browser, server: LabServer) -> Page:
     page = await browser.new_page(viewport={"width": 1280, "height": 720})
-    await page.goto(f"{server.url}/lab?token={server.token}", wait_until="domcontentloaded")
+    # `reset`: a fresh layout, whatever an earlier test left open (a click would close the panel).
+    await page.goto(f"{server.url}/lab?reset&token={server.token}", wait_until="domcontentloaded")
     tab = page.locator('.jp-SideBar [data-id="mlws-sidebar"]')
     await expect(tab).to_be_visible(timeout=60_000)
     await expect(tab).to_have_attribute("title", "ML Workspace")
@@ -73,6 +74,40 @@ async def test_panel_shows_the_workspace(lab: LabServer) -> None:
             kernel_side.close()
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / "sidebar-panel.png"))
+
+
+async def test_live_activity_says_how_each_finished_run_ended(lab: LabServer) -> None:
+    """Runs finished as a notebook finishes them: params, metrics, then the end; one also
+    flushes a last metrics batch after its end. Each line says completed or failed."""
+    from jupyter_mlws.store.factory import open_store
+
+    async with chromium() as browser:
+        page = await _open_panel(browser, lab)
+        activity = page.locator("#mlws-sidebar").get_by_label("Run activity")
+        await expect(activity).to_be_visible(timeout=20_000)
+        kernel_side = open_store(f"sqlite:///{lab.root_dir / '.mlws' / 'mlws.db'}")
+        try:
+            experiment = kernel_side.create_experiment("activity")
+            ends = {"fast-ok": "completed", "diverges": "failed", "late-flush": "completed"}
+            for name, status in ends.items():
+                run_id = kernel_side.create_run(experiment.experiment_id, name=name).info.run_id
+                kernel_side.log_params(run_id, {"lr": "0.1"})
+                for step in range(3):
+                    point = ("loss", 1.0 / (step + 1), step, 1_700_000_000_000 + step)
+                    kernel_side.log_batch(run_id, metrics=[point])
+                kernel_side.end_run(run_id, status, "diverged" if status == "failed" else None)
+                if name == "late-flush":
+                    kernel_side.log_batch(run_id, metrics=[("loss", 0.1, 3, 1_700_000_000_001)])
+            # Events arrive in order: once a later run's line shows, the lines above are final.
+            kernel_side.create_run(experiment.experiment_id, name="next-run")
+            await expect(activity).to_contain_text("next-run started", timeout=15_000)
+            for name, status in ends.items():
+                await expect(activity.get_by_role("listitem").filter(has_text=name)).to_have_text(
+                    f"{name} {status}"
+                )
+            await expect(activity).not_to_contain_text("logged metrics")
+        finally:
+            kernel_side.close()
 
 
 async def test_panel_says_plainly_when_the_server_extension_is_off(

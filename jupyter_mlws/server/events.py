@@ -4,10 +4,12 @@ Kernels write the workspace's SQLite file directly (the fast path), so the
 server does not see those writes happen. A background task
 (`RunEventWatcher`, started by the services) asks the store every
 `interval` seconds what changed since its cursor (`store.changes_since`,
-cheap: an indexed range scan of what was appended since) and emits one event
-per change on jupyter_server's event bus. JupyterLab receives them through
-`app.serviceManager.events.stream` over the server's authenticated events
-websocket; nothing new is exposed. A client that cannot listen polls
+cheap: an indexed range scan of what was appended since) and emits its events
+on jupyter_server's event bus in the store's order: one event per run and kind
+of change, each at the place of its newest change, so a finished run's last
+event is its end and a client may show a run's newest event as its state.
+JupyterLab receives them through `app.serviceManager.events.stream` over the
+server's authenticated events websocket; nothing new is exposed. A client that cannot listen polls
 `GET /runs/{id}/metrics/{key}?since=<cursor>` instead.
 """
 

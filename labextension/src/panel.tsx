@@ -11,12 +11,17 @@ import { workspaceIcon } from './icons';
 import { BrowserModel, WorkspaceBrowser } from './browser';
 import { ILineageActions, ModelsView } from './models';
 import { ModelsTabModel } from './modelsModel';
+import { FINAL_STATUSES } from './runformat';
 import { IMLWorkspace } from './tokens';
 
 /** How many live events the activity list keeps. */
 const ACTIVITY_SIZE = 8;
 
+/** A run's line: an event carries the run's status as it is now, and an ended run's status wins. */
 function describe(event: IRunEvent): string {
+  if (event.status && FINAL_STATUSES.includes(event.status)) {
+    return event.status;
+  }
   switch (event.action) {
     case 'created':
       return `started (${event.status ?? 'running'})`;

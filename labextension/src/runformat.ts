@@ -3,6 +3,9 @@
 /** Statuses that have a colour of their own in the stylesheet. */
 export const KNOWN_STATUSES = ['queued', 'running', 'completed', 'failed', 'killed', 'canceled'];
 
+/** The statuses a run ends in (a run event with one of them is about a finished run). */
+export const FINAL_STATUSES = ['completed', 'failed', 'killed', 'canceled'];
+
 /** `1234` -> "1.2 s"; `754000` -> "12 min 34 s"; `7260000` -> "2 h 1 min". */
 export function formatDuration(ms: number): string {
   const clamped = Math.max(0, ms);

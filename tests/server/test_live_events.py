@@ -81,3 +81,54 @@ def test_change_feed_folds_and_resyncs(tmp_path, monkeypatch) -> None:
         assert behind.events[0]["action"] == "resync"
     finally:
         store.close()
+
+
+def _as_a_notebook_run_logs(store, experiment_id: int, name: str) -> str:
+    """What a tracked cell writes: params (an update), metrics, then its end (another update)."""
+    run_id = store.create_run(experiment_id, name=name).info.run_id
+    store.log_params(run_id, {"lr": "0.1"})
+    for step in range(3):
+        store.log_batch(run_id, metrics=[("loss", 1.0 / (step + 1), step, 1_700_000_000_000 + step)])
+    store.end_run(run_id, "completed")
+    return run_id
+
+
+def test_folded_feed_keeps_each_change_at_its_newest_place(tmp_path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/mlws.db")
+    try:
+        start = store.changes_since(None)
+        exp = store.create_experiment("order")
+        run_id = _as_a_notebook_run_logs(store, exp.experiment_id, "ends-last")
+        failed = store.create_run(exp.experiment_id, name="fails").info.run_id
+        store.log_params(failed, {"lr": "9"})
+        store.log_batch(failed, metrics=[("loss", 9.0, 0, 1_700_000_000_000)])
+        store.end_run(failed, "failed", "diverged")
+        page = store.changes_since(start.cursor)
+        mine = [(e["action"], e["status"]) for e in page.events if e["run_id"] == run_id]
+        assert mine == [("created", "completed"), ("metrics", "completed"), ("updated", "completed")]
+        theirs = [e["action"] for e in page.events if e["run_id"] == failed]
+        assert theirs == ["created", "metrics", "updated"], "the end of a run is its last event"
+        # Across runs too: the page follows the newest change of each fold.
+        assert [(e["run_id"], e["action"]) for e in page.events][-1] == (failed, "updated")
+    finally:
+        store.close()
+
+
+async def test_a_finished_runs_last_event_on_the_websocket_is_its_end(jp_ws_fetch, services) -> None:
+    ws = await jp_ws_fetch("api", "events", "subscribe")
+    kernel_side = open_store(services.location.store_url)
+    try:
+        exp = kernel_side.create_experiment("live-order")
+        run_id = _as_a_notebook_run_logs(kernel_side, exp.experiment_id, "ends-last")
+        # A run created after it all: once its event is here, everything before it is too.
+        sentinel = kernel_side.create_run(exp.experiment_id, name="after").info.run_id
+        seen: list[dict] = []
+        while not any(e["run_id"] == sentinel for e in seen):
+            more = await _next_events(ws, 1)
+            assert more, f"the events stopped before the sentinel run's; got {seen}"
+            seen += more
+        mine = [(e["action"], e["status"]) for e in seen if e["run_id"] == run_id]
+        assert mine and mine[-1] == ("updated", "completed"), mine
+    finally:
+        kernel_side.close()
+        ws.close()

@@ -41,8 +41,10 @@ def record_change(conn: Connection, run_pk: int, kind: int) -> None:
 def changes_since(store: SqlStore, cursor: int | None) -> ChangeSet:
     """Events for the changes after `cursor` (None: no events, just the current cursor).
 
-    Several changes of one run in one page fold into one event per action, in
-    order of first appearance, carrying the run's status and name as they are now.
+    Several changes of one run in one page fold into one event per action, each
+    at the place of its newest change (so a run's last event is its last change:
+    "updated" to completed after its final metrics, never "metrics" after it),
+    carrying the run's status and name as they are now.
     """
     if cursor is not None and (isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0):
         raise InvalidParameter(f"A change cursor is an integer >= 0, not {cursor!r}.")
@@ -61,15 +63,18 @@ def changes_since(store: SqlStore, cursor: int | None) -> ChangeSet:
     events: list[dict[str, Any]] = []
     if oldest is not None and cursor + 1 < oldest:
         events.append({"action": "resync", "run_id": "", "experiment_id": 0})
+    # Each (run, kind) keeps its newest change's place: walk the page backwards, keep the first seen.
+    folded: list[dict[str, Any]] = []
     seen: set[tuple[str, int]] = set()
-    for _, kind, run_id, experiment_id, status, name in rows:
+    for _, kind, run_id, experiment_id, status, name in reversed(rows):
         if (run_id, kind) in seen:
             continue
         seen.add((run_id, kind))
-        events.append(
+        folded.append(
             {"action": _ACTIONS[kind], "run_id": run_id, "experiment_id": int(experiment_id), "status": status,
              "name": name}
         )
+    events.extend(reversed(folded))
     return ChangeSet(events=events, cursor=int(rows[-1][0]) if rows else cursor)
 
 
