@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from .browser_checks import check_layout_at_widths
 from .conftest import REPO
 from .lab_server import LabServer, chromium, chromium_missing_reason, start_lab
 
@@ -105,7 +106,7 @@ async def _open_compute_tab(page: Page, lab: LabServer) -> None:
     await expect(panel.get_by_role("tab", name="Compute")).to_be_focused()
 
 
-async def test_compute_tab_instances_kernels_and_idle_shutdown(lab: LabServer) -> None:
+async def test_compute_tab_instances_kernels_and_idle_shutdown(lab: LabServer, tmp_path: Path) -> None:
     kernel_id = None
     try:
         async with chromium() as browser:
@@ -179,6 +180,8 @@ async def test_compute_tab_instances_kernels_and_idle_shutdown(lab: LabServer) -
             await expect(row.get_by_label("Uptime")).to_contain_text(re.compile(r"up \d+(\.\d)? s"))
             await expect(row.get_by_label("CPU")).to_contain_text("%")
             await expect(row).to_contain_text("idle shutdown in")
+            # Two instance cards and a kernel row fit the sidebar, at its default width and a narrow one.
+            await check_layout_at_widths(page, panel, "compute", tmp_path)
 
             # The idle warning, with a way to keep the kernel running.
             toast = page.locator(".Toastify__toast").filter(has_text="shuts down in")

@@ -5,6 +5,8 @@ created through the Python API in the lab's workspace; a notebook cell
 displays the run card's link (`<a data-mlws-run=...>`, the HTML a `%%mlrun`
 cell shows); clicking it (or pressing Enter on it) opens the run in a
 main-area tab, and the run's end, written from Python, reaches the view live.
+Runs finished by a loop in a notebook raise one toast per outcome that counts
+them ("4 runs completed"), whose buttons open the newest run or compare them.
 
 Saves `run-view.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
 `make screenshots` points it at docs/images for the README.
@@ -13,6 +15,7 @@ Saves `run-view.png` into $MLWS_SCREENSHOT_DIR (default build/screenshots);
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,6 +87,10 @@ async def test_a_run_link_in_an_output_opens_the_run_live(lab: LabServer) -> Non
     try:
         run.log_params({"learning_rate": "0.01", "epochs": 3})
         run.log_metric("loss", 0.25, step=1)
+        # Azure ML's loggers: an image from an array, and a table a row at a time.
+        run.log_image("confusion", [[0.0, 1.0], [1.0, 0.0]])
+        run.log_row("per_class", label="cat", f1=0.91)
+        run.log_row("per_class", label="dog", f1=0.87)
         workspace.flush()
         _card_notebook(lab.root_dir / "card.ipynb", run.id)
 
@@ -121,6 +128,18 @@ async def test_a_run_link_in_an_output_opens_the_run_live(lab: LabServer) -> Non
             await expect(tags).to_contain_text("vision")
             await expect(tags).to_contain_text("<i>not markup</i>")
             assert await view.locator("i").count() == 0, "user input is shown as text, never as HTML"
+            # log_image's PNG shows as an image, log_row's table as a table.
+            artifacts = view.get_by_role("region", name="Artifacts")
+            await artifacts.get_by_role("button", name="images/confusion.png").click()
+            image = view.get_by_role("region", name="Preview of images/confusion.png").get_by_role("img")
+            await expect(image).to_be_visible(timeout=15_000)
+            await page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=await image.element_handle())
+            await artifacts.get_by_role("button", name="tables/per_class.json").click()
+            table = view.get_by_role("region", name="Preview of tables/per_class.json").get_by_role("table")
+            await expect(table.get_by_role("row").first).to_contain_text("label")
+            await expect(table.get_by_role("row").first).to_contain_text("f1")
+            await expect(table.get_by_role("row", name="dog")).to_contain_text("0.87")
+            await expect(table.get_by_role("row")).to_have_count(3)
             # The click opened the run's tab, nothing else, and navigated nowhere.
             assert await tabs.count() == tabs_before + 1
             await expect(main.get_by_role("tab", name="Run resnet-baseline")).to_be_visible()
@@ -172,3 +191,42 @@ async def test_open_run_with_an_unknown_id_says_so(lab: LabServer) -> None:
         alert = page.locator("#jp-main-dock-panel").get_by_role("alert")
         await expect(alert).to_contain_text(f"The run {UNKNOWN_RUN} could not be shown", timeout=15_000)
         await expect(alert).to_contain_text(f"Run '{UNKNOWN_RUN}' does not exist.")
+
+
+LOOP_CELL = """\
+import jupyter_mlws as mlws
+for i in range(4):
+    with mlws.start_run(experiment="loop", name=f"loop-{i}"):
+        mlws.log_metric("loss", 1.0 / (i + 1), step=0)
+for i in range(2):
+    try:
+        with mlws.start_run(experiment="loop", name=f"broken-{i}"):
+            raise ValueError("diverged")
+    except ValueError:
+        pass
+print("loop done")
+"""
+
+
+async def test_runs_finished_in_a_loop_raise_one_toast_per_outcome(lab: LabServer) -> None:
+    write_notebook(lab.root_dir / "loop.ipynb", [("loop-cell", LOOP_CELL)])
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 720})
+        url = f"{lab.url}/lab/tree/loop.ipynb?reset&token={lab.token}"
+        await page.goto(url, wait_until="domcontentloaded")
+        await _run_first_cell(page)
+        await expect(page.locator(".jp-OutputArea").first).to_contain_text("loop done", timeout=60_000)
+        toasts = page.locator(".Toastify__toast")
+        completed = toasts.filter(has_text="completed")
+        failed = toasts.filter(has_text="failed")
+        # One toast per outcome, counting the runs and naming the newest.
+        await expect(completed).to_have_text(re.compile(r"^4 runs completed: .*\"loop-3\""), timeout=15_000)
+        await expect(failed).to_have_text(re.compile(r"^2 runs failed: .*\"broken-1\""), timeout=15_000)
+        await expect(toasts).to_have_count(2)
+        # Its buttons: compare the runs, or open the newest.
+        await completed.get_by_role("button", name="Compare").click()
+        main = page.locator("#jp-main-dock-panel")
+        await expect(main.get_by_label("Run comparison")).to_contain_text("Comparing 4 runs", timeout=15_000)
+        await failed.get_by_role("button", name="Open latest").click()
+        view = main.get_by_role("region", name="Run broken-1")
+        await expect(view.get_by_role("status")).to_have_text("failed", timeout=15_000)

@@ -1,8 +1,8 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { Notification } from '@jupyterlab/apputils';
 
 import { COMPUTE_EVENT_SCHEMA_ID, IComputeEvent } from './api/computeTypes';
 import { ComputeModel, message } from './computeModel';
+import { NoticeGroup, nameList } from './notices';
 import { formatDuration } from './runview';
 
 /**
@@ -23,62 +23,97 @@ import { formatDuration } from './runview';
  * This page's own creates/edits/deletes refresh the kernelspecs at once
  * (`ComputeModel.instancesChanged`) without waiting for the event.
  *
- * Decision: one warning per kernel at a time: a repeated warning for the
- * same kernel updates the shown notification instead of stacking a new one.
+ * Decision: one toast per kind at a time (notices.ts): a repeated warning for
+ * a kernel updates the shown one, warnings for several kernels share one toast
+ * ("2 idle kernels shut down soon", with "Keep all running"), and so do
+ * shutdowns and limit stops.
  */
 export function watchComputeEvents(app: JupyterFrontEnd, model: ComputeModel): { dispose(): void } {
-  const warnings = new Map<string, string>();
   const refreshSpecs = (): void => {
     void app.serviceManager.kernelspecs.refreshSpecs();
   };
+  const instances = (events: readonly IComputeEvent[]) => nameList(events.map(e => e.instance));
 
-  const keepRunning = async (event: IComputeEvent): Promise<void> => {
-    const kernelId = event.kernel_id as string;
-    warnings.delete(kernelId);
-    try {
-      const answer = await model.api.keepKernelAlive(kernelId);
-      const until = answer.idle_shutdown_at
-        ? ` until at least ${new Date(answer.idle_shutdown_at).toLocaleTimeString()}`
-        : '';
-      Notification.success(`The kernel of "${event.instance}" keeps running${until}.`, { autoClose: 4000 });
-    } catch (reason) {
-      Notification.error(`Could not keep the kernel of "${event.instance}" running: ${message(reason)}`, {
-        autoClose: false
-      });
+  // What "Keep running" answered, one line per kernel.
+  type Answer = { kernel: string; text: string };
+  const kept = new NoticeGroup<Answer>({
+    type: 'success',
+    autoClose: 4000,
+    key: answer => answer.kernel,
+    message: answers => (answers.length === 1 ? answers[0].text : `${answers.length} kernels keep running.`)
+  });
+  const keepFailed = new NoticeGroup<Answer>({
+    type: 'error',
+    autoClose: false,
+    key: answer => answer.kernel,
+    message: answers => {
+      const newest = answers[answers.length - 1].text;
+      return answers.length === 1 ? newest : `${answers.length} kernels could not be kept running. ${newest}`;
     }
+  });
+  const keepRunning = async (events: readonly IComputeEvent[]): Promise<void> => {
+    await Promise.all(
+      events.map(async event => {
+        const kernelId = event.kernel_id as string;
+        warnings.remove(e => e.kernel_id === kernelId);
+        try {
+          const answer = await model.api.keepKernelAlive(kernelId);
+          const until = answer.idle_shutdown_at
+            ? ` until at least ${new Date(answer.idle_shutdown_at).toLocaleTimeString()}`
+            : '';
+          kept.add({ kernel: kernelId, text: `The kernel of "${event.instance}" keeps running${until}.` });
+        } catch (reason) {
+          const text = `Could not keep the kernel of "${event.instance}" running: ${message(reason)}`;
+          keepFailed.add({ kernel: kernelId, text });
+        }
+      })
+    );
     void model.refresh();
   };
 
-  const onIdleWarning = (event: IComputeEvent): void => {
-    if (!event.kernel_id) {
-      return;
+  // One warning toast: a repeated warning for a kernel replaces its line, another kernel joins it.
+  const warnings = new NoticeGroup<IComputeEvent>({
+    type: 'warning',
+    autoClose: false,
+    key: event => event.kernel_id ?? '',
+    message: events => {
+      if (events.length > 1) {
+        return `${events.length} idle kernels shut down soon: ${instances(events)}.`;
+      }
+      const event = events[0];
+      const left = event.shutdown_at ? ` in ${formatDuration(event.shutdown_at - Date.now())}` : ' soon';
+      return `The idle kernel of "${event.instance}" shuts down${left}.`;
+    },
+    actions: events => [
+      {
+        label: events.length === 1 ? 'Keep running' : 'Keep all running',
+        caption: 'Postpone the idle shutdown',
+        callback: () => void keepRunning(events)
+      }
+    ]
+  });
+  const shutDown = new NoticeGroup<IComputeEvent>({
+    type: 'info',
+    autoClose: 8000,
+    message: events =>
+      events.length === 1
+        ? `The idle kernel of "${events[0].instance}" was shut down${events[0].reason ? `: ${events[0].reason}` : '.'}`
+        : `${events.length} idle kernels were shut down: ${instances(events)}.`
+  });
+  const stopped = new NoticeGroup<IComputeEvent>({
+    type: 'error',
+    autoClose: false,
+    message: events => {
+      if (events.length > 1) {
+        return `${events.length} kernels were stopped at a limit of their instance: ${instances(events)}.`;
+      }
+      const reason = events[0].reason ?? 'it went past a limit of the instance.';
+      return `The kernel of "${events[0].instance}" was stopped: ${reason}`;
     }
-    const left = event.shutdown_at ? ` in ${formatDuration(event.shutdown_at - Date.now())}` : ' soon';
-    const text = `The idle kernel of "${event.instance}" shuts down${left}.`;
-    const options = {
-      type: 'warning' as const,
-      autoClose: false as const,
-      actions: [
-        {
-          label: 'Keep running',
-          caption: 'Postpone the idle shutdown of this kernel',
-          callback: () => void keepRunning(event)
-        }
-      ]
-    };
-    const shown = warnings.get(event.kernel_id);
-    if (shown && Notification.manager.has(shown)) {
-      Notification.update({ id: shown, message: text, ...options });
-    } else {
-      warnings.set(event.kernel_id, Notification.warning(text, options));
-    }
-  };
-
+  });
   const dismissWarning = (kernelId: string | null): void => {
-    const shown = kernelId ? warnings.get(kernelId) : undefined;
-    if (shown) {
-      Notification.dismiss(shown);
-      warnings.delete(kernelId as string);
+    if (kernelId) {
+      warnings.remove(e => e.kernel_id === kernelId);
     }
   };
 
@@ -89,21 +124,17 @@ export function watchComputeEvents(app: JupyterFrontEnd, model: ComputeModel): {
     const event = raw as unknown as IComputeEvent;
     switch (event.action) {
       case 'idle_warning':
-        onIdleWarning(event);
+        if (event.kernel_id) {
+          warnings.add(event);
+        }
         break;
       case 'idle_shutdown':
         dismissWarning(event.kernel_id);
-        Notification.info(
-          `The idle kernel of "${event.instance}" was shut down${event.reason ? `: ${event.reason}` : '.'}`,
-          { autoClose: 8000 }
-        );
+        shutDown.add(event);
         break;
       case 'limit_stopped':
         dismissWarning(event.kernel_id);
-        Notification.error(
-          `The kernel of "${event.instance}" was stopped: ${event.reason ?? 'it went past a limit of the instance.'}`,
-          { autoClose: false }
-        );
+        stopped.add(event);
         break;
       case 'kernel_stopped':
         dismissWarning(event.kernel_id);

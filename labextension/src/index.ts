@@ -16,6 +16,7 @@ import { CompareWidget } from './compare';
 import { watchComputeEvents } from './computeEvents';
 import { watchRegistryEvents } from './modelsEvents';
 import { RunLinkHandler } from './runlinks';
+import { watchRunNotifications } from './runNotices';
 import { RunViewModel, RunWidget } from './runview';
 import { IMLWorkspace } from './tokens';
 
@@ -88,20 +89,13 @@ export function asTrackedCell(source: string): string {
   return source.trimStart().startsWith(MLRUN) ? source : `${MLRUN}\n${source}`;
 }
 
-/** Statuses that raise a notification. */
-const NOTIFIED = ['completed', 'failed'];
-
 /**
  * The "ML Workspace" left sidebar panel (workspace browser), the main-area
  * run and compare views and their commands, the document-level handler that
  * turns clicks on run links in notebook outputs (`data-mlws-run`, the
  * `%%mlrun` run card) into `mlws:open-run`, the notebook toolbar button "Run
- * cell as tracked run", and notifications when runs complete or fail.
- *
- * Notifications: only for runs owned by a kernel of this Jupyter server
- * (a `%%mlrun` cell or `mlws.start_run()` in one of its notebooks). Runs
- * logged by scripts elsewhere (a sweep of 10,000 runs) would flood the
- * notification centre; they stay visible live in the runs table.
+ * cell as tracked run", and notifications when runs of this server's kernels
+ * complete or fail (runNotices.ts: one toast per outcome, counting the runs).
  */
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlws:sidebar',
@@ -281,38 +275,12 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     const links = new RunLinkHandler(runId => {
       void commands.execute(CommandIDs.openRun, { runId });
     });
-    // Notifications for runs of this server's kernels.
-    const notified = new Set<string>();
-    const onRunEvent = async (_: IMLWorkspace, event: IRunEvent): Promise<void> => {
-      if (event.action !== 'updated' || !event.status || !NOTIFIED.includes(event.status) || notified.has(event.run_id)) {
-        return;
-      }
-      notified.add(event.run_id);
-      try {
-        const run = await workspace.api.getRun(event.run_id);
-        const kernels = new Set(Array.from(app.serviceManager.kernels.running(), k => k.id));
-        if (!run.kernel_id || !kernels.has(run.kernel_id)) {
-          return;
-        }
-        const open = {
-          label: 'Open run',
-          callback: () => void commands.execute(CommandIDs.openRun, { runId: run.run_id })
-        };
-        if (run.status === 'failed') {
-          Notification.error(`Run "${run.name}" failed${run.status_reason ? `: ${run.status_reason}` : ''}`, {
-            autoClose: false,
-            actions: [open]
-          });
-        } else {
-          Notification.success(`Run "${run.name}" completed`, { autoClose: 8000, actions: [open] });
-        }
-      } catch {
-        // No notification when the run cannot be read.
-      }
-    };
-    const listener = (sender: IMLWorkspace, event: IRunEvent) => void onRunEvent(sender, event);
-    workspace.runEvents.connect(listener);
-    parts.push({ dispose: () => workspace.runEvents.disconnect(listener) });
+    parts.push(
+      watchRunNotifications(app, workspace, {
+        openRun: runId => void commands.execute(CommandIDs.openRun, { runId }),
+        compareRuns: runIds => void commands.execute(CommandIDs.compareRuns, { runIds })
+      })
+    );
     parts.push(watchComputeEvents(app, panel.compute));
     parts.push(watchRegistryEvents(app, panel.models, panel.endpoints));
     sidebarParts = [links, ...parts, panel];
