@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from .browser_checks import check_layout_at_widths
 from .conftest import REPO
 from .lab_server import LabServer, chromium, chromium_missing_reason, start_lab, write_notebook
 
@@ -103,7 +104,9 @@ async def _open_tab(page: Page, lab: LabServer, name: str) -> None:
     await expect(panel.get_by_role("tab", name=name)).to_have_attribute("aria-selected", "true")
 
 
-async def test_models_aliases_lineage_deploy_keys_and_try_it(lab: LabServer, churn: dict[str, Any]) -> None:
+async def test_models_aliases_lineage_deploy_keys_and_try_it(
+    lab: LabServer, churn: dict[str, Any], tmp_path: Path
+) -> None:
     v1, v2, run = churn["v1"], churn["v2"], churn["run"]
     try:
         async with chromium() as browser:
@@ -134,6 +137,8 @@ async def test_models_aliases_lineage_deploy_keys_and_try_it(lab: LabServer, chu
                 await expect(item.get_by_label("Signature")).to_have_text("tenure: double, calls: long")
             await expect(newest.get_by_label("Aliases")).to_contain_text("@production")
             await expect(newest).to_contain_text("more C")
+            # The open model and its versions fit the sidebar, at its default width and a narrow one.
+            await check_layout_at_widths(page, panel, "models", tmp_path)
 
             # Move production to version 1 in the UI; the registry says it moved.
             await oldest.get_by_label("Alias for version 1").fill("production")
@@ -216,11 +221,20 @@ async def test_models_aliases_lineage_deploy_keys_and_try_it(lab: LabServer, chu
             await expect(answer).to_contain_text('"predictions"')
             body = json.loads((await answer.locator("pre").text_content()) or "{}")
             assert body["predictions"] == [1, 0] and body["version"] == 1
+            # The card with its new key, key buttons and the open Try it box fits the sidebar.
+            await check_layout_at_widths(page, panel, "endpoints", tmp_path)
             # The request count follows the traffic (the replicas report every ~1 s).
             await expect(card.get_by_label("Requests")).to_contain_text(
                 re.compile(r"^[1-9]\d* requests?"), timeout=20_000
             )
             assert _call(lab, "GET", "/mlws/api/v1/endpoints/churn-api")["stats"]["requests"] >= 1
+
+            # Logs: the replicas' last lines, read when the section opens (Azure ML's get_logs()).
+            await card.get_by_text("Logs", exact=True).click()
+            logs = card.get_by_label("Logs of churn-api")
+            served = re.compile(r"serving churn-api: [\w-]+=churn:1 on port \d+")
+            await expect(logs).to_contain_text(served, timeout=15_000)
+            await expect(logs).to_contain_text(re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d"))
 
             # Delete it from its card: the replicas stop and the endpoint is gone.
             await card.get_by_role("button", name="Delete churn-api").click()

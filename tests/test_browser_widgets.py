@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from .browser_checks import expect_legible_axes, use_theme
 from .conftest import REPO
 from .lab_server import (
     LabServer,
@@ -131,6 +132,13 @@ async def test_metric_chart_and_run_details_update_live_while_the_cell_runs(lab:
         assert 0 < int(await plot.get_attribute("data-window-points") or 0) < 200
         await chart.locator(".u-over").dblclick()
         await expect(plot).not_to_have_attribute("data-zoomed", "true")
+        # Legible tick labels on both axes, repainted when the theme changes.
+        await expect_legible_axes(page, plot)
+        await use_theme(page, "JupyterLab Dark")
+        try:
+            await expect_legible_axes(page, plot)
+        finally:
+            await use_theme(page, "JupyterLab Light")
 
         # A Run as a cell's last expression displays as RunDetails.
         second = page.locator(".jp-Cell").nth(1)

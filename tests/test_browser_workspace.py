@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from .browser_checks import check_layout_at_widths, expect_legible_axes, use_theme
 from .conftest import REPO
 from .lab_server import (
     LabServer,
@@ -63,7 +64,7 @@ def _notebook(path: Path, cells: list[tuple[str, str]]) -> None:
     write_notebook(path, cells)
 
 
-async def test_browse_runs_live_open_and_compare(lab: LabServer) -> None:
+async def test_browse_runs_live_open_and_compare(lab: LabServer, tmp_path: Path) -> None:
     from jupyter_mlws import Workspace
 
     workspace = Workspace(lab.root_dir / ".mlws")
@@ -107,6 +108,8 @@ async def test_browse_runs_live_open_and_compare(lab: LabServer) -> None:
             await expect(rows.last).to_contain_text("lr-0.1")
             await table.get_by_role("button", name="Sort by Start").click()
             await expect(rows.first).to_contain_text("lr-0.001")
+            # (Clicking a half-hidden header scrolled the table sideways; back, as a user sees it.)
+            await table.evaluate("t => { t.closest('.jp-mlws-table-scroll').scrollLeft = 0; }")
             # A filter in the server's grammar narrows the table; a bad one says why.
             search = panel.get_by_role("searchbox", name="Filter runs")
             await search.fill("params.lr = '0.01'")
@@ -146,6 +149,8 @@ async def test_browse_runs_live_open_and_compare(lab: LabServer) -> None:
             await expect(live_row.locator("[data-status]")).to_have_text("failed", timeout=10_000)
             await expect(live_view.get_by_role("status")).to_have_text("failed")
             await expect(rows).to_have_count(4)
+            # The Experiments tab fits the sidebar, at its default width and a narrow one.
+            await check_layout_at_widths(page, panel, "experiments", tmp_path)
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
             # Open a run: the main area shows its params and a chart drawn on a canvas.
@@ -158,6 +163,16 @@ async def test_browse_runs_live_open_and_compare(lab: LabServer) -> None:
             await expect(charts.get_by_label("Chart of loss")).to_be_visible(timeout=15_000)
             await expect(charts.get_by_label("Chart of loss").locator("canvas")).to_have_count(1)
             await expect(charts.get_by_label("Chart of acc").locator("canvas")).to_have_count(1)
+            # Both axes have tick labels that stand out from the page, in the light and the dark theme.
+            await expect_legible_axes(page, charts.get_by_label("Chart of loss"))
+            await use_theme(page, "JupyterLab Dark")
+            try:
+                await expect_legible_axes(page, charts.get_by_label("Chart of loss"))
+                await page.screenshot(path=str(tmp_path / "run-view-dark.png"))
+            finally:
+                await use_theme(page, "JupyterLab Light")
+            await expect_legible_axes(page, charts.get_by_label("Chart of loss"))
+            await check_layout_at_widths(page, view.locator("xpath=.."), "run-view", tmp_path)
             grad = charts.get_by_label("Chart of grad_norm")
             await expect(grad).to_contain_text("grad_norm (20000 points, downsampled)", timeout=15_000)
             # Drag a window on the chart: the server sends that window's detail.
@@ -209,6 +224,8 @@ async def test_browse_runs_live_open_and_compare(lab: LabServer) -> None:
             await expect(loss.locator("canvas")).to_have_count(1, timeout=15_000)
             # One legend entry per run (plus the x series).
             await expect(loss.locator(".u-legend .u-series")).to_have_count(3)
+            await expect_legible_axes(page, loss)
+            await check_layout_at_widths(page, compare.locator("xpath=.."), "compare", tmp_path)
             await page.screenshot(path=str(SCREENSHOTS / "run-compare.png"))
     finally:
         if live is not None and live.status == "running":

@@ -11,6 +11,9 @@ import uPlot from 'uplot';
  * - Zoom: drag a window on the chart (uPlot's selection); double-click resets.
  *   `onZoom` tells the owner the step window so it can fetch its detail.
  * - Non-finite values ("NaN", "Infinity" as the server sends them) are gaps.
+ * - Axes, ticks and grid take their colours from JupyterLab's theme variables,
+ *   read each time uPlot draws (a canvas cannot use `var(...)`); a theme switch
+ *   (JupyterLab sets `data-jp-theme-name` on the body) redraws the chart.
  */
 
 /** One line of a chart: aligned x (steps) and y columns. */
@@ -41,6 +44,46 @@ export function sortMetricKeys(keys: Iterable<string>): string[] {
 /** A server value (number or "NaN"/"Infinity") as a number, or null for a gap. */
 export function toNumber(value: number | string): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** A theme variable's value where the chart is (read at draw time). */
+function themeValue(node: HTMLElement, name: string, fallback: string): string {
+  return getComputedStyle(node).getPropertyValue(name).trim() || fallback;
+}
+
+/** The axes: tick labels in the theme's text colour, ticks and grid in its border colours. */
+function themedAxes(node: HTMLElement): uPlot.Axis[] {
+  const font = `12px ${themeValue(node, '--jp-ui-font-family', 'sans-serif')}`;
+  const ink = () => themeValue(node, '--jp-ui-font-color1', '#000');
+  const common = (): uPlot.Axis => ({
+    stroke: ink,
+    font,
+    labelFont: `bold ${font}`,
+    grid: { stroke: () => themeValue(node, '--jp-border-color2', '#e0e0e0'), width: 1 },
+    ticks: { stroke: () => themeValue(node, '--jp-border-color1', '#bdbdbd'), width: 1 }
+  });
+  // The y axis is as wide as its longest tick label (uPlot's measuring recipe).
+  const fitLabels: uPlot.Axis.Size = (u, values, axisIdx, cycleNum) => {
+    const axis = u.axes[axisIdx];
+    if (cycleNum > 1) {
+      return (axis as unknown as { _size: number })._size;
+    }
+    const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
+    u.ctx.font = axis.font?.[0] ?? font;
+    const text = longest ? u.ctx.measureText(longest).width / devicePixelRatio : 0;
+    return Math.ceil((axis.ticks?.size ?? 10) + (axis.gap ?? 5) + text + 4);
+  };
+  return [
+    { ...common(), label: 'step', labelSize: 24 },
+    { ...common(), size: fitLabels }
+  ];
+}
+
+/** Redraws a chart when the JupyterLab theme changes; returns the observer to disconnect. */
+function redrawOnThemeChange(chart: uPlot): MutationObserver {
+  const observer = new MutationObserver(() => chart.redraw(false));
+  observer.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light'] });
+  return observer;
 }
 
 function aligned(series: IChartSeries[]): uPlot.AlignedData {
@@ -87,10 +130,7 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
       scales: { x: { time: false } },
       legend: { show: true },
       cursor: { drag: { x: true, y: false } },
-      axes: [
-        { stroke: 'var(--jp-ui-font-color2)', grid: { stroke: 'rgba(128,128,128,0.15)' } },
-        { stroke: 'var(--jp-ui-font-color2)', grid: { stroke: 'rgba(128,128,128,0.15)' }, size: 60 }
-      ],
+      axes: themedAxes(node),
       series: [
         { label: 'step' },
         ...series.map((s, i) => ({
@@ -129,7 +169,9 @@ export function MetricChart(props: IMetricChartProps): JSX.Element {
       }
     });
     observer.observe(node);
+    const theme = redrawOnThemeChange(chart);
     return () => {
+      theme.disconnect();
       observer.disconnect();
       chart.destroy();
       plot.current = null;

@@ -2,6 +2,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
 
 import { IEndpoint, IEndpointKeys, KeyName } from './api/registryTypes';
+import { EndpointLogs } from './endpointsLogs';
 import { EndpointsTabModel, scoringUrl } from './endpointsModel';
 import { TryIt } from './endpointsTry';
 import { message } from './polling';
@@ -10,7 +11,8 @@ import { message } from './polling';
  * The Endpoints tab of the ML Workspace panel: a "Deploy" form, and per
  * endpoint its state, replicas, scoring URL, deployments with their traffic,
  * request count and latency percentiles, key regeneration (the new key is
- * shown once, with a Copy button) and the Try it box (endpointsTry.tsx).
+ * shown once, with a Copy button), the Try it box (endpointsTry.tsx) and
+ * the replicas' recent log lines (endpointsLogs.tsx).
  *
  * Who calls what: `WorkspacePanel` renders `EndpointsView` inside a
  * `UseSignal` on `EndpointsTabModel.changed`; the model polls while the tab
@@ -184,6 +186,7 @@ function EndpointCard({ model, endpoint }: { model: EndpointsTabModel; endpoint:
         </div>
       )}
       <TryIt model={model} endpoint={endpoint} signature={model.signatureOf(endpoint)} />
+      <EndpointLogs model={model} name={endpoint.name} />
     </li>
   );
 }

@@ -38,6 +38,8 @@ export class EndpointsTabModel extends PolledState {
   tryKeys = new Map<string, string>();
   /** The Try it box's last answer per endpoint. */
   answers = new Map<string, IScoreAnswer>();
+  /** The replicas' last log lines per endpoint, once asked for (the Logs section). */
+  logs = new Map<string, string>();
   /** Signatures of deployed versions by "name:version" (a version never changes: fetched once). */
   signatures = new Map<string, ISignature | null>();
 
@@ -90,6 +92,18 @@ export class EndpointsTabModel extends PolledState {
   /** Hide the keys shown for an endpoint (they cannot be shown again). */
   dismissKeys(name: string): void {
     this.shownKeys.delete(name);
+    this.emitChanged();
+  }
+
+  /** `GET /endpoints/{name}/logs`: the last lines into `logs` (an error into `itemErrors`). */
+  async loadLogs(name: string, lines = 200): Promise<void> {
+    try {
+      const answer = await this.api.endpointLogs(name, lines);
+      this.logs.set(name, answer.text);
+      this.itemErrors.delete(name);
+    } catch (reason) {
+      this.itemErrors.set(name, message(reason));
+    }
     this.emitChanged();
   }
 

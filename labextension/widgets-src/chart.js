@@ -66,6 +66,11 @@ export class Chart {
       if (this.plot) this.plot.setSize({ width: this.width(), height: this.height });
     });
     this.resize.observe(this.host);
+    // JupyterLab marks its theme on the body; the canvas keeps its colours until redrawn.
+    this.theme = new MutationObserver(() => {
+      if (this.plot) this.plot.redraw(false);
+    });
+    this.theme.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light'] });
   }
 
   width() {
@@ -96,8 +101,9 @@ export class Chart {
     }
     this.destroyPlot();
     this.signature = signature;
-    const ink = cssVar(this.host, '--jp-ui-font-color1', '#333');
-    const grid = cssVar(this.host, '--jp-border-color2', '#e0e0e0');
+    // Read when uPlot draws, so a theme switch (which redraws, see the constructor) repaints the axes.
+    const ink = () => cssVar(this.host, '--jp-ui-font-color1', '#333');
+    const grid = () => cssVar(this.host, '--jp-border-color2', '#e0e0e0');
     const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
     const opts = {
       width: this.width(),
@@ -163,6 +169,7 @@ export class Chart {
 
   destroy() {
     this.resize.disconnect();
+    this.theme.disconnect();
     this.destroyPlot();
   }
 }

@@ -23,6 +23,7 @@ import {
   IDeployBody,
   IDeployedEndpoint,
   IEndpointList,
+  IEndpointLogs,
   IModelVersion,
   IModelVersionList,
   IRegeneratedKey,
@@ -260,6 +261,11 @@ export class MLWorkspaceAPI {
       `endpoints/${encodeURIComponent(name)}/keys/${which}`,
       jsonBody('POST', {})
     );
+  }
+
+  /** `GET /endpoints/{name}/logs`: what the endpoint's replicas printed last. */
+  endpointLogs(name: string, lines = 200): Promise<IEndpointLogs> {
+    return this.request<IEndpointLogs>(`endpoints/${encodeURIComponent(name)}/logs?lines=${lines}`);
   }
 
   /**

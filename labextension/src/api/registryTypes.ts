@@ -73,6 +73,9 @@ export type IRegeneratedKey = Schemas['KeyRegenerated'];
 /** Which key of an endpoint. */
 export type KeyName = 'primary' | 'secondary';
 
+/** `GET /endpoints/{name}/logs`: the replicas' last lines, stamped with time and pid. */
+export type IEndpointLogs = Schemas['EndpointLogs'];
+
 /** What the endpoint answered to the Try it box (through `POST /endpoints/{name}/score`). */
 export interface IScoreAnswer {
   /** the HTTP status, or 0 when no answer came */
