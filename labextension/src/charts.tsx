@@ -51,6 +51,9 @@ function themeValue(node: HTMLElement, name: string, fallback: string): string {
   return getComputedStyle(node).getPropertyValue(name).trim() || fallback;
 }
 
+/** Tick spacings for steps: whole numbers only (1, 2, 5, 10, 20, 50, ...), never "0.2". */
+export const STEP_INCREMENTS = Array.from({ length: 16 }, (_, e) => [1, 2, 5].map(m => m * 10 ** e)).flat();
+
 /** The axes: tick labels in the theme's text colour, ticks and grid in its border colours. */
 function themedAxes(node: HTMLElement): uPlot.Axis[] {
   const font = `12px ${themeValue(node, '--jp-ui-font-family', 'sans-serif')}`;
@@ -74,7 +77,7 @@ function themedAxes(node: HTMLElement): uPlot.Axis[] {
     return Math.ceil((axis.ticks?.size ?? 10) + (axis.gap ?? 5) + text + 4);
   };
   return [
-    { ...common(), label: 'step', labelSize: 24 },
+    { ...common(), label: 'step', labelSize: 24, incrs: STEP_INCREMENTS },
     { ...common(), size: fitLabels }
   ];
 }

@@ -1,6 +1,16 @@
 import { Notification } from '@jupyterlab/apputils';
 import { ReadonlyJSONValue } from '@lumino/coreutils';
 
+/** How long an update keeps trying to reach its toast (ms): see `NoticeGroup._flush`. */
+const MOUNT_WAIT_MS = 20_000;
+/** How often an update that did not show is sent again (ms). */
+const RESEND_MS = 250;
+
+/** The part of a message that a toast surely shows (it cuts long ones). */
+function shownPart(message: string): string {
+  return message.slice(0, 60);
+}
+
 /** What a `NoticeGroup` shows for its items. */
 export interface INoticeGroupOptions<T> {
   type: Exclude<Notification.TypeOptions, 'in-progress'>;
@@ -12,6 +22,12 @@ export interface INoticeGroupOptions<T> {
   actions?: (items: readonly T[]) => Notification.IAction[];
   /** Items with the same key are one item: the newer replaces the older (default: all count). */
   key?: (item: T) => string;
+  /**
+   * Where an item goes among the others (ascending; default: the order of
+   * `add`). Items that come out of order (answers of concurrent requests) are
+   * still listed oldest first, so the newest is the one the toast names last.
+   */
+  order?: (item: T) => number;
 }
 
 /**
@@ -42,6 +58,10 @@ export class NoticeGroup<T> {
       this._items = this._items.filter(other => key(other) !== k);
     }
     this._items.push(item);
+    const order = this._options.order;
+    if (order) {
+      this._items.sort((a, b) => order(a) - order(b)); // stable: ties keep their order
+    }
     this._show();
   }
 
@@ -91,38 +111,55 @@ export class NoticeGroup<T> {
       this._flush();
     } else {
       this._id = Notification.emit(message, type, { autoClose, actions });
-      this._emittedAt = Date.now();
     }
   }
 
   /**
-   * Sends the newest pending update once its toast is on screen. JupyterLab
-   * drops an update that comes while the toast is still being made (a burst of
-   * runs ending at once): the update waits for the toast's element (its id is
-   * the notification's), for at most a second after the toast was emitted
-   * (no toast is made in "do not disturb" mode).
+   * Sends the newest pending update until its toast shows it. JupyterLab drops
+   * an update that comes while the toast is still being made, and the toast
+   * library drops one that comes during the toast's entrance (a burst of runs
+   * ending at once, on a busy machine): so the update is sent again, every
+   * `RESEND_MS`, until the toast's element (its id is the notification's)
+   * shows the new message. The first toast of a page also loads the toast
+   * library, which takes seconds on a busy machine: the loop lasts up to
+   * `MOUNT_WAIT_MS` after the newest change; past it (no toast is made in
+   * "do not disturb" mode) the update has at least reached the notification
+   * centre.
    */
   private _flush(): void {
     if (this._waiting) {
       return; // the waiting loop sends the newest update
     }
+    let sentAt = 0;
+    let sent: Notification.IUpdate<ReadonlyJSONValue> | null = null;
     const attempt = (): void => {
       const update = this._update;
-      if (update === null) {
+      if (update === null || !Notification.manager.has(update.id)) {
         this._waiting = false;
+        this._update = null;
         return;
       }
-      const onScreen = document.getElementById(update.id) !== null;
-      if (!onScreen && Date.now() - this._emittedAt < 1000) {
-        this._waiting = true;
-        requestAnimationFrame(attempt);
+      const element = document.getElementById(update.id);
+      if (element && (element.textContent ?? '').includes(shownPart(update.message ?? ''))) {
+        this._waiting = false; // on screen with its new text
+        this._update = null;
         return;
       }
-      this._waiting = false;
-      this._update = null;
-      if (Notification.manager.has(update.id)) {
+      if (Date.now() - this._changedAt > MOUNT_WAIT_MS) {
+        this._waiting = false;
+        this._update = null;
+        if (sent !== update) {
+          Notification.update(update); // to the notification centre at least
+        }
+        return;
+      }
+      if (element && (sent !== update || Date.now() - sentAt >= RESEND_MS)) {
         Notification.update(update);
+        sent = update;
+        sentAt = Date.now();
       }
+      this._waiting = true;
+      window.setTimeout(attempt, 50);
     };
     attempt();
   }
@@ -130,7 +167,6 @@ export class NoticeGroup<T> {
   private _id: string | null = null;
   private _items: T[] = [];
   private _changedAt = 0;
-  private _emittedAt = 0;
   private _update: Notification.IUpdate<ReadonlyJSONValue> | null = null;
   private _waiting = false;
 }

@@ -11,6 +11,9 @@ export interface IRunNoticeActions {
   compareRuns: (runIds: string[]) => void;
 }
 
+/** Runs are listed in the order they started (their answers come in any order). */
+const startedAt = (run: IRunModel): number => run.start_time ?? 0;
+
 /** A "Compare" button compares at most this many of the newest runs of a toast. */
 const COMPARE_AT_MOST = 10;
 
@@ -58,7 +61,8 @@ export function watchRunNotifications(
       runs.length === 1
         ? `Run "${runs[0].name}" completed`
         : `${runs.length} runs completed: ${nameList(runs.map(r => r.name))}`,
-    actions: runs => buttons(runs, actions)
+    actions: runs => buttons(runs, actions),
+    order: startedAt
   });
   const failed = new NoticeGroup<IRunModel>({
     type: 'error',
@@ -70,7 +74,8 @@ export function watchRunNotifications(
       const reason = runs[0].status_reason;
       return `Run "${runs[0].name}" failed${reason ? `: ${reason}` : ''}`;
     },
-    actions: runs => buttons(runs, actions)
+    actions: runs => buttons(runs, actions),
+    order: startedAt
   });
   const groups: Record<string, NoticeGroup<IRunModel>> = { completed, failed };
   const notified = new Set<string>();

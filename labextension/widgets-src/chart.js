@@ -4,6 +4,8 @@ import uplotCss from 'uplot/dist/uPlot.min.css';
 import widgetCss from './widgets.css';
 
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+// Tick spacings for steps: whole numbers only (1, 2, 5, 10, 20, 50, ...).
+const STEP_INCREMENTS = Array.from({ length: 16 }, (_, e) => [1, 2, 5].map(m => m * 10 ** e)).flat();
 
 // Adds the stylesheets once per document (uPlot's and ours, which uses the --jp-* variables).
 export function ensureStyles() {
@@ -109,7 +111,10 @@ export class Chart {
       width: this.width(),
       height: this.height,
       scales: { x: { time: xMode === 'time' } },
-      axes: [{ ...axis, label: xMode === 'time' ? undefined : 'step' }, { ...axis, size: 60 }],
+      axes: [
+        xMode === 'time' ? { ...axis } : { ...axis, label: 'step', incrs: STEP_INCREMENTS },
+        { ...axis, size: 60 }
+      ],
       series: [
         { label: xMode === 'time' ? 'time' : 'step' },
         ...usable.map((s, i) => ({
