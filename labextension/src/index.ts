@@ -10,14 +10,15 @@ import { Widget } from '@lumino/widgets';
 import { MLWorkspaceAPI } from './api/client';
 import { IRunEvent, RUN_EVENT_SCHEMA_ID } from './api/types';
 import { WorkspaceModel } from './model';
-import { workspaceIcon } from './icons';
-import { WorkspacePanel } from './panel';
-import { CompareWidget } from './compare';
-import { watchComputeEvents } from './computeEvents';
-import { watchRegistryEvents } from './modelsEvents';
-import { RunLinkHandler } from './runlinks';
-import { watchRunNotifications } from './runNotices';
-import { RunViewModel, RunWidget } from './runview';
+import { workspaceIcon } from './common/icons';
+import { WorkspacePanel } from './panel/panel';
+import { CompareWidget } from './runs/compare';
+import { watchComputeEvents } from './compute/computeEvents';
+import { watchRegistryEvents } from './models/modelsEvents';
+import { RunLinkHandler } from './runs/runlinks';
+import { watchRunNotifications } from './runs/runNotices';
+import { RunViewModel } from './runs/runViewModel';
+import { RunWidget } from './runs/runview';
 import { IMLWorkspace } from './tokens';
 
 export { IMLWorkspace } from './tokens';
@@ -95,7 +96,7 @@ export function asTrackedCell(source: string): string {
  * turns clicks on run links in notebook outputs (`data-mlws-run`, the
  * `%%mlrun` run card) into `mlws:open-run`, the notebook toolbar button "Run
  * cell as tracked run", and notifications when runs of this server's kernels
- * complete or fail (runNotices.ts: one toast per outcome, counting the runs).
+ * complete or fail (runs/runNotices.ts: one toast per outcome, counting the runs).
  */
 const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlws:sidebar',

@@ -1,9 +1,7 @@
-import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import {
   IArtifactList,
-  IErrorBody,
   IExperimentList,
   IExperimentModel,
   IMetricHistory,
@@ -31,6 +29,9 @@ import {
   IScoreAnswer,
   KeyName
 } from './registryTypes';
+import { jsonBody, requestJSON, requestRaw, send } from './request';
+
+export { API_ROOT, MLWorkspaceAPIError } from './request';
 
 /** Query of `GET /runs`. */
 export interface IRunSearch {
@@ -41,47 +42,12 @@ export interface IRunSearch {
   pageToken?: string | null;
 }
 
-/** The REST root under the server's base URL. */
-export const API_ROOT = 'mlws/api/v1';
-
 /**
- * Jupyter's default `cache: 'no-store'` makes `makeRequest` append a bare
- * timestamp to the query as a cache buster, which the API refuses as an
- * unknown query parameter. URLs with a query ask for `no-cache` instead:
- * the browser revalidates every time, and no extra parameter is sent.
- */
-function withCache(url: string, init: RequestInit): RequestInit {
-  return url.includes('?') && init.cache === undefined ? { ...init, cache: 'no-cache' } : init;
-}
-
-/**
- * A request with a JSON body. `ServerConnection` sets the JSON content type
- * only when it holds a token; a page authenticated by cookie would send
- * `text/plain`, which the API refuses.
- */
-function jsonBody(method: string, body: unknown): RequestInit {
-  return { method, body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } };
-}
-
-/** An answer from the server that was not a success, or no answer at all. */
-export class MLWorkspaceAPIError extends Error {
-  constructor(
-    message: string,
-    readonly status: number | null,
-    readonly code: string
-  ) {
-    super(message);
-    this.name = 'MLWorkspaceAPIError';
-  }
-}
-
-/**
- * The one module of the front end that talks to the server.
- *
- * Every request goes through `request()`, which joins the URL under the
- * server's base URL, sends Jupyter's credentials (token or cookie + XSRF)
- * through `ServerConnection`, and turns error bodies `{error, message}` into
- * `MLWorkspaceAPIError`s.
+ * The one client of the front end for the server's REST API: one method per
+ * resource operation. Every request goes through request.ts, which joins
+ * the URL under the server's base URL, sends Jupyter's credentials (token or
+ * cookie + XSRF) through `ServerConnection`, and turns error bodies
+ * `{error, message}` into `MLWorkspaceAPIError`s.
  */
 export class MLWorkspaceAPI {
   constructor(
@@ -278,22 +244,12 @@ export class MLWorkspaceAPI {
    * Every answer (401, 400 naming a column, ...) resolves: the box shows it.
    */
   async scoreEndpoint(name: string, key: string, body: string): Promise<IScoreAnswer> {
-    const url = URLExt.join(this.serverSettings.baseUrl, API_ROOT, `endpoints/${encodeURIComponent(name)}/score`);
     const init: RequestInit = {
       method: 'POST',
       body,
       headers: { 'Content-Type': 'application/json', 'X-MLWS-Endpoint-Key': key }
     };
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, init, this.serverSettings);
-    } catch (reason) {
-      throw new MLWorkspaceAPIError(
-        `The Jupyter server could not be reached: ${String(reason)}`,
-        null,
-        'network_error'
-      );
-    }
+    const response = await send(this.serverSettings, `endpoints/${encodeURIComponent(name)}/score`, init);
     const text = await response.text();
     let parsed: unknown = text;
     try {
@@ -310,62 +266,11 @@ export class MLWorkspaceAPI {
       .split('/')
       .map(encodeURIComponent)
       .join('/')}${inline ? '?inline=true' : ''}`;
-    const url = URLExt.join(this.serverSettings.baseUrl, API_ROOT, endpoint);
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, withCache(url, {}), this.serverSettings);
-    } catch (reason) {
-      throw new MLWorkspaceAPIError(
-        `The Jupyter server could not be reached: ${String(reason)}`,
-        null,
-        'network_error'
-      );
-    }
-    if (!response.ok) {
-      let message = `The server answered ${response.status} ${response.statusText}.`;
-      let code = 'http_error';
-      try {
-        const err = (await response.json()) as Partial<IErrorBody>;
-        message = err.message ?? message;
-        code = err.error ?? code;
-      } catch {
-        // not JSON: keep the status line
-      }
-      throw new MLWorkspaceAPIError(message, response.status, code);
-    }
-    return response;
+    return requestRaw(this.serverSettings, endpoint);
   }
 
-  async request<T>(endpoint: string, init: RequestInit = {}): Promise<T> {
-    const url = URLExt.join(this.serverSettings.baseUrl, API_ROOT, endpoint);
-    let response: Response;
-    try {
-      response = await ServerConnection.makeRequest(url, withCache(url, init), this.serverSettings);
-    } catch (reason) {
-      throw new MLWorkspaceAPIError(
-        `The Jupyter server could not be reached: ${String(reason)}`,
-        null,
-        'network_error'
-      );
-    }
-    const text = await response.text();
-    let body: unknown = undefined;
-    if (text.length > 0) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = undefined;
-      }
-    }
-    if (!response.ok) {
-      const err = body as Partial<IErrorBody> | undefined;
-      const message =
-        err?.message ??
-        (response.status === 404
-          ? 'The jupyter_mlws server extension is not answering (404). Is it installed and enabled? Check `jupyter server extension list`.'
-          : `The server answered ${response.status} ${response.statusText}.`);
-      throw new MLWorkspaceAPIError(message, response.status, err?.error ?? 'http_error');
-    }
-    return body as T;
+  /** A request under the API root whose answer is JSON (every method but the score relay and downloads). */
+  request<T>(endpoint: string, init: RequestInit = {}): Promise<T> {
+    return requestJSON<T>(this.serverSettings, endpoint, init);
   }
 }

@@ -1,0 +1,54 @@
+"""`jupyter mlws ...`: look at a workspace from a terminal.
+
+Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
+
+    jupyter mlws info                               where the workspace is, store kind, schema
+    jupyter mlws experiments                        experiments with their run counts
+    jupyter mlws runs [--experiment E] [--filter F] [--order-by K] [--limit N]
+    jupyter mlws compute list|show|create|update|delete|events   compute instances (cli/compute.py)
+    jupyter mlws models list|show|register|alias|unalias|delete   the model registry (cli/models.py)
+    jupyter mlws endpoints list|show|deploy|delete|keys|serve     scoring endpoints (cli/endpoints.py)
+
+`--workspace W` (any command) overrides `$MLWS_WORKSPACE`. A domain error
+(bad filter, unknown experiment, incompatible database) prints its message
+and exits with status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ..errors import MLWSError
+from .compute import add_compute_commands
+from .endpoints import add_endpoint_commands
+from .models import add_model_commands
+from .runs import add_run_commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used by tests and `--help`)."""
+    parser = argparse.ArgumentParser(prog="jupyter mlws", description="Look at an ML workspace.")
+    parser.add_argument(
+        "--workspace", "-w", default=None, help="folder or URL (default: $MLWS_WORKSPACE or ./.mlws)"
+    )
+    sub = parser.add_subparsers(dest="command")
+    add_run_commands(sub)
+    add_compute_commands(sub)
+    add_model_commands(sub)
+    add_endpoint_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `jupyter-mlws`; returns the exit status (2 on a domain error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        args = parser.parse_args([*(argv or sys.argv[1:]), "info"])
+    try:
+        return int(args.func(args))
+    except MLWSError as err:
+        print(f"mlws: {err.message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,15 @@
+import * as React from 'react';
+
+import { ExperimentList } from './experimentList';
+import { IBrowserProps, RunsTable } from './runsTable';
+
+/**
+ * The workspace browser of the sidebar's Experiments tab. Its state and
+ * decisions are in browserModel.ts; its parts are experimentList.tsx and
+ * runsTable.tsx (with filterBar.tsx).
+ */
+
+/** The experiments list, or one experiment's runs table. */
+export function WorkspaceBrowser(props: IBrowserProps): JSX.Element {
+  return props.model.experimentId === null ? <ExperimentList model={props.model} /> : <RunsTable {...props} />;
+}

@@ -1,0 +1,163 @@
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { IRunModel } from '../api/types';
+import { IChartSeries, MetricChart, sortMetricKeys, toNumber } from '../common/charts';
+import { IMLWorkspace } from '../tokens';
+
+/**
+ * Compare 2+ runs (main area, command `mlws:compare-runs`): one chart per
+ * metric with a line per run (histories downsampled by the server), and the
+ * params that differ between the runs (a param missing from a run counts as
+ * differing; identical params are left out, and counted).
+ */
+
+const COMPARE_POINTS = 800;
+
+/** Params whose values are not the same in every run, sorted by key. */
+export function differingParams(runs: IRunModel[]): string[] {
+  const keys = new Set<string>();
+  for (const run of runs) {
+    Object.keys(run.params ?? {}).forEach(k => keys.add(k));
+  }
+  return [...keys]
+    .filter(key => new Set(runs.map(r => (r.params ?? {})[key] ?? '\u0000missing')).size > 1)
+    .sort();
+}
+
+function Compare({ workspace, runIds }: { workspace: IMLWorkspace; runIds: string[] }): JSX.Element {
+  const [runs, setRuns] = React.useState<IRunModel[] | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const [charts, setCharts] = React.useState<Map<string, IChartSeries[]>>(new Map());
+  const [version, setVersion] = React.useState(0);
+  // Events of compared runs refresh the view (coalesced to one per second).
+  React.useEffect(() => {
+    let timer: number | null = null;
+    const onEvent = (_: IMLWorkspace, event: { run_id: string }) => {
+      if (runIds.includes(event.run_id) && timer === null) {
+        timer = window.setTimeout(() => {
+          timer = null;
+          setVersion(v => v + 1);
+        }, 1000);
+      }
+    };
+    workspace.runEvents.connect(onEvent);
+    return () => {
+      workspace.runEvents.disconnect(onEvent);
+      if (timer !== null) {
+        window.clearTimeout(timer);
+      }
+    };
+  }, [runIds.join(',')]);
+  React.useEffect(() => {
+    let live = true;
+    (async () => {
+      const fetched = await Promise.all(runIds.map(id => workspace.api.getRun(id)));
+      if (!live) {
+        return;
+      }
+      setRuns(fetched);
+      const keys = sortMetricKeys(new Set(fetched.flatMap(r => Object.keys(r.metrics ?? {}))));
+      const next = new Map<string, IChartSeries[]>();
+      await Promise.all(
+        keys.map(async key => {
+          const series: IChartSeries[] = [];
+          for (const run of fetched) {
+            if (!(key in (run.metrics ?? {}))) {
+              continue;
+            }
+            const h = await workspace.api.getMetricHistory(run.run_id, key, { maxPoints: COMPARE_POINTS });
+            series.push({ label: run.name, x: h.steps, y: h.values.map(toNumber) });
+          }
+          next.set(key, series);
+        })
+      );
+      if (live) {
+        setCharts(next);
+      }
+    })().catch(reason => live && setError(reason instanceof Error ? reason.message : String(reason)));
+    return () => {
+      live = false;
+    };
+  }, [runIds.join(','), version]);
+
+  if (error !== null) {
+    return (
+      <div className="jp-mlws-error" role="alert">
+        <strong>The runs could not be compared.</strong>
+        <p>{error}</p>
+      </div>
+    );
+  }
+  if (runs === null) {
+    return <div className="jp-mlws-loading">Loading {runIds.length} runs…</div>;
+  }
+  const diff = differingParams(runs);
+  const allParams = new Set(runs.flatMap(r => Object.keys(r.params ?? {})));
+  const same = allParams.size - diff.length;
+  return (
+    <section className="jp-mlws-compare" aria-label="Run comparison">
+      <h3 className="jp-mlws-run-title">Comparing {runs.length} runs</h3>
+      <section className="jp-mlws-run-section" aria-labelledby="jp-mlws-param-diff">
+        <h4 id="jp-mlws-param-diff">Params that differ</h4>
+        {diff.length === 0 ? (
+          <p className="jp-mlws-muted">All params are the same.</p>
+        ) : (
+          <div className="jp-mlws-table-scroll">
+            <table className="jp-mlws-grid" aria-label="Param diff">
+              <thead>
+                <tr>
+                  <th scope="col">Param</th>
+                  {runs.map(r => (
+                    <th scope="col" key={r.run_id} title={r.run_id}>
+                      {r.name}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {diff.map(key => (
+                  <tr key={key}>
+                    <th scope="row">{key}</th>
+                    {runs.map(r => (
+                      <td key={r.run_id}>{(r.params ?? {})[key] ?? '—'}</td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {same > 0 && (
+          <p className="jp-mlws-muted">
+            {same} param{same === 1 ? ' is' : 's are'} the same in every run.
+          </p>
+        )}
+      </section>
+      <section className="jp-mlws-run-section" aria-label="Metric charts">
+        <h4>Metrics</h4>
+        {charts.size === 0 && <p className="jp-mlws-muted">No metrics.</p>}
+        <div className="jp-mlws-charts">
+          {sortMetricKeys(charts.keys()).map(key => [key, charts.get(key) ?? []] as const).map(([key, series]) => (
+            <MetricChart key={key} title={key} series={series} />
+          ))}
+        </div>
+      </section>
+    </section>
+  );
+}
+
+/** The content of the main-area compare widget. */
+export class CompareWidget extends ReactWidget {
+  constructor(
+    private readonly _workspace: IMLWorkspace,
+    readonly runIds: string[]
+  ) {
+    super();
+    this.addClass('jp-mlws-runpage');
+  }
+
+  render(): JSX.Element {
+    return <Compare workspace={this._workspace} runIds={this.runIds} />;
+  }
+}

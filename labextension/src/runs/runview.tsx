@@ -1,0 +1,71 @@
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { RunBody } from './runBody';
+import { RunDetails } from './runDetails';
+import { RunViewModel } from './runViewModel';
+
+/**
+ * The main-area run view (`mlws:open-run`): its state is `RunViewModel`
+ * (runViewModel.ts), the side column `RunDetails` (runDetails.tsx), the rest
+ * `RunBody` (runBody.tsx: charts, log, artifacts, code).
+ */
+
+export interface IRunPageProps {
+  model: RunViewModel;
+  onGoToCell?: (notebookPath: string, cellId: string | null) => void;
+}
+
+/** The whole run view (main area): details, params, charts, log, artifacts, code. */
+export function RunPage({ model, onGoToCell }: IRunPageProps): JSX.Element {
+  const run = model.run;
+  return (
+    <section className="jp-mlws-runview" aria-label={run ? `Run ${run.name}` : 'Run'}>
+      {model.error !== null && (
+        <div className="jp-mlws-error" role="alert">
+          <strong>The run {model.runId} could not be shown.</strong>
+          <p>{model.error}</p>
+          <button className="jp-mod-styled jp-mod-accept" onClick={() => void model.reload()}>
+            Try again
+          </button>
+        </div>
+      )}
+      {model.loading && <div className="jp-mlws-loading">Loading run {model.runId}…</div>}
+      {run !== null && (
+        <div className="jp-mlws-runpage-columns">
+          <div className="jp-mlws-runpage-side">
+            <RunDetails model={model} run={run} onGoToCell={onGoToCell} />
+          </div>
+          <div className="jp-mlws-runpage-main">
+            <RunBody workspace={model.workspace} run={run} />
+          </div>
+        </div>
+      )}
+    </section>
+  );
+}
+
+/** The content of the main-area run widget (`mlws:open-run`). */
+export class RunWidget extends ReactWidget {
+  constructor(
+    readonly model: RunViewModel,
+    private readonly _onGoToCell?: (notebookPath: string, cellId: string | null) => void
+  ) {
+    super();
+    this.addClass('jp-mlws-runpage');
+    void model.reload();
+  }
+
+  dispose(): void {
+    this.model.dispose();
+    super.dispose();
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.changed}>
+        {() => <RunPage model={this.model} onGoToCell={this._onGoToCell} />}
+      </UseSignal>
+    );
+  }
+}
