@@ -8,7 +8,7 @@
     jupyter mlws compute delete NAME
     jupyter mlws compute events [NAME] [--kernel ID] [--limit N]
 
-`cli.build_parser` calls `add_compute_commands`; every command goes through
+`main.build_parser` calls `add_compute_commands`; every command goes through
 `ws.compute` (client/compute.py), so the CLI writes the store, the event and the
 kernelspec exactly as Python and the REST API do. Decisions: option values are
 parsed here, not by argparse types, so a bad value is an `InvalidParameter`
@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
+from .base import open_workspace, verb_group
+from .formatting import format_table, format_time
 
 _NONE = "none"
 _EVENT_FIELDS = ["event_id", "time", "instance", "kind", "kernel", "reason"]
@@ -32,9 +34,7 @@ _EVENT_FIELDS = ["event_id", "time", "instance", "kind", "kernel", "reason"]
 
 def add_compute_commands(sub: Any) -> None:
     """Register `compute` and its sub-commands on the top-level sub-parsers."""
-    compute = sub.add_parser("compute", help="compute instances: named kernel sizes")
-    verbs = compute.add_subparsers(dest="compute_command")
-    compute.set_defaults(func=lambda args: _missing_verb(compute))
+    verbs = verb_group(sub, "compute", "compute instances: named kernel sizes")
     verbs.add_parser("list", help="every instance with its size").set_defaults(func=cmd_list)
     show = verbs.add_parser("show", help="one instance in full")
     show.add_argument("name")
@@ -68,17 +68,6 @@ def _size_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env", action="append", default=[], metavar="K=V", help="a variable (repeatable)")
     parser.add_argument("--python", default=None, help="another Python (a venv or conda env's interpreter)")
     parser.add_argument("--description", default=None)
-
-
-def _missing_verb(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
-def _workspace(args: argparse.Namespace) -> Any:
-    from .cli import _workspace as open_workspace
-
-    return open_workspace(args)
 
 
 # ----- option values ---------------------------------------------------------------------
@@ -132,9 +121,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 
 # ----- commands ----------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    from .cli import format_table
-
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         found = ws.store.list_compute_targets()
     finally:
@@ -159,7 +146,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         instance = ws.compute.get_instance(args.name)
     finally:
@@ -171,7 +158,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_create(args: argparse.Namespace) -> int:
     given = _given(args)
     env = _pairs(args.env)
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         instance = ws.compute.create_instance(args.name, env=env or None, **given)
     finally:
@@ -184,7 +171,7 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_update(args: argparse.Namespace) -> int:
     changes = _given(args)
     added = _pairs(args.env)
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         if added or args.unset_env:
             env = dict(ws.compute.get_instance(args.name).env)
@@ -209,7 +196,7 @@ def cmd_update(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         ws.compute.delete_instance(args.name)
     finally:
@@ -219,12 +206,10 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from .cli import _time, format_table
-
     limit = _whole("--limit", args.limit, allow_none=False) or 0
     if not 1 <= limit <= 10_000:
         raise InvalidParameter(f"--limit must be from 1 to 10000, not {limit}")
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         found = ws.store.list_compute_events(args.name, kernel_id=args.kernel, limit=limit)
     finally:
@@ -232,7 +217,9 @@ def cmd_events(args: argparse.Namespace) -> int:
     if not found:
         print("No compute events yet.")
         return 0
-    rows = [[e.event_id, _time(e.time), e.target, e.kind, (e.kernel_id or "")[:8], e.reason] for e in found]
+    rows = [
+        [e.event_id, format_time(e.time), e.target, e.kind, (e.kernel_id or "")[:8], e.reason] for e in found
+    ]
     print(_events_table(format_table(_EVENT_FIELDS, rows), rows))
     return 0
 
@@ -246,13 +233,13 @@ def _events_table(table: str, rows: list[list[Any]]) -> str:
 
 
 def _memory(size: int | None) -> str | None:
-    from .compute.spec import format_bytes
+    from ..compute.spec import format_bytes
 
     return format_bytes(size) if size else None
 
 
 def _print_instance(instance: Any) -> None:
-    from .compute.spec import kernelspec_dir
+    from ..compute.spec import kernelspec_dir
 
     folder = kernelspec_dir() / instance.kernelspec
     lines = [

@@ -9,7 +9,7 @@
     jupyter mlws endpoints keys NAME regenerate primary|secondary
     jupyter mlws endpoints serve
 
-`cli.build_parser` calls `add_endpoint_commands`; every command goes through `ws.endpoints`
+`main.build_parser` calls `add_endpoint_commands`; every command goes through `ws.endpoints`
 (client/endpoints.py), so endpoints deployed here are the ones the panel, Python and the REST
 API see, run by whichever endpoint manager owns the workspace (a Jupyter server, or `serve`).
 Decisions: the keys are printed once, by `deploy` (when it creates the endpoint) and by `keys
@@ -26,14 +26,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .errors import InvalidParameter, Unavailable
+from ..errors import InvalidParameter, Unavailable
+from .base import open_workspace, verb_group
+from .formatting import format_table
 
 
 def add_endpoint_commands(sub: Any) -> None:
     """Register `endpoints` and its sub-commands on the top-level sub-parsers."""
-    endpoints = sub.add_parser("endpoints", help="scoring endpoints: deployed models with keys and replicas")
-    verbs = endpoints.add_subparsers(dest="endpoints_command")
-    endpoints.set_defaults(func=lambda args: _missing_verb(endpoints))
+    verbs = verb_group(sub, "endpoints", "scoring endpoints: deployed models with keys and replicas")
     verbs.add_parser("list", help="every endpoint with its state, URL and traffic").set_defaults(
         func=cmd_list
     )
@@ -70,17 +70,6 @@ def add_endpoint_commands(sub: Any) -> None:
     verbs.add_parser("serve", help="run the endpoint manager in the foreground").set_defaults(func=cmd_serve)
 
 
-def _missing_verb(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
-def _workspace(args: argparse.Namespace) -> Any:
-    from .cli import _workspace as open_workspace
-
-    return open_workspace(args)
-
-
 def _whole(option: str, text: str | None, low: int, high: int) -> int | None:
     if text is None:
         return None
@@ -90,7 +79,7 @@ def _whole(option: str, text: str | None, low: int, high: int) -> int | None:
 
 
 def _seconds(text: str | None) -> float | None:
-    from .validation import MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, validate_timeout_seconds
+    from ..validation import MAX_TIMEOUT_SECONDS, MIN_TIMEOUT_SECONDS, validate_timeout_seconds
 
     if text is None:
         return None
@@ -105,10 +94,10 @@ def _seconds(text: str | None) -> float | None:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     """Print the endpoint's recent log lines (as Azure ML's `service.get_logs()`)."""
-    from .serving.logs import MAX_LINES
+    from ..serving.logs import MAX_LINES
 
     lines = _whole("--lines", args.lines, 1, MAX_LINES)
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         text = ws.endpoints.logs(args.name, lines or 200)
     finally:
@@ -118,7 +107,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def _url(ws: Any, endpoint: Any) -> str | None:
-    from .client.endpoints import EndpointHandle
+    from ..client.endpoints import EndpointHandle
 
     return EndpointHandle(ws.endpoints, endpoint).url if endpoint.port else None
 
@@ -134,9 +123,7 @@ def _ms(stats: dict[str, Any], key: str) -> str:
 
 # ----- commands ----------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    from .cli import format_table
-
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         found = [(e, _url(ws, e)) for e in ws.store.list_endpoints()]
     finally:
@@ -165,7 +152,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         endpoint = ws.store.get_endpoint(args.name)
         url = _url(ws, endpoint)
@@ -210,7 +197,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     timeout = _seconds(args.timeout)
     if timeout is not None:
         options["timeout_seconds"] = timeout
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         _require_manager(ws)
         handle = ws.endpoints.deploy(args.name, model=args.model, **options)
@@ -229,7 +216,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def _require_manager(ws: Any) -> None:
     """A deploy from this short-lived process needs a manager that outlives it."""
-    from .serving import procs
+    from ..serving import procs
 
     if not procs.live_managers(procs.serving_dir(ws.location.workspace)):
         raise Unavailable(
@@ -239,7 +226,7 @@ def _require_manager(ws: Any) -> None:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         ws.endpoints.delete(args.name)
     finally:
@@ -251,7 +238,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 def cmd_keys(args: argparse.Namespace) -> int:
     if args.slot not in ("primary", "secondary"):
         raise InvalidParameter(f"the key to regenerate is primary or secondary, not {args.slot!r}")
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         key = ws.endpoints.regenerate_key(args.name, args.slot)
     finally:
@@ -266,11 +253,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from .serving.manager import EndpointManager
+    from ..serving.manager import EndpointManager
 
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    ws = _workspace(args)
+    ws = open_workspace(args)
     manager = EndpointManager(ws.store, ws.artifact_store, ws.location.workspace).start()
     try:
         print(f"Serving the endpoints of {ws.location.workspace} (Ctrl-C stops them).", flush=True)

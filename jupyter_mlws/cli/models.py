@@ -8,7 +8,7 @@
     jupyter mlws models unalias NAME ALIAS
     jupyter mlws models delete NAME[:VERSION]
 
-`cli.build_parser` calls `add_model_commands`; every command goes through `ws.models`
+`main.build_parser` calls `add_model_commands`; every command goes through `ws.models`
 (client/models.py), so the CLI registers and refuses exactly as Python and the REST API do.
 Decisions: `register` takes a local PATH (file or folder), or `--run` with the artifact path
 as `--artifact-path` or as PATH; `show` takes any model reference ('churn', 'churn:3',
@@ -23,14 +23,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
+from .base import open_workspace, verb_group
+from .formatting import format_table, format_time
 
 
 def add_model_commands(sub: Any) -> None:
     """Register `models` and its sub-commands on the top-level sub-parsers."""
-    models = sub.add_parser("models", help="the model registry: models, versions, aliases")
-    verbs = models.add_subparsers(dest="models_command")
-    models.set_defaults(func=lambda args: _missing_verb(models))
+    verbs = verb_group(sub, "models", "the model registry: models, versions, aliases")
     verbs.add_parser("list", help="every model with its latest version and aliases").set_defaults(
         func=cmd_list
     )
@@ -68,17 +68,6 @@ def add_model_commands(sub: Any) -> None:
     delete.set_defaults(func=cmd_delete)
 
 
-def _missing_verb(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
-def _workspace(args: argparse.Namespace) -> Any:
-    from .cli import _workspace as open_workspace
-
-    return open_workspace(args)
-
-
 def _version(text: str) -> int:
     if not text.isascii() or not text.isdigit() or int(text) < 1:
         raise InvalidParameter(f"VERSION must be a whole number from 1, not {text!r}")
@@ -96,16 +85,14 @@ def _tags(items: list[str]) -> dict[str, str]:
 
 
 def _size(size: int) -> str:
-    from .compute.spec import format_bytes
+    from ..compute.spec import format_bytes
 
     return format_bytes(size) if size >= 1024 else f"{size} B"
 
 
 # ----- commands ----------------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    from .cli import _time, format_table
-
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         found = ws.store.list_registered_models()
     finally:
@@ -114,7 +101,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("No models yet: jupyter mlws models register NAME PATH")
         return 0
     rows = [
-        [m.name, m.latest_version, _aliases(m.aliases), m.description, _time(m.updated_time)] for m in found
+        [m.name, m.latest_version, _aliases(m.aliases), m.description, format_time(m.updated_time)]
+        for m in found
     ]
     print(format_table(["name", "latest", "aliases", "description", "updated"], rows))
     return 0
@@ -125,10 +113,10 @@ def _aliases(aliases: dict[str, int]) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from .validation import parse_model_ref
+    from ..validation import parse_model_ref
 
     name, version, alias = parse_model_ref(args.ref)
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         if version is None and alias is None:
             model = ws.store.get_registered_model(name)
@@ -145,8 +133,6 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def _print_model(model: Any, versions: list[Any]) -> None:
-    from .cli import _time, format_table
-
     for label, value in (
         ("name", model.name),
         ("latest", model.latest_version if model.latest_version is not None else "no versions"),
@@ -165,7 +151,7 @@ def _print_model(model: Any, versions: list[Any]) -> None:
                 "yes" if v.trusted else "",
                 " ".join(v.aliases),
                 (v.source_run_id or "")[:12],
-                _time(v.created_time),
+                format_time(v.created_time),
             ]
             for v in versions
         ]
@@ -178,8 +164,6 @@ def _print_model(model: Any, versions: list[Any]) -> None:
 
 
 def _print_version(version: Any) -> None:
-    from .cli import _time
-
     signature = version.signature or {}
     inputs = ", ".join(f"{c['name']}:{c['type']}" for c in signature.get("inputs", []))
     lines = [
@@ -193,7 +177,7 @@ def _print_version(version: Any) -> None:
         ("signature", inputs or "none"),
         ("source run", version.source_run_id or ""),
         ("source path", version.source_path or ""),
-        ("created", _time(version.created_time)),
+        ("created", format_time(version.created_time)),
         ("description", version.description),
     ]
     if version.trusted_types:
@@ -222,7 +206,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         if args.path is None:
             raise InvalidParameter("say where the model is: PATH (a file or folder) or --run RUN_ID PATH")
         where = {"path": args.path}
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         version = ws.models.register(args.name, **where, **options)
     finally:
@@ -234,7 +218,7 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 def cmd_alias(args: argparse.Namespace) -> int:
     version = _version(args.version)
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         ws.models.set_alias(args.name, args.alias, version)
     finally:
@@ -244,7 +228,7 @@ def cmd_alias(args: argparse.Namespace) -> int:
 
 
 def cmd_unalias(args: argparse.Namespace) -> int:
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         ws.models.delete_alias(args.name, args.alias)
     finally:
@@ -254,12 +238,12 @@ def cmd_unalias(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    from .validation import parse_model_ref
+    from ..validation import parse_model_ref
 
     if "@" in args.ref:
         raise InvalidParameter("delete takes NAME or NAME:VERSION, not an alias (use unalias)")
     name, version, _ = parse_model_ref(args.ref)
-    ws = _workspace(args)
+    ws = open_workspace(args)
     try:
         if version is None:
             ws.models.delete(name)

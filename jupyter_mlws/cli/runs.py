@@ -1,0 +1,90 @@
+"""`jupyter mlws info | experiments | runs`: the workspace and its tracked runs.
+
+    jupyter mlws info                               where the workspace is, store kind, schema
+    jupyter mlws experiments                        experiments with their run counts
+    jupyter mlws runs [--experiment E] [--filter F] [--order-by K] [--limit N]
+
+`main.build_parser` calls `add_run_commands`; `info` is also what a bare
+`jupyter mlws` runs. `runs` prints what `ws.runs(...)` (client/workspace.py)
+finds, so it takes the same filter and order-by text as Python.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .base import open_workspace
+from .formatting import format_table, format_time
+
+_RUN_FIELDS = ["run_id", "experiment", "name", "status", "start_time", "duration"]
+_MAX_EXTRA_COLUMNS = 8
+
+
+def add_run_commands(sub: Any) -> None:
+    """Register `info`, `experiments` and `runs` on the top-level sub-parsers."""
+    sub.add_parser("info", help="where the workspace is and what it holds").set_defaults(func=cmd_info)
+    sub.add_parser("experiments", help="list experiments").set_defaults(func=cmd_experiments)
+    runs = sub.add_parser("runs", help="list runs (newest first)")
+    runs.add_argument(
+        "--experiment", "-e", action="append", default=None, help="experiment name (repeatable)"
+    )
+    runs.add_argument(
+        "--filter",
+        "-f",
+        default=None,
+        help="e.g. \"metrics.acc > 0.9 and params.lr = '0.01' and status = 'completed'\"",
+    )
+    runs.add_argument("--order-by", "-o", action="append", default=None, help="e.g. 'metrics.acc desc'")
+    runs.add_argument("--limit", "-n", type=int, default=100)
+    runs.set_defaults(func=cmd_runs)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print the workspace location and store summary."""
+    ws = open_workspace(args)
+    described = ws.describe()
+    store = described["store"]
+    print(f"ML workspace   {described['workspace']}")
+    print(f"  store        {described['store_kind']}  {described['store_url']}")
+    print(f"  artifacts    {described['artifact_url']}")
+    print(f"  schema       v{store['schema_version']}")
+    print(f"  experiments  {len(ws.store.list_experiments())}")
+    ws.close()
+    return 0
+
+
+def cmd_experiments(args: argparse.Namespace) -> int:
+    """Print every experiment with its number of runs."""
+    ws = open_workspace(args)
+    rows = []
+    for exp in ws.store.list_experiments():
+        count = sum(len(page.runs) for page in ws.store.iter_runs([exp.experiment_id], page_size=10_000))
+        rows.append([exp.experiment_id, exp.name, count, format_time(exp.created_time)])
+    print(format_table(["id", "name", "runs", "created"], rows) if rows else "No experiments yet.")
+    ws.close()
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """Print matching runs: the fixed fields, then metrics and params columns."""
+    ws = open_workspace(args)
+    frame = ws.runs(args.experiment, args.filter, args.order_by, args.limit)
+    ws.close()
+    if frame.empty:
+        print("No runs match.")
+        return 0
+    extra = [c for c in frame.columns if c.startswith("metrics.")] + [
+        c for c in frame.columns if c.startswith("params.")
+    ]
+    columns = _RUN_FIELDS + extra[:_MAX_EXTRA_COLUMNS]
+    shown = frame[columns].astype(object)
+    shown["start_time"] = [
+        format_time(None if t != t else int(t.timestamp() * 1000)) for t in frame["start_time"]
+    ]
+    shown["duration"] = [None if d != d else d for d in frame["duration"]]  # running: blank, not nan
+    rows = [list(r) for r in shown.itertuples(index=False)]
+    print(format_table(columns, rows))
+    if len(extra) > _MAX_EXTRA_COLUMNS:
+        print(f"({len(extra) - _MAX_EXTRA_COLUMNS} more columns: use mlws.search_runs() for all of them)")
+    return 0
