@@ -3,7 +3,9 @@
 Who calls it: the artifact store (`store/artifacts.py`) for put/open/list/download/delete, the bundle
 extractor (`store/bundles.py`) for every member name, and anything later that turns user text into a
 file location (REST handlers, the model registry). STYLE rule 12 and RELIABILITY P1/P2: there is no
-second copy of these rules anywhere else.
+second copy of these rules anywhere else. It sits at the bottom of the package, importing nothing of
+ours but `errors`, so every layer (validation, the stores, the client, the registry's files, the
+server) uses this one copy.
 
 Why it is this strict: artifact paths travel through layers that each may decode or reinterpret them
 (a URL router, fsspec's glob expansion and URL parsing, Windows-style separators on an SMB share, a
@@ -31,7 +33,7 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from ..errors import InvalidParameter
+from .errors import InvalidParameter
 
 #: More layers of percent-encoding than this is never a real file name: reject rather than loop.
 MAX_DECODE_LAYERS = 8

@@ -183,7 +183,7 @@ class Models:
     def _store_run_files(self, run_id: str, artifact_path: str) -> tuple[Any, str, int]:
         from ..entities import ModelFile
         from ..models.files import manifest_sha256
-        from ..store.paths import safe_relative_path
+        from ..paths import safe_relative_path
 
         prefix = safe_relative_path(artifact_path)
         artifacts = self.workspace.artifact_store

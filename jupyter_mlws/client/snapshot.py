@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter, NotFound
+from ..paths import resolve_under, safe_relative_path
 from ..store.atomic_write import CHUNK_SIZE, StagedFile, hash_stream
-from ..store.paths import resolve_under, safe_relative_path
 from .replay import history_script
 from .snapshot_walk import (
     DEFAULT_IGNORES,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
-from ..store.paths import safe_relative_path
+from ..paths import safe_relative_path
 
 if TYPE_CHECKING:
     from .run import Run

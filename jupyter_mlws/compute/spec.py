@@ -37,9 +37,9 @@ from typing import Any
 
 from ..entities import KERNELSPEC_PREFIX, ComputeInstance
 from ..errors import InvalidParameter
+from ..validation import NAME_PATTERN
 
 PROVISIONER_NAME = "mlws-instance"
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MIN_MEMORY = 64 * 1024**2
 MAX_IDLE_MINUTES = 7 * 24 * 60
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

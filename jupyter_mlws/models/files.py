@@ -17,7 +17,7 @@ Decisions:
   the same files) and the cache folder.
 - `collect` accepts a file or a folder and refuses what a model folder should never hold: a symbolic
   link whose target leaves the folder (or is not a regular file), a device/fifo/socket, a name the
-  one safe-path helper (`store/paths.py`) refuses (``..``, reserved ``.mlws-`` names, ...), more than
+  one safe-path helper (`jupyter_mlws/paths.py`) refuses (``..``, reserved ``.mlws-`` names, ...), more than
   `MAX_FILES` files or more than `MAX_TOTAL_BYTES`. ``__pycache__`` folders are skipped (derived, and
   version specific). A link to a file inside the folder is stored as the file it points at.
 - `materialize` (RELIABILITY S6) writes the files of one version to
@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from ..errors import Conflict, InvalidParameter, NotFound
+from ..paths import RESERVED_PREFIX, resolve_under, safe_relative_path
 from ..store.atomic_write import CHUNK_SIZE
-from ..store.paths import RESERVED_PREFIX, resolve_under, safe_relative_path
 
 if TYPE_CHECKING:
     from ..entities import ModelFile, ModelVersion

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParameter, Unavailable
-from ..store.paths import resolve_under, safe_relative_path
+from ..paths import resolve_under, safe_relative_path
 
 __all__ = [
     "FLAVORS",

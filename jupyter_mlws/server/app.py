@@ -16,7 +16,7 @@ Configuration (in `jupyter_server_config.py` or on the command line):
 Run supervision (`supervisor.py`, docs/supervision.md) and system metrics
 (`sysmetrics.py`) run for local stores: `supervise_interval`,
 `lease_seconds`, `system_metrics_interval`. So do compute instances
-(`compute.py`: kernelspecs, usage, idle shutdown, live compute events):
+(`compute.py`: kernelspecs, usage, live compute events; `idle_shutdown.py`):
 `compute_interval`, `idle_warning_seconds`. So does the endpoint manager
 (`serving/manager.py`, issue 8: replicas of the workspace's scoring endpoints,
 brought back after a restart): `serve_endpoints`. It is stopped first on
@@ -37,7 +37,7 @@ from .compute_events import COMPUTE_EVENT_SCHEMA
 from .events import RUN_EVENT_SCHEMA, RunEventWatcher
 from .exposure import refusal
 from .handlers import api_routes
-from .registry import REGISTRY_EVENT_SCHEMA
+from .registry_events import REGISTRY_EVENT_SCHEMA
 from .services import WorkspaceServices
 from .supervisor import RunSupervisor
 from .sysmetrics import SystemMetricsSampler

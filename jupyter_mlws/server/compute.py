@@ -19,14 +19,9 @@ What it does:
   kernelspec starts with `mlws-`: state, last activity, when idle shutdown will
   stop it, its notebook, and the CPU percent, RSS and uptime of the provisioner's
   process tree (`kernel_usage.ProcessTreeMeter`).
-- **Idle shutdown.** A kernel is idle from `max(last_activity, last keepalive)`;
-  a busy or starting kernel is never idle. At `idle_shutdown_minutes*60 -
-  idle_warning_seconds` of idleness an `idle_warning` is recorded (once per idle
-  period: any activity or keepalive starts a new period); at the deadline the
-  kernel's running runs end `killed` with the reason (through the run
-  supervisor's `end_kernel_runs` when it runs — first ending wins, so this comes
-  before the shutdown, which would otherwise end them "kernel shut down"),
-  `idle_shutdown` is recorded, then the kernel is shut down.
+- **Idle shutdown** (`idle_shutdown.py`, as `manager.idle`): warned, then shut
+  down after `idle_shutdown_minutes` without activity or keepalive; this module
+  finds the instance kernels and hands each to it every tick.
 - **Kernel events.** `kernel_started` / `kernel_stopped` are recorded from
   jupyter_server's `kernel_actions` event bus; a kernel that vanished without a
   shutdown action (a failed restart) is recorded stopped at the next tick.
@@ -42,20 +37,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..entities import KERNELSPEC_PREFIX, ComputeEvent, ComputeInstance, RunStatus
-from ..errors import Conflict, MLWSError, NotFound
-from .compute_events import COMPUTE_EVENT_SCHEMA_ID, DEFINITION_KINDS, live_event
+from ..entities import KERNELSPEC_PREFIX, ComputeEvent, ComputeInstance
+from ..errors import MLWSError, NotFound
+from .compute_events import COMPUTE_EVENT_SCHEMA_ID, DEFINITION_KINDS, KERNEL_ACTIONS_SCHEMA, live_event
+from .idle_shutdown import IdleShutdown, epoch_seconds
 from .kernel_usage import ProcessTreeMeter
 
 if TYPE_CHECKING:
     from .services import WorkspaceServices
-
-KERNEL_ACTIONS_SCHEMA = "https://events.jupyter.org/jupyter_server/kernel_actions/v1"
-#: Seconds a kernel may stay "starting" before idle shutdown treats it as idle.
-STARTING_GRACE = 60.0
 
 
 def instance_of(kernel_name: str | None) -> str | None:
@@ -67,18 +58,6 @@ def instance_of(kernel_name: str | None) -> str | None:
     ):
         return kernel_name[len(KERNELSPEC_PREFIX) :]
     return None
-
-
-def _minutes(value: float) -> str:
-    return f"{value:g}"
-
-
-def _epoch(moment: datetime | None) -> float:
-    if moment is None:
-        return time.time()
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
 
 
 class ComputeManager:
@@ -100,7 +79,6 @@ class ComputeManager:
         self.kernel_manager = kernel_manager
         self.event_logger = event_logger
         self.interval = interval
-        self.idle_warning_seconds = idle_warning_seconds
         self.settings = settings if settings is not None else {}
         self.session_manager = session_manager
         self.log = log or logging.getLogger("jupyter_mlws.compute")
@@ -108,9 +86,8 @@ class ComputeManager:
         self.lock = asyncio.Lock()
         self.instances: dict[str, ComputeInstance] = {}
         self.cursor = 0
-        self._keepalive: dict[str, float] = {}  # kernel id -> epoch s of the last keepalive
-        self._warned: dict[str, float] = {}  # kernel id -> idle start it was warned for
-        self._stopping: dict[str, str] = {}  # kernel id -> why this server shuts it down
+        #: The idle clocks, warnings and shutdowns of the instance kernels (idle_shutdown.py).
+        self.idle = IdleShutdown(self, idle_warning_seconds)
         self._known: dict[str, str] = {}  # instance kernel id -> instance name
         self.meter = ProcessTreeMeter()
         self._listening = False
@@ -204,11 +181,7 @@ class ComputeManager:
         """(idle start, shutdown time) in epoch seconds, or None when it is not shut down when idle."""
         kernel = kernel if kernel is not None else self._kernel(kernel_id)
         name = instance_of(getattr(kernel, "kernel_name", None))
-        instance = self.instances.get(name) if name else None
-        if instance is None or not instance.idle_shutdown_minutes or instance.idle_shutdown_minutes <= 0:
-            return None
-        start = max(_epoch(getattr(kernel, "last_activity", None)), self._keepalive.get(kernel_id, 0.0))
-        return start, start + instance.idle_shutdown_minutes * 60
+        return self.idle.deadline(kernel_id, kernel, self.instances.get(name) if name else None)
 
     async def keepalive(self, kernel_id: str) -> int | None:
         """Restart the idle clock of an instance kernel; the new shutdown time (ms) or None."""
@@ -216,13 +189,7 @@ class ComputeManager:
         name = instance_of(getattr(kernel, "kernel_name", None)) if kernel is not None else None
         if name is None:
             raise NotFound(f"No compute instance kernel {kernel_id!r} is running on this server.")
-        self._keepalive[kernel_id] = time.time()
-        if name not in self.instances:
-            await self.refresh()
-        deadline = self.idle_deadline(kernel_id, kernel)
-        shutdown_at = int(deadline[1] * 1000) if deadline else None
-        await self._record(name, "keep_alive", kernel_id, details={"shutdown_at": shutdown_at})
-        return shutdown_at
+        return await self.idle.keepalive(kernel_id, kernel, name)
 
     async def _check_idle(self, kernel_id: str, now: float) -> None:
         try:
@@ -230,72 +197,14 @@ class ComputeManager:
         except KeyError:
             return
         name = instance_of(getattr(kernel, "kernel_name", None))
-        if name is None or kernel_id in self._stopping:
+        if name is None or self.idle.is_stopping(kernel_id):
             return
         if kernel_id not in self._known:  # started before the listener saw it
             self._known[kernel_id] = name
-        state = getattr(kernel, "execution_state", "idle")
-        # A kernel no client ever talked to stays "starting" in jupyter_server for good: after
-        # STARTING_GRACE seconds without activity it counts as idle like any other.
-        if state in ("busy", "dead") or (
-            state == "starting" and now - _epoch(getattr(kernel, "last_activity", None)) < STARTING_GRACE
-        ):
-            return
-        deadline = self.idle_deadline(kernel_id, kernel)
-        if deadline is None:
-            return
-        idle_start, shutdown_at = deadline
-        if now >= shutdown_at:
-            minutes = self.instances[name].idle_shutdown_minutes or 0
-            reason = f"idle shutdown: no activity for {_minutes(minutes)} min on compute instance {name}"
-            self._stopping[kernel_id] = reason
-            self.services.spawn(
-                self._idle_shutdown(kernel_id, name, reason), f"idle-shutdown-{kernel_id[:8]}"
-            )
-        elif now >= shutdown_at - self.idle_warning_seconds and self._warned.get(kernel_id) != idle_start:
-            self._warned[kernel_id] = idle_start
-            left = max(0, round(shutdown_at - now))
-            await self._record(
-                name,
-                "idle_warning",
-                kernel_id,
-                reason=f"idle kernel of compute instance {name} shuts down in {left} s unless kept running",
-                details={"shutdown_at": int(shutdown_at * 1000)},
-            )
-
-    async def _idle_shutdown(self, kernel_id: str, name: str, reason: str) -> None:
-        try:
-            await self.end_kernel_runs(kernel_id, reason)
-            await self._record(name, "idle_shutdown", kernel_id, reason=reason)
-            await self.forward()
-            if kernel_id in self.kernel_manager:
-                await self.kernel_manager.shutdown_kernel(kernel_id)
-            self.log.info("mlws compute: %s (kernel %s)", reason, kernel_id)
-        except Exception:
-            self.log.exception("mlws compute: idle shutdown of kernel %s failed", kernel_id)
-            self._stopping.pop(kernel_id, None)
-
-    async def end_kernel_runs(self, kernel_id: str, reason: str) -> int:
-        """End the kernel's running runs `killed` with `reason` (the supervisor's way when it runs)."""
-        supervisor = self.settings.get("mlws_supervisor")
-        if supervisor is not None:
-            return int(await supervisor.end_kernel_runs(kernel_id, reason))
-        return await self.services.run(self._end_runs_directly, kernel_id, reason)
-
-    def _end_runs_directly(self, kernel_id: str, reason: str) -> int:
-        store, ended = self.services.store, 0
-        for info in store.running_runs():
-            if info.kernel_id != kernel_id:
-                continue
-            try:
-                store.end_run(info.run_id, RunStatus.KILLED, reason)
-                ended += 1
-            except (Conflict, NotFound):  # ended (or deleted) at the same moment
-                pass
-        return ended
+        await self.idle.check(kernel_id, kernel, name, now)
 
     # ----- events ----------------------------------------------------------------------------
-    async def _record(
+    async def record(
         self,
         name: str,
         kind: str,
@@ -304,6 +213,7 @@ class ComputeManager:
         reason: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> ComputeEvent:
+        """Store a compute event (off the loop); the next `forward` sends it to the browsers."""
         return await self.services.run(
             self.services.store.record_compute_event,
             name,
@@ -315,11 +225,9 @@ class ComputeManager:
 
     async def _record_stopped(self, kernel_id: str, why: str = "kernel shut down") -> None:
         name = self._known.pop(kernel_id, None)
-        reason = self._stopping.pop(kernel_id, None) or why
-        for table in (self._keepalive, self._warned):
-            table.pop(kernel_id, None)
+        reason = self.idle.forget(kernel_id) or why
         if name is not None:
-            await self._record(name, "kernel_stopped", kernel_id, reason=reason)
+            await self.record(name, "kernel_stopped", kernel_id, reason=reason)
 
     async def _on_kernel_action(self, logger: Any, schema_id: str, data: dict[str, Any]) -> None:
         """jupyter_events listener (keywords `logger`, `schema_id`, `data`)."""
@@ -334,7 +242,7 @@ class ComputeManager:
                     self._known[kernel_id] = name
                     kernel = self._kernel(kernel_id) if kernel_id in self.kernel_manager else None
                     pid = getattr(getattr(kernel, "provisioner", None), "pid", None)
-                    await self._record(name, "kernel_started", kernel_id, details={"pid": pid})
+                    await self.record(name, "kernel_started", kernel_id, details={"pid": pid})
             elif action == "shutdown" and kernel_id in self._known:
                 await self._record_stopped(kernel_id)
         except Exception:
@@ -396,7 +304,7 @@ class ComputeManager:
                     "kernelspec": KERNELSPEC_PREFIX + name,
                     "pid": getattr(getattr(kernel, "provisioner", None), "pid", None),
                     "execution_state": getattr(kernel, "execution_state", "unknown"),
-                    "last_activity": int(_epoch(getattr(kernel, "last_activity", None)) * 1000),
+                    "last_activity": int(epoch_seconds(getattr(kernel, "last_activity", None)) * 1000),
                     "idle_shutdown_at": int(deadline[1] * 1000) if deadline else None,
                     "memory_limit_bytes": instance.memory_bytes if instance else None,
                     "cpus": instance.cpus if instance else None,

@@ -3,7 +3,7 @@
 `MLWorkspaceApp.initialize_settings` registers `COMPUTE_EVENT_SCHEMA` on jupyter_server's
 event bus; `ComputeManager.forward` (server/compute.py) turns each compute event stored
 since its cursor into one payload (`live_event`) and emits it. JupyterLab receives it on the
-authenticated events websocket (labextension/src/computeEvents.ts): `idle_warning` shows a
+authenticated events websocket (labextension/src/compute/computeEvents.ts): `idle_warning` shows a
 warning with a "Keep running" action (`POST /compute/kernels/{id}/keepalive`),
 `limit_stopped` an error with the reason, `idle_shutdown` an info; `changed` (an instance
 was created, updated or deleted) refreshes the Compute tab and the kernelspecs. The shape is

@@ -5,7 +5,7 @@ operation with `@api_operation(...)` naming pydantic models, and this module
 walks the route table to build the document. The document is served at
 `/mlws/api/v1/openapi.json`, committed as `labextension/src/api/openapi.json`,
 and `openapi-typescript` turns it into `labextension/src/api/schema.ts`;
-`tests/test_openapi.py` fails when either file drifts from the code.
+`tests/server/test_openapi.py` fails when either file drifts from the code.
 
 Regenerate both with `jlpm gen:api` (which runs `python -m jupyter_mlws.server.openapi`).
 """
@@ -88,7 +88,7 @@ def build_openapi(routes: list[tuple[str, type[Any]]] | None = None) -> dict[str
         routes = api_routes()
     from .compute_events import ComputeLiveEvent
     from .events import RunEvent
-    from .registry import RegistryLiveEvent
+    from .registry_events import RegistryLiveEvent
 
     # Shapes that travel outside the REST routes (the live events) are documented here too,
     # so the TypeScript types cover them.

@@ -5,7 +5,7 @@ artifact routes and the model registry. It is imported lazily by them, never by
 `jupyter_mlws/__init__.py`, because it pulls in fsspec for remote URLs.
 
 Layout: the files of run R live under ``<root>/<R>/artifacts/<path>``. Run ids are checked
-(`paths.safe_run_id`) and every artifact path goes through the one safe-path helper (`store/paths.py`).
+(`paths.safe_run_id`) and every artifact path goes through the one safe-path helper (`jupyter_mlws/paths.py`).
 
 Two backends behind one interface, chosen by `open_artifact_store(url)`:
 
@@ -47,6 +47,7 @@ from typing import IO
 from urllib.parse import unquote, urlsplit
 
 from ..errors import InvalidParameter, NotFound
+from ..paths import RESERVED_PREFIX, resolve_under, safe_prefix, safe_relative_path, safe_run_id
 from .atomic_write import (
     CHUNK_SIZE,
     TEMP_PREFIX,
@@ -54,7 +55,6 @@ from .atomic_write import (
     StagedFile,
     write_local_atomic,
 )
-from .paths import RESERVED_PREFIX, resolve_under, safe_prefix, safe_relative_path, safe_run_id
 
 __all__ = [
     "BLOBS_FOLDER",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InvalidParameter, NotFound
+from ..paths import RESERVED_PREFIX, resolve_under
 from .artifacts import (
     BLOBS_FOLDER,
     SUM_PREFIX,
@@ -37,7 +38,6 @@ from .atomic_write import (
     storage_error,
     write_local_atomic,
 )
-from .paths import RESERVED_PREFIX, resolve_under
 
 _BLOB_LABEL = "snapshot blob"
 

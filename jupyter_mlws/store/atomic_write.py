@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import Conflict, InvalidParameter, Unavailable
-from .paths import RESERVED_PREFIX
+from ..paths import RESERVED_PREFIX
 
 #: Bytes read and written per step when streaming: large enough for throughput, small for memory.
 CHUNK_SIZE = 1024 * 1024

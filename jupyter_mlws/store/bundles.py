@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import InvalidParameter, PayloadTooLarge
+from ..paths import resolve_under, safe_relative_path
 from .atomic_write import CHUNK_SIZE, write_local_atomic
-from .paths import resolve_under, safe_relative_path
 
 #: Default cap on the total uncompressed size of one bundle.
 MAX_TOTAL_BYTES = 2 * 1024**3

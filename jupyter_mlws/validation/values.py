@@ -1,43 +1,20 @@
-"""Validation of names, keys and values: the documented limits (RELIABILITY P8-P10).
+"""The values a run records: params, tags, metric points, and the limits of one batch.
 
-Called by every store before it writes (so the REST store and the SQL store
-refuse the same input) and by the metric logger at `log_metric` time (so a bad
-point fails in the user's cell, not later in a background thread).
-
-Rules, as users see them:
-
-- Names (experiments, runs) and keys (params, metrics, tags) are normalised to
-  Unicode NFC, so an NFD twin names the same thing. Nothing is ever stripped
-  or truncated: a name that breaks a rule raises `InvalidParameter` naming the
-  rule and the limit.
-- Names: 1..256 characters; no control, format (zero-width, bidi override),
-  private-use or unassigned characters; no leading/trailing whitespace; no `%`
-  or `\\`; `/`-separated parts must not be empty, `.` or `..`.
-- Keys: 1..250 characters, as names, and only letters, digits, marks and
-  `_ - . / : space` (so a key can always be written in a filter).
-- Param values: any value, stored as `str(value)`, at most 6,000 characters;
-  tag values at most 8,000; neither may contain NUL.
-- Metric values: float64. NaN, +inf, -inf, -0.0 and subnormals round-trip bit
-  exactly; an `int` beyond 2**53 that a float64 cannot hold exactly is refused
-  (never rounded silently); bools and strings are refused.
-- Steps: integers 0 <= step < 2**63. Timestamps: integer milliseconds since the
-  Unix epoch between 2000-01-01 and 3000-01-01; a value that looks like seconds
-  is refused with a hint.
+Who calls it: every store before it writes (so the REST store and the SQL store refuse the same
+input) and the metric logger at `log_metric` time (so a bad point fails in the user's cell, not
+later in a background thread). The SQL store also uses `encode_value` / `decode_value` to keep
+NaN and -0.0 exact. The rules are listed in the package docstring.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import numbers
-import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
-from .errors import InvalidParameter
+from ..errors import InvalidParameter
 
-NAME_MAX = 256
-KEY_MAX = 250
 PARAM_VALUE_MAX = 6000
 TAG_VALUE_MAX = 8000
 MAX_BATCH_METRICS = 50_000
@@ -53,69 +30,6 @@ _EXACT_INT = 2**53
 KIND_NUMBER = 0
 KIND_NAN = 1
 KIND_NEG_ZERO = 2
-
-_BAD_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
-_KEY_PUNCT = set("_-./: ")
-_CACHE_MAX = 20_000
-_key_cache: dict[str, str] = {}
-
-
-def _check_text(what: str, value: object, limit: int) -> str:
-    if not isinstance(value, str):
-        raise InvalidParameter(f"{what} must be a string, not {type(value).__name__}.")
-    text = unicodedata.normalize("NFC", value)
-    if not text:
-        raise InvalidParameter(f"{what} must not be empty (1 to {limit} characters).")
-    if len(text) > limit:
-        raise InvalidParameter(
-            f"{what} is {len(text)} characters long; the limit is {limit} characters: {text[:40]!r}..."
-        )
-    if text != text.strip():
-        raise InvalidParameter(f"{what} {text!r} must not start or end with whitespace.")
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if cat in _BAD_CATEGORIES or (cat == "Zs" and ch != " "):
-            raise InvalidParameter(
-                f"{what} {text!r} contains the character U+{ord(ch):04X} ({cat}); control, "
-                "format, zero-width, bidi and unusual space characters are not allowed."
-            )
-        if ch in "%\\":
-            raise InvalidParameter(f"{what} {text!r} must not contain {ch!r}.")
-    for part in text.split("/"):
-        if part in ("", ".", ".."):
-            raise InvalidParameter(
-                f"{what} {text!r} has an empty, '.' or '..' part between slashes; "
-                "write it without leading, trailing or doubled '/'."
-            )
-    return text
-
-
-def validate_name(what: str, value: object) -> str:
-    """An experiment or run name in NFC form, or InvalidParameter (limit NAME_MAX)."""
-    return _check_text(what, value, NAME_MAX)
-
-
-def validate_key(what: str, value: object) -> str:
-    """A param, metric or tag key in NFC form, or InvalidParameter (limit KEY_MAX).
-
-    Cached: the metric logger validates the same few keys millions of times.
-    """
-    if type(value) is str:
-        hit = _key_cache.get(value)
-        if hit is not None:
-            return hit
-    text = _check_text(what, value, KEY_MAX)
-    for ch in text:
-        if ch in _KEY_PUNCT:
-            continue
-        if unicodedata.category(ch)[0] not in "LNM":
-            raise InvalidParameter(
-                f"{what} {text!r} contains {ch!r}; keys may use letters, digits and _ - . / : space."
-            )
-    if len(_key_cache) >= _CACHE_MAX:
-        _key_cache.clear()
-    _key_cache[value] = text  # type: ignore[index]
-    return text
 
 
 def _check_value_text(what: str, value: object, limit: int) -> str:
@@ -213,7 +127,7 @@ def decode_value(value: float | None, kind: int) -> float:
 
 def check_batch_size(metrics: int, params: int, tags: int) -> None:
     """Refuse batches beyond the documented limits (PayloadTooLarge)."""
-    from .errors import PayloadTooLarge
+    from ..errors import PayloadTooLarge
 
     for what, count, limit in (
         ("metrics", metrics, MAX_BATCH_METRICS),
@@ -225,144 +139,6 @@ def check_batch_size(metrics: int, params: int, tags: int) -> None:
                 f"A batch holds {count} {what}; the limit is {limit} per batch. "
                 "Split it into smaller batches."
             )
-
-
-def validate_experiment_id(value: object) -> int:
-    """An experiment id: an integer from 1 to 2**63-1 (ids past that cannot exist)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 < int(value) <= STEP_MAX:
-        raise InvalidParameter(f"An experiment id is an integer from 1 to {STEP_MAX}, not {value!r:.40}.")
-    return int(value)
-
-
-def validate_artifact_location(value: object) -> str | None:
-    """An experiment's artifact location (RELIABILITY P3): None, or a folder *inside* the
-    workspace's artifact store written as a relative path. URLs (`file:///etc`), absolute paths
-    and traversal (`../../`) are refused on write, and the server re-checks stored values
-    before serving them (a value that fails is served as None)."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidParameter(f"An artifact location is a relative folder path, not {type(value).__name__}.")
-    from .store.paths import safe_relative_path
-
-    try:
-        return safe_relative_path(value)
-    except InvalidParameter as err:
-        raise InvalidParameter(
-            f"Artifact location {value[:80]!r} must be a relative folder inside the workspace's "
-            f"artifact store: {err.message}"
-        ) from None
-
-
-#: Limits of one recorded cell execution (see `validate_executions`).
-EXECUTION_SOURCE_MAX = 256 * 1024
-EXECUTION_ERROR_MAX = 8000
-MAX_BATCH_EXECUTIONS = 1000
-
-
-def _optional_text(what: str, value: object, limit: int) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidParameter(f"{what} must be a string, not {type(value).__name__}.")
-    if len(value) > limit:
-        raise InvalidParameter(f"{what} is {len(value)} characters long; the limit is {limit}.")
-    return value
-
-
-def validate_executions(executions: object) -> list[Any]:
-    """Check a batch of `CellExecution`s; the first bad one raises InvalidParameter naming it.
-
-    A source longer than `EXECUTION_SOURCE_MAX` is cut with a visible marker
-    (the record is a summary of what ran; the snapshot keeps whole files).
-    """
-    from .entities import EXECUTION_STATUSES, CellExecution
-
-    if not isinstance(executions, list | tuple):
-        raise InvalidParameter("Executions must be a list.")
-    if len(executions) > MAX_BATCH_EXECUTIONS:
-        raise InvalidParameter(
-            f"A batch holds at most {MAX_BATCH_EXECUTIONS} executions, not {len(executions)}."
-        )
-    checked = []
-    for i, e in enumerate(executions):
-        where = f"Execution {i}"
-        if not isinstance(e, CellExecution):
-            raise InvalidParameter(f"{where} is a {type(e).__name__}, not a CellExecution.")
-        if not isinstance(e.source, str):
-            raise InvalidParameter(f"{where}: source must be a string.")
-        source = e.source
-        if len(source) > EXECUTION_SOURCE_MAX:
-            keep = EXECUTION_SOURCE_MAX - 80  # room for the marker: cutting again changes nothing
-            source = source[:keep] + f"\n# ... ({len(source) - keep} more characters not recorded)\n"
-        if e.status not in EXECUTION_STATUSES:
-            raise InvalidParameter(
-                f"{where}: status {e.status!r} is not one of {', '.join(EXECUTION_STATUSES)}."
-            )
-        for name in ("start_time", "duration_ms"):
-            value = getattr(e, name)
-            if type(value) is not int or value < 0:
-                raise InvalidParameter(f"{where}: {name} must be a non-negative integer (ms).")
-        if not TS_MIN <= e.start_time < TS_MAX:
-            raise InvalidParameter(f"{where}: start_time {e.start_time} is not milliseconds since 1970.")
-        count = e.execution_count
-        if count is not None and (type(count) is not int or not 0 <= count < 2**31):
-            raise InvalidParameter(f"{where}: execution_count must be a non-negative integer.")
-        checked.append(
-            CellExecution(
-                source=source,
-                start_time=e.start_time,
-                duration_ms=e.duration_ms,
-                status=e.status,
-                run_id=_optional_text(f"{where}: run_id", e.run_id, 32),
-                notebook_path=_optional_text(f"{where}: notebook_path", e.notebook_path, 4096),
-                cell_id=_optional_text(f"{where}: cell_id", e.cell_id, 256),
-                execution_count=count,
-                kernel_id=_optional_text(f"{where}: kernel_id", e.kernel_id, 64),
-                error=(e.error[:EXECUTION_ERROR_MAX] if isinstance(e.error, str) else None),
-            )
-        )
-    return checked
-
-
-def validate_owner(host: object, pid: object, kernel_id: object) -> tuple[str | None, int | None, str | None]:
-    """Check the owner fields of a run (host name, process id, Jupyter kernel id)."""
-    host = _optional_text("Run host", host, 256)
-    if pid is not None and (type(pid) is not int or not 0 < pid < 2**31):
-        raise InvalidParameter(f"Run pid must be a positive integer, not {pid!r}.")
-    kernel_id = _optional_text("Run kernel_id", kernel_id, 64)
-    return host, pid, kernel_id
-
-
-# ----- model registry and endpoints (issue 8) --------------------------------------------------
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-ENDPOINT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-MODEL_FLAVORS = ("sklearn", "onnx", "python", "pickle")
-
-
-def validate_model_name(name: Any) -> str:
-    if not isinstance(name, str) or not MODEL_NAME.match(name) or name.endswith("."):
-        raise InvalidParameter(
-            f"model name {name!r} is not valid: 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    return name
-
-
-def validate_alias(alias: Any) -> str:
-    if not isinstance(alias, str) or not ALIAS_NAME.match(alias):
-        raise InvalidParameter(
-            f"alias {alias!r} is not valid: 1-64 lowercase letters, digits, '_' or '-', starting with a letter"
-        )
-    return alias
-
-
-def validate_endpoint_name(name: Any) -> str:
-    if not isinstance(name, str) or not ENDPOINT_NAME.match(name):
-        raise InvalidParameter(
-            f"endpoint name {name!r} is not valid: 1-63 lowercase letters, digits and '-', starting with a letter or digit"
-        )
-    return name
 
 
 #: The bounds of an endpoint's per-request predict timeout (seconds). Longer work is batch scoring.
@@ -380,24 +156,3 @@ def validate_timeout_seconds(value: Any) -> float:
             f"{MAX_TIMEOUT_SECONDS:g}, not {value!r}"
         )
     return float(value)
-
-
-def validate_version(version: Any) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise InvalidParameter(f"a model version is a whole number from 1, not {version!r}")
-    return version
-
-
-def parse_model_ref(ref: Any) -> tuple[str, int | None, str | None]:
-    """'name' -> (name, None, None) (latest); 'name:3' -> (name, 3, None); 'name@prod' -> (name, None, 'prod')."""
-    if not isinstance(ref, str) or not ref:
-        raise InvalidParameter(f"a model reference is 'name', 'name:version' or 'name@alias', not {ref!r}")
-    if "@" in ref:
-        name, _, alias = ref.partition("@")
-        return validate_model_name(name), None, validate_alias(alias)
-    if ":" in ref:
-        name, _, number = ref.partition(":")
-        if not number.isdigit():
-            raise InvalidParameter(f"model reference {ref!r}: the version after ':' must be a number")
-        return validate_model_name(name), validate_version(int(number)), None
-    return validate_model_name(ref), None, None

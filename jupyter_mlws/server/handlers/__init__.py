@@ -2,7 +2,7 @@
 
 Every route is a resource (STYLE.md rule 5), served by an `MLWSHandler`
 subclass whose methods are `@authenticated` and `@authorized` with a resource
-`mlws:<area>`; `tests/test_routes_auth.py` walks the live table and fails on
+`mlws:<area>`; `tests/server/test_routes_auth.py` walks the live table and fails on
 any route that is not.
 """
 

@@ -44,17 +44,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from jupyter_core.utils import ensure_async
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, Field
 from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ...entities import ArtifactRecord
 from ...errors import InvalidParameter, NotFound
+from ...paths import safe_prefix, safe_relative_path, safe_run_id
 from ...store.atomic_write import CHUNK_SIZE
-from ...store.paths import safe_prefix, safe_relative_path, safe_run_id
-from ..openapi import api_operation
-from .base import MLWSHandler
+from .base import MLWSHandler, route
 
 if TYPE_CHECKING:
     from ...store.artifacts import ArtifactStore, ArtifactUpload
@@ -117,11 +115,9 @@ class ArtifactListHandler(MLWSHandler):
         values = self.request.query_arguments.get(name)
         return self.decode_argument(values[-1], name=name) if values else ""
 
-    @api_operation(
+    @route(
         "List a run's recorded artifacts", query=ArtifactListQuery, response=ArtifactList, tags=("artifacts",)
     )
-    @web.authenticated
-    @authorized
     async def get(self, run_id: str) -> None:
         run = safe_run_id(run_id)
         prefix = safe_prefix(self._raw_query("prefix"))
@@ -162,14 +158,12 @@ class ArtifactHandler(MLWSHandler):
 
     # ----- download ----------------------------------------------------------------------------
 
-    @api_operation(
+    @route(
         "Download an artifact (streamed)",
         query=ArtifactDownloadQuery,
         raw_response="application/octet-stream",
         tags=("artifacts",),
     )
-    @web.authenticated
-    @authorized
     async def get(self, run_id: str, path: str) -> None:
         run, rel = safe_run_id(run_id), safe_relative_path(path)
         inline = self._flag("inline")
@@ -212,7 +206,7 @@ class ArtifactHandler(MLWSHandler):
         except Exception as exc:  # tornado cannot answer for an error in data_received: we must
             self._fail(exc)
 
-    @api_operation(
+    @route(
         "Upload an artifact (streamed; atomic; optional X-MLWS-SHA256 check)",
         raw_body="application/octet-stream",
         response=ArtifactInfo,
@@ -220,8 +214,6 @@ class ArtifactHandler(MLWSHandler):
         errors=(400, 403, 404, 409, 413),
         tags=("artifacts",),
     )
-    @web.authenticated
-    @authorized
     async def put(self, run_id: str, path: str) -> None:
         if self._upload is None or self._finished:
             return  # already answered from data_received (too large, storage error)
@@ -299,9 +291,7 @@ class ArtifactHandler(MLWSHandler):
 
     # ----- delete ------------------------------------------------------------------------------
 
-    @api_operation("Delete an artifact (or every artifact under a folder)", status=204, tags=("artifacts",))
-    @web.authenticated
-    @authorized
+    @route("Delete an artifact (or every artifact under a folder)", status=204, tags=("artifacts",))
     async def delete(self, run_id: str, path: str) -> None:
         run, rel = safe_run_id(run_id), safe_relative_path(path)
         async with _run_lock(run):

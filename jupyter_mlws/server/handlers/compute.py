@@ -14,23 +14,20 @@ compute event (the server pushes it to browsers as `changed`) and write or
 remove the kernelspec under the `ComputeManager`'s lock; an instance with
 running kernels cannot be deleted (409), so no kernel is left without its
 definition. Usage and idle shutdown come from the `ComputeManager`
-(`server/compute.py`), which only runs for a local store: without it these
-routes answer 503.
+(`server/compute.py`, its idle clocks in `server/idle_shutdown.py`), which
+only runs for a local store: without it these routes answer 503.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
-from tornado import web
 
 from ...compute import spec
 from ...entities import ComputeEvent, ComputeInstance
 from ...errors import Conflict, InvalidParameter, Unavailable
-from ..openapi import api_operation
-from .base import MLWSHandler
+from .base import MLWSHandler, route
 
 MAX_EVENTS = 1000
 _TAGS = ("compute",)
@@ -176,6 +173,7 @@ class ComputeHandler(MLWSHandler):
         return manager
 
     async def answer(self, instances: list[ComputeInstance]) -> list[ComputeInstanceModel]:
+        """The instances as answered: each with its kernels running on this server."""
         usages = await self.compute.kernel_usages()
         return [
             ComputeInstanceModel(
@@ -187,19 +185,33 @@ class ComputeHandler(MLWSHandler):
             for instance in instances
         ]
 
+    async def write_instance(self, instance: ComputeInstance, status: int = 200) -> None:
+        """Answer one instance, with its kernels."""
+        self.write_model((await self.answer([instance]))[0], status=status)
+
     async def write_kernelspec(self, instance: ComputeInstance) -> None:
         await self.services.run(spec.write_kernelspec, instance, self.services.location.workspace)
 
+    async def record_change(
+        self, manager: Any, kind: str, name: str, instance: ComputeInstance | None
+    ) -> None:
+        """After a change made here: its compute event (the manager pushes it to browsers as
+        `changed`), and the manager's copy of the definitions (None: deleted)."""
+        details = spec.changed_fields(instance) if instance is not None else None
+        await self.services.run(self.services.store.record_compute_event, name, kind, details=details)
+        if instance is None:
+            manager.instances.pop(name, None)
+        else:
+            manager.instances[name] = instance
+
 
 class ComputeInstancesHandler(ComputeHandler):
-    @api_operation("List compute instances", response=ComputeInstanceList, errors=(403, 503), tags=_TAGS)
-    @web.authenticated
-    @authorized
+    @route("List compute instances", response=ComputeInstanceList, errors=(403, 503), tags=_TAGS)
     async def get(self) -> None:
         found = await self.services.run(self.services.store.list_compute_targets)
         self.write_model(ComputeInstanceList(instances=await self.answer(found)))
 
-    @api_operation(
+    @route(
         "Create a compute instance (and its kernelspec)",
         body=CreateComputeInstance,
         response=ComputeInstanceModel,
@@ -207,8 +219,6 @@ class ComputeInstancesHandler(ComputeHandler):
         errors=(400, 403, 409, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def post(self) -> None:
         body = self.parse_body(CreateComputeInstance)
         instance = await self.services.run(_definition, **body.model_dump())
@@ -216,41 +226,26 @@ class ComputeInstancesHandler(ComputeHandler):
         async with manager.lock:
             created = await self.services.run(store.create_compute_target, instance)
             await self.write_kernelspec(created)
-        await self.services.run(
-            store.record_compute_event, created.name, "created", details=spec.changed_fields(created)
-        )
-        manager.instances[created.name] = created
-        self.write_model((await self.answer([created]))[0], status=201)
+        await self.record_change(manager, "created", created.name, created)
+        await self.write_instance(created, status=201)
 
 
 class ComputeInstanceHandler(ComputeHandler):
-    @api_operation(
+    @route(
         "Get a compute instance", response=ComputeInstanceModel, errors=(403, 404, 503), tags=_TAGS
     )
-    @web.authenticated
-    @authorized
     async def get(self, name: str) -> None:
-        found = await self.services.run(self.services.store.get_compute_target, name)
-        self.write_model((await self.answer([found]))[0])
+        await self.write_instance(await self.services.run(self.services.store.get_compute_target, name))
 
-    @api_operation(
+    @route(
         "Change a compute instance (its kernelspec too; running kernels keep their limits until restarted)",
         body=UpdateComputeInstance,
         response=ComputeInstanceModel,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def patch(self, name: str) -> None:
-        body = self.parse_body(UpdateComputeInstance)
-        given = body.model_dump(include=body.model_fields_set)
-        if not given:
-            raise InvalidParameter(
-                "The body names no field to change; give any of "
-                + ", ".join(UpdateComputeInstance.model_fields)
-                + "."
-            )
+        given = self.parse_changes(UpdateComputeInstance)
         manager, store = self.compute, self.services.store
         async with manager.lock:
             current = await self.services.run(store.get_compute_target, name)
@@ -259,20 +254,15 @@ class ComputeInstanceHandler(ComputeHandler):
                 store.update_compute_target, name, **spec.changed_fields(wanted)
             )
             await self.write_kernelspec(updated)
-        await self.services.run(
-            store.record_compute_event, name, "updated", details=spec.changed_fields(updated)
-        )
-        manager.instances[name] = updated
-        self.write_model((await self.answer([updated]))[0])
+        await self.record_change(manager, "updated", name, updated)
+        await self.write_instance(updated)
 
-    @api_operation(
+    @route(
         "Delete a compute instance and its kernelspec (refused while its kernels run)",
         status=204,
         errors=(403, 404, 409, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def delete(self, name: str) -> None:
         manager, store = self.compute, self.services.store
         async with manager.lock:
@@ -285,50 +275,42 @@ class ComputeInstanceHandler(ComputeHandler):
                 )
             await self.services.run(store.delete_compute_target, name)
             await self.services.run(spec.remove_kernelspec, name)
-        await self.services.run(store.record_compute_event, name, "deleted")
-        manager.instances.pop(name, None)
-        self.set_status(204)
-        self.finish()
+        await self.record_change(manager, "deleted", name, None)
+        self.write_no_content()
 
 
 class ComputeKernelsHandler(ComputeHandler):
-    @api_operation(
+    @route(
         "Running kernels of compute instances, with their CPU, memory and uptime",
         response=KernelUsageList,
         errors=(403, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def get(self) -> None:
         usages = await self.compute.kernel_usages()
         self.write_model(KernelUsageList(kernels=[KernelUsage(**u) for u in usages]))
 
 
 class KeepAliveHandler(ComputeHandler):
-    @api_operation(
+    @route(
         "Keep an idle instance kernel running (restarts its idle clock)",
         response=KeepAlive,
         errors=(403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def post(self, kernel_id: str) -> None:
         shutdown_at = await self.compute.keepalive(kernel_id)
         self.write_model(KeepAlive(kernel_id=kernel_id, idle_shutdown_at=shutdown_at))
 
 
 class ComputeEventsHandler(ComputeHandler):
-    @api_operation(
+    @route(
         "Compute events, newest first",
         query=ComputeEventsQuery,
         response=ComputeEventList,
         errors=(400, 403, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def get(self) -> None:
         unknown = sorted(set(self.request.arguments) - set(ComputeEventsQuery.model_fields))
         if unknown:

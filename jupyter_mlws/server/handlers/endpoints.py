@@ -5,7 +5,7 @@
 - `POST /endpoints/{name}/score` (the panel's "Try it" box: relayed to the endpoint)
 - `GET /endpoints/{name}/logs?lines=200` (what the replicas printed last, serving/logs.py)
 
-Who calls what: the panel's Endpoints tab calls these; the handlers call `server/registry.py`,
+Who calls what: the panel's Endpoints tab calls these; the handlers call `server/endpoints.py`,
 which deploys, changes and deletes through `ws.endpoints` (client/endpoints.py) with this
 server's `EndpointManager` (serving/manager.py, started by app.py) running the replicas.
 
@@ -28,15 +28,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
-from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from ...errors import InvalidParameter, Unavailable
 from ...serving.logs import MAX_LINES
-from ..openapi import api_operation
-from ..registry import parse_key_name
+from ..endpoints import EndpointService, parse_key_name
+from .base import route
 from .registry_base import RegistryHandler
 
 _TAGS = ("endpoints",)
@@ -167,22 +165,26 @@ class UpdateEndpoint(BaseModel):
 
 # ----- handlers ------------------------------------------------------------------------------
 class EndpointsHandler(RegistryHandler):
+    """What the endpoint handlers share: the server-side endpoint service (server/endpoints.py)."""
+
     auth_resource = "mlws:endpoints"
     change_action = "endpoint_changed"
 
+    @property
+    def endpoints(self) -> EndpointService:
+        return EndpointService.of(self.services, self.settings)
+
     def answer(self, endpoint: Any) -> EndpointModel:
-        return EndpointModel.of(endpoint, self.registry.endpoint_url(endpoint))
+        return EndpointModel.of(endpoint, self.endpoints.endpoint_url(endpoint))
 
 
 class EndpointListHandler(EndpointsHandler):
-    @api_operation("List endpoints", response=EndpointList, errors=(403, 503), tags=_TAGS)
-    @web.authenticated
-    @authorized
+    @route("List endpoints", response=EndpointList, errors=(403, 503), tags=_TAGS)
     async def get(self) -> None:
-        found = await self.call("list_endpoints")
+        found = await self.services.run(self.endpoints.list_endpoints)
         self.write_model(EndpointList(endpoints=[self.answer(e) for e in found]))
 
-    @api_operation(
+    @route(
         "Deploy a model to an endpoint (created with its keys, or a deployment added to it)",
         body=DeployEndpoint,
         response=EndpointCreated,
@@ -190,12 +192,10 @@ class EndpointListHandler(EndpointsHandler):
         errors=(400, 403, 404, 409, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def post(self) -> None:
         body = self.parse_body(DeployEndpoint)
-        endpoint, keys = await self.call("deploy", **body.model_dump())
-        self.changed(endpoint.name)
+        options = body.model_dump(exclude={"name"})
+        endpoint, keys = await self.change(self.endpoints.deploy, body.name, **options)
         answer = EndpointCreated(
             **self.answer(endpoint).model_dump(), keys=EndpointKeys(**keys) if keys else None
         )
@@ -204,76 +204,55 @@ class EndpointListHandler(EndpointsHandler):
 
 
 class EndpointHandler(EndpointsHandler):
-    @api_operation(
+    @route(
         "An endpoint (no key material)", response=EndpointModel, errors=(403, 404, 503), tags=_TAGS
     )
-    @web.authenticated
-    @authorized
     async def get(self, name: str) -> None:
-        self.write_model(self.answer(await self.call("get_endpoint", name)))
+        self.write_model(self.answer(await self.services.run(self.endpoints.get_endpoint, name)))
 
-    @api_operation(
+    @route(
         "Change an endpoint's replicas, traffic split, description or tags (waits until running)",
         body=UpdateEndpoint,
         response=EndpointModel,
         errors=(400, 403, 404, 409, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def patch(self, name: str) -> None:
-        body = self.parse_body(UpdateEndpoint)
-        given = body.model_dump(include=body.model_fields_set)
-        if not given:
-            raise InvalidParameter(
-                "The body names no field to change; give any of "
-                + ", ".join(UpdateEndpoint.model_fields)
-                + "."
-            )
-        updated = await self.call("update_endpoint", name, **given)
-        self.changed(name)
+        given = self.parse_changes(UpdateEndpoint)
+        updated = await self.change(self.endpoints.update_endpoint, name, **given)
         self.write_model(self.answer(updated))
 
-    @api_operation("Delete an endpoint (its replicas stop)", status=204, errors=(403, 404, 503), tags=_TAGS)
-    @web.authenticated
-    @authorized
+    @route("Delete an endpoint (its replicas stop)", status=204, errors=(403, 404, 503), tags=_TAGS)
     async def delete(self, name: str) -> None:
-        await self.call("delete_endpoint", name)
-        self.changed(name)
-        self.set_status(204)
-        self.finish()
+        await self.change(self.endpoints.delete_endpoint, name)
+        self.write_no_content()
 
 
 class EndpointKeyHandler(EndpointsHandler):
-    @api_operation(
+    @route(
         "Regenerate the primary or secondary key (the new key is shown once)",
         response=KeyRegenerated,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def post(self, name: str, key_name: str) -> None:
         which = parse_key_name(key_name)
-        key = await self.call("regenerate_key", name, which)
-        self.changed(name)
+        key = await self.change(self.endpoints.regenerate_key, name, which)
         self.set_header("Cache-Control", "no-store")  # key material: no cache keeps a copy
         self.write_model(KeyRegenerated(endpoint=name, key_name=which, key=key))
 
 
 class EndpointLogsHandler(EndpointsHandler):
-    @api_operation(
+    @route(
         "The last lines its replicas wrote (entry script prints, warnings, failed requests' tracebacks)",
         query=LogsQuery,
         response=EndpointLogs,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def get(self, name: str) -> None:
         lines = self.int_argument("lines", 1, MAX_LINES) or 200
-        text = await self.call("endpoint_logs", name, lines)
+        text = await self.services.run(self.endpoints.endpoint_logs, name, lines)
         self.write_model(EndpointLogs(endpoint=name, lines=lines, text=text))
 
 
@@ -282,7 +261,7 @@ _RELAYED_TYPES = ("application/json", "text/csv")
 
 
 class EndpointScoreHandler(EndpointsHandler):
-    @api_operation(
+    @route(
         "Score through the server (the panel's Try it box): the body and the key in "
         "X-MLWS-Endpoint-Key go to the endpoint's POST /score; its answer comes back as it is",
         raw_body="application/json",
@@ -290,11 +269,9 @@ class EndpointScoreHandler(EndpointsHandler):
         errors=(400, 401, 403, 404, 413, 503, 504),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def post(self, name: str) -> None:
-        endpoint = await self.call("get_endpoint", name)
-        base = self.registry.endpoint_url(endpoint)
+        endpoint = await self.services.run(self.endpoints.get_endpoint, name)
+        base = self.endpoints.endpoint_url(endpoint)
         if base is None or endpoint.state not in ("running", "updating"):
             raise Unavailable(f"endpoint {name!r} is {endpoint.state}, not serving: nothing to score.")
         content_type = self.request.headers.get("Content-Type", "application/json").split(";")[0].strip()

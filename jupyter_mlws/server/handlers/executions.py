@@ -7,15 +7,12 @@
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
-from tornado import web
 
 from ...entities import CellExecution
 from ...errors import InvalidParameter
 from ...validation import MAX_BATCH_EXECUTIONS
-from ..openapi import api_operation
-from .base import MLWSHandler
+from .base import MLWSHandler, route
 
 MAX_LIST = 10_000
 
@@ -60,9 +57,7 @@ class ExecutionsQuery(BaseModel):
 class ExecutionsHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @api_operation("List recorded cell executions", query=ExecutionsQuery, response=ExecutionList, tags=("runs",))
-    @web.authenticated
-    @authorized
+    @route("List recorded cell executions", query=ExecutionsQuery, response=ExecutionList, tags=("runs",))
     async def get(self) -> None:
         args = self.request.arguments
         unknown = sorted(set(args) - set(ExecutionsQuery.model_fields))
@@ -81,7 +76,7 @@ class ExecutionsHandler(MLWSHandler):
             ExecutionList(executions=[ExecutionModel.model_validate(_fields(e)) for e in found])
         )
 
-    @api_operation(
+    @route(
         "Record cell executions",
         body=ExecutionBatch,
         response=ExecutionsRecorded,
@@ -89,8 +84,6 @@ class ExecutionsHandler(MLWSHandler):
         errors=(400, 403, 404, 413),
         tags=("runs",),
     )
-    @web.authenticated
-    @authorized
     async def post(self) -> None:
         batch = self.parse_body(ExecutionBatch)
         items = [CellExecution(**item.model_dump(exclude={"execution_id"})) for item in batch.executions]

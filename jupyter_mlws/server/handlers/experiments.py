@@ -8,15 +8,12 @@ so no run is ever lost by a single request.
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field
-from tornado import web
 
 from ...entities import Experiment
 from ...errors import InvalidParameter
 from ...validation import validate_artifact_location
-from ..openapi import api_operation
-from .base import MLWSHandler
+from .base import MLWSHandler, route
 
 
 class ExperimentModel(BaseModel):
@@ -79,15 +76,13 @@ def parse_experiment_id(raw: str) -> int:
 class ExperimentsHandler(MLWSHandler):
     auth_resource = "mlws:experiments"
 
-    @api_operation(
+    @route(
         "List experiments (or find one by name)",
         query=ExperimentQuery,
         response=ExperimentList,
         errors=(400, 403),
         tags=("experiments",),
     )
-    @web.authenticated
-    @authorized
     async def get(self) -> None:
         name = self.get_query_argument("name", None)
         store = self.services.store
@@ -98,7 +93,7 @@ class ExperimentsHandler(MLWSHandler):
             found = await self.services.run(store.list_experiments)
         self.write_model(ExperimentList(experiments=[ExperimentModel.of(e) for e in found]))
 
-    @api_operation(
+    @route(
         "Create an experiment",
         body=CreateExperiment,
         response=ExperimentModel,
@@ -106,8 +101,6 @@ class ExperimentsHandler(MLWSHandler):
         errors=(400, 403, 409, 413),
         tags=("experiments",),
     )
-    @web.authenticated
-    @authorized
     async def post(self) -> None:
         request = self.parse_body(CreateExperiment)
         store = self.services.store
@@ -119,24 +112,20 @@ class ExperimentsHandler(MLWSHandler):
 class ExperimentHandler(MLWSHandler):
     auth_resource = "mlws:experiments"
 
-    @api_operation("Get an experiment", response=ExperimentModel, tags=("experiments",))
-    @web.authenticated
-    @authorized
+    @route("Get an experiment", response=ExperimentModel, tags=("experiments",))
     async def get(self, experiment_id: str) -> None:
         found = await self.services.run(
             self.services.store.get_experiment, parse_experiment_id(experiment_id)
         )
         self.write_model(ExperimentModel.of(found))
 
-    @api_operation(
+    @route(
         "Rename an experiment",
         body=UpdateExperiment,
         response=ExperimentModel,
         errors=(400, 403, 404, 409, 413),
         tags=("experiments",),
     )
-    @web.authenticated
-    @authorized
     async def patch(self, experiment_id: str) -> None:
         request = self.parse_body(UpdateExperiment)
         store = self.services.store
@@ -145,14 +134,12 @@ class ExperimentHandler(MLWSHandler):
         )
         self.write_model(ExperimentModel.of(renamed))
 
-    @api_operation(
+    @route(
         "Delete an experiment that has no runs",
         status=204,
         errors=(400, 403, 404, 409),
         tags=("experiments",),
     )
-    @web.authenticated
-    @authorized
     async def delete(self, experiment_id: str) -> None:
         await self.services.run(self.services.store.delete_experiment, parse_experiment_id(experiment_id))
         self.set_status(204)

@@ -8,8 +8,8 @@ from tornado import web
 
 from ..._version import __version__
 from ...errors import NotFound
-from ..openapi import api_operation, build_openapi
-from .base import MLWSHandler
+from ..openapi import build_openapi
+from .base import MLWSHandler, route
 
 
 class WorkspaceInfo(BaseModel):
@@ -28,11 +28,9 @@ class InfoHandler(MLWSHandler):
     auth_resource = "mlws:workspace"
     needs_store = False
 
-    @api_operation(
+    @route(
         "Where the workspace is and what backs it", response=WorkspaceInfo, errors=(403,), tags=("workspace",)
     )
-    @web.authenticated
-    @authorized
     def get(self) -> None:
         services = self.services
         described = services.location.describe()
@@ -47,11 +45,9 @@ class OpenAPIHandler(MLWSHandler):
     auth_resource = "mlws:workspace"
     needs_store = False
 
-    @api_operation(
+    @route(
         "This API's OpenAPI document", raw_response="application/json", errors=(403,), tags=("workspace",)
     )
-    @web.authenticated
-    @authorized
     def get(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(build_openapi())

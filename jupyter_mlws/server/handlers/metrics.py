@@ -13,16 +13,13 @@
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
-from tornado import web
 
 from ...entities import Metric, MetricSeries
 from ...errors import InvalidParameter, PayloadTooLarge
 from ...store.base import MetadataStore, now_ms
 from ...wire import NonFinite, WireFloat, decode_float, encode_floats
-from ..openapi import api_operation
-from .base import MLWSHandler
+from .base import MLWSHandler, route
 
 MAX_METRICS = 1000
 MAX_PARAMS = 100
@@ -135,15 +132,13 @@ def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> b
 class BatchHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @api_operation(
+    @route(
         "Log a batch of metrics, params and tags (idempotent per batch id)",
         body=LogBatch,
         response=BatchResult,
         errors=(400, 403, 404, 409, 413),
         tags=("runs",),
     )
-    @web.authenticated
-    @authorized
     async def put(self, run_id: str, batch_id: str) -> None:
         if not 1 <= len(batch_id) <= 64 or not all(
             c.isascii() and (c.isalnum() or c in "-_") for c in batch_id
@@ -158,14 +153,12 @@ class BatchHandler(MLWSHandler):
 class MetricHistoryHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @api_operation(
+    @route(
         "A metric's history, downsampled or since a cursor",
         query=HistoryQuery,
         response=MetricHistory,
         tags=("runs",),
     )
-    @web.authenticated
-    @authorized
     async def get(self, run_id: str, key: str) -> None:
         query = HistoryQuery(
             max_points=self.int_argument("max_points", 2, MAX_HISTORY_POINTS),
@@ -197,9 +190,7 @@ class MetricHistoryHandler(MLWSHandler):
 class HeartbeatHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @api_operation("Renew a run's liveness lease", body=Heartbeat, response=HeartbeatResult, tags=("runs",))
-    @web.authenticated
-    @authorized
+    @route("Renew a run's liveness lease", body=Heartbeat, response=HeartbeatResult, tags=("runs",))
     async def put(self, run_id: str) -> None:
         beat = self.parse_body(Heartbeat) if self.body else Heartbeat()
         status = await self.services.run(self.services.store.heartbeat, run_id, beat.time_ms)

@@ -22,14 +22,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
-from tornado import web
 
 from ...entities import ModelVersion, RegisteredModel
-from ...errors import InvalidParameter
-from ..openapi import api_operation
-from ..registry import parse_version
+from ..registry import Registry, parse_version
+from .base import route
 from .registry_base import RegistryHandler
 
 _TAGS = ("models",)
@@ -167,35 +164,23 @@ class SetAlias(BaseModel):
 
 # ----- handlers ------------------------------------------------------------------------------
 class ModelsHandler(RegistryHandler):
-    """What the model handlers share: the server-side registry (registry_base.py)."""
+    """What the model handlers share: the server-side registry (server/registry.py)."""
 
     auth_resource = "mlws:models"
     change_action = "model_changed"
 
-    def done(self, name: str) -> None:
-        self.changed(name)
-        self.set_status(204)
-        self.finish()
-
-
-def _given(body: BaseModel) -> dict[str, Any]:
-    given = body.model_dump(include=body.model_fields_set)
-    if not given:
-        raise InvalidParameter(
-            "The body names no field to change; give any of " + ", ".join(type(body).model_fields) + "."
-        )
-    return given
+    @property
+    def registry(self) -> Registry:
+        return Registry.of(self.services, self.settings)
 
 
 class ModelListHandler(ModelsHandler):
-    @api_operation("List registered models", response=RegisteredModelList, errors=(403, 503), tags=_TAGS)
-    @web.authenticated
-    @authorized
+    @route("List registered models", response=RegisteredModelList, errors=(403, 503), tags=_TAGS)
     async def get(self) -> None:
         found = await self.services.run(self.services.store.list_registered_models)
         self.write_model(RegisteredModelList(models=[RegisteredModelModel.of(m) for m in found]))
 
-    @api_operation(
+    @route(
         "Create a registered model (no versions yet)",
         body=CreateModel,
         response=RegisteredModelModel,
@@ -203,77 +188,64 @@ class ModelListHandler(ModelsHandler):
         errors=(400, 403, 409, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def post(self) -> None:
         body = self.parse_body(CreateModel)
-        created = await self.call("create_model", body.name, body.description, body.tags)
-        self.changed(created.name)
+        created = await self.change(self.registry.create_model, body.name, body.description, body.tags)
         self.write_model(RegisteredModelModel.of(created), status=201)
 
 
 class ModelHandler(ModelsHandler):
     async def detail(self, name: str) -> RegisteredModelDetail:
-        model, versions, served = await self.call("model_detail", name)
+        model, versions, served = await self.services.run(self.registry.model_detail, name)
         return RegisteredModelDetail(
             **model.to_dict(),
             versions=[VersionSummary.model_validate(v.to_dict()) for v in versions],
             served_by=served,
         )
 
-    @api_operation(
+    @route(
         "A registered model with its versions and aliases",
         response=RegisteredModelDetail,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def get(self, name: str) -> None:
         self.write_model(await self.detail(name))
 
-    @api_operation(
+    @route(
         "Change a model's description or tags",
         body=UpdateModel,
         response=RegisteredModelDetail,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def patch(self, name: str) -> None:
-        given = _given(self.parse_body(UpdateModel))
-        await self.call("update_model", name, **given)
-        self.changed(name)
+        await self.change(self.registry.update_model, name, **self.parse_changes(UpdateModel))
         self.write_model(await self.detail(name))
 
-    @api_operation(
+    @route(
         "Delete a model with all its versions and aliases (refused while an endpoint serves one)",
         status=204,
         errors=(400, 403, 404, 409, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def delete(self, name: str) -> None:
-        await self.call("delete_model", name)
-        self.done(name)
+        await self.change(self.registry.delete_model, name)
+        self.write_no_content()
 
 
 class VersionListHandler(ModelsHandler):
-    @api_operation(
+    @route(
         "Versions of a model, newest first",
         response=ModelVersionList,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def get(self, name: str) -> None:
-        found = await self.call("versions", name)
+        found = await self.services.run(self.registry.versions, name)
         self.write_model(ModelVersionList(versions=[ModelVersionModel.of(v) for v in found]))
 
-    @api_operation(
+    @route(
         "Register a new version from a run's artifact or a file/folder under the server's root dir",
         body=RegisterVersion,
         response=ModelVersionModel,
@@ -281,82 +253,65 @@ class VersionListHandler(ModelsHandler):
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def post(self, name: str) -> None:
         body = self.parse_body(RegisterVersion)
-        registered = await self.call("register", name, **body.model_dump())
-        self.changed(name)
+        registered = await self.change(self.registry.register, name, **body.model_dump())
         self.write_model(ModelVersionModel.of(registered), status=201)
 
 
 class VersionHandler(ModelsHandler):
-    @api_operation(
+    @route(
         "One version of a model", response=ModelVersionModel, errors=(400, 403, 404, 503), tags=_TAGS
     )
-    @web.authenticated
-    @authorized
     async def get(self, name: str, version: str) -> None:
-        found = await self.call("version", name, parse_version(version))
+        found = await self.services.run(self.registry.version, name, parse_version(version))
         self.write_model(ModelVersionModel.of(found))
 
-    @api_operation(
+    @route(
         "Change a version's description, tags or trust",
         body=UpdateVersion,
         response=ModelVersionModel,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def patch(self, name: str, version: str) -> None:
         number = parse_version(version)
-        given = _given(self.parse_body(UpdateVersion))
-        updated = await self.call("update_version", name, number, **given)
-        self.changed(name)
+        given = self.parse_changes(UpdateVersion)
+        updated = await self.change(self.registry.update_version, name, number, **given)
         self.write_model(ModelVersionModel.of(updated))
 
-    @api_operation(
+    @route(
         "Delete a version and its aliases (refused while an endpoint serves it)",
         status=204,
         errors=(400, 403, 404, 409, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def delete(self, name: str, version: str) -> None:
-        await self.call("delete_version", name, parse_version(version))
-        self.done(name)
+        await self.change(self.registry.delete_version, name, parse_version(version))
+        self.write_no_content()
 
 
 class AliasHandler(ModelsHandler):
-    @api_operation(
+    @route(
         "The version an alias points at", response=ModelVersionModel, errors=(400, 403, 404, 503), tags=_TAGS
     )
-    @web.authenticated
-    @authorized
     async def get(self, name: str, alias: str) -> None:
-        found = await self.call("version_by_alias", name, alias)
+        found = await self.services.run(self.registry.version_by_alias, name, alias)
         self.write_model(ModelVersionModel.of(found))
 
-    @api_operation(
+    @route(
         "Point an alias at a version (set or move it); answers that version",
         body=SetAlias,
         response=ModelVersionModel,
         errors=(400, 403, 404, 503),
         tags=_TAGS,
     )
-    @web.authenticated
-    @authorized
     async def put(self, name: str, alias: str) -> None:
         body = self.parse_body(SetAlias)
-        moved = await self.call("set_alias", name, alias, body.version)
-        self.changed(name)
+        moved = await self.change(self.registry.set_alias, name, alias, body.version)
         self.write_model(ModelVersionModel.of(moved))
 
-    @api_operation("Remove an alias", status=204, errors=(400, 403, 404, 503), tags=_TAGS)
-    @web.authenticated
-    @authorized
+    @route("Remove an alias", status=204, errors=(400, 403, 404, 503), tags=_TAGS)
     async def delete(self, name: str, alias: str) -> None:
-        await self.call("delete_alias", name, alias)
-        self.done(name)
+        await self.change(self.registry.delete_alias, name, alias)
+        self.write_no_content()

@@ -1,31 +1,30 @@
-"""What the model and endpoint handlers share: the server-side registry, reached off the loop.
+"""What the model and endpoint handlers share: their server-side service, and the live event.
 
-`RegistryHandler` is the base of every handler in handlers/models.py and handlers/endpoints.py;
-each sets `auth_resource` and `change_action` (the live registry event it sends).
+`RegistryHandler` is the base of every handler in handlers/models.py (which reach the
+`Registry`, server/registry.py) and handlers/endpoints.py (the `EndpointService`,
+server/endpoints.py); each sets `auth_resource` and `change_action` (the live registry
+event it sends). Every write goes through `change`, so none forgets to tell the other tabs.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
-from ..registry import Registry, emit_change
+from ..registry_events import emit_change
 from .base import MLWSHandler
+
+R = TypeVar("R")
 
 
 class RegistryHandler(MLWSHandler):
     """A handler of the registry's routes."""
 
-    #: The action of the live registry event `changed()` sends ("model_changed", "endpoint_changed").
+    #: The action of the live registry event `change()` sends ("model_changed", "endpoint_changed").
     change_action: Literal["model_changed", "endpoint_changed"] = "model_changed"
 
-    @property
-    def registry(self) -> Registry:
-        return Registry.of(self.services, self.settings)
-
-    async def call(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        """A registry method, off the event loop."""
-        return await self.services.run(getattr(self.registry, method), *args, **kwargs)
-
-    def changed(self, name: str) -> None:
-        """Tell browsers (the live registry event) that `name` changed."""
+    async def change(self, method: Callable[..., R], name: str, /, *args: Any, **kwargs: Any) -> R:
+        """`method(name, ...)` off the event loop, then the live event saying that `name` changed."""
+        done = await self.services.run(method, name, *args, **kwargs)
         emit_change(self.settings, self.change_action, name)
+        return done

@@ -8,17 +8,14 @@ Search takes the same filter grammar, ordering and paging as the Python API
 
 from __future__ import annotations
 
-from jupyter_server.auth.decorator import authorized
 from pydantic import BaseModel, ConfigDict, Field
-from tornado import web
 
 from ...entities import RunInfo, RunRecord, RunStatus, RunTable
 from ...errors import InvalidParameter
 from ...store.base import MetadataStore, now_ms
 from ...wire import WireFloat, encode_float
-from ..openapi import api_operation
 from ..services import WorkspaceServices
-from .base import MLWSHandler
+from .base import MLWSHandler, route
 
 MAX_PAGE = 10_000
 
@@ -149,9 +146,7 @@ def rows_of(table: RunTable) -> list[RunModel]:
 class RunsHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @api_operation("Search runs", query=RunSearchQuery, response=RunPage, tags=("runs",))
-    @web.authenticated
-    @authorized
+    @route("Search runs", query=RunSearchQuery, response=RunPage, tags=("runs",))
     async def get(self) -> None:
         query = self._search_query()
         store = self.services.store
@@ -196,7 +191,7 @@ class RunsHandler(MLWSHandler):
             page_token=one("page_token"),
         )
 
-    @api_operation(
+    @route(
         "Create a run",
         body=CreateRun,
         response=RunModel,
@@ -204,8 +199,6 @@ class RunsHandler(MLWSHandler):
         errors=(400, 403, 404, 409, 413),
         tags=("runs",),
     )
-    @web.authenticated
-    @authorized
     async def post(self) -> None:
         request = self.parse_body(CreateRun)
         record = await self.services.run(_create_run, self.services.store, request)
@@ -256,30 +249,24 @@ def _update_run(store: MetadataStore, run_id: str, request: UpdateRun) -> RunRec
 class RunHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @api_operation("Get a run", response=RunModel, tags=("runs",))
-    @web.authenticated
-    @authorized
+    @route("Get a run", response=RunModel, tags=("runs",))
     async def get(self, run_id: str) -> None:
         record = await self.services.run(self.services.store.get_run, run_id)
         self.write_model(RunModel.of_record(record))
 
-    @api_operation(
+    @route(
         "Change a run's status, name or tags",
         body=UpdateRun,
         response=RunModel,
         errors=(400, 403, 404, 409, 413),
         tags=("runs",),
     )
-    @web.authenticated
-    @authorized
     async def patch(self, run_id: str) -> None:
         request = self.parse_body(UpdateRun)
         record = await self.services.run(_update_run, self.services.store, run_id, request)
         self.write_model(RunModel.of_record(record))
 
-    @api_operation("Delete a run, its data and its artifacts", status=204, tags=("runs",))
-    @web.authenticated
-    @authorized
+    @route("Delete a run, its data and its artifacts", status=204, tags=("runs",))
     async def delete(self, run_id: str) -> None:
         await self.services.run(self.services.store.delete_run, run_id)
         await self.services.run(_delete_artifacts, self.services, run_id)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...entities import COMPUTE_EVENT_KINDS, ComputeEvent, ComputeInstance
 from ...errors import AlreadyExists, InvalidParameter, NotFound
+from ...validation import NAME_PATTERN
 from ..base import now_ms
 from .schema import compute_events, compute_targets
 
@@ -31,8 +32,6 @@ MAX_EVENTS = 10_000
 
 
 def check_target_name(name: Any) -> str:
-    from ...compute.spec import NAME_PATTERN
-
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise InvalidParameter(f"compute instance name {name!r} is not valid")
     return name

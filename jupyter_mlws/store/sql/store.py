@@ -1,9 +1,11 @@
 """`SqlStore`: the metadata store on SQLite or PostgreSQL (SQLAlchemy 2 Core).
 
 Opened by `store.factory.open_store` for `sqlite:///...` and
-`postgresql://...` URLs. Experiments, runs and artifact records live here;
-the hot paths (metric batches, history) are in `sql/metrics.py` and run
-search in `sql/search.py`. Every write goes through `engine.run_write`
+`postgresql://...` URLs. The plumbing (engines, the write path, the run id
+cache, checkpoints) and experiments live here; runs in `sql/runs.py`, the hot
+paths (metric batches, history) in `sql/metrics.py`, run search in
+`sql/search.py`, and the other resources in their own modules (mixins or
+functions this class delegates to). Every write goes through `engine.run_write`
 (one transaction, retried while SQLite is busy); reads use the reader pool.
 """
 
@@ -11,38 +13,17 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from ...entities import (
-    ArtifactRecord,
-    CellExecution,
-    ChangeSet,
-    Experiment,
-    Metric,
-    MetricSeries,
-    RunData,
-    RunInfo,
-    RunRecord,
-    RunStatus,
-    RunTable,
-    check_transition,
-)
+from ...entities import ArtifactRecord, CellExecution, ChangeSet, Experiment, Metric, MetricSeries, RunTable
 from ...errors import AlreadyExists, InvalidParameter, NotFound
 from ...location import redact_url
-from ...validation import (
-    decode_value,
-    validate_artifact_location,
-    validate_experiment_id,
-    validate_name,
-    validate_owner,
-    validate_tag_value,
-)
+from ...validation import validate_artifact_location, validate_experiment_id, validate_name
 from ..base import MetadataStore, now_ms
 from . import artifact_records, removal
 from . import executions as execution_ops
@@ -50,26 +31,16 @@ from . import metrics as metric_ops
 from . import search as search_ops
 from .changes import changes_since as _changes_since
 from .changes import prune as _prune_changes
-from .changes import record_change
 from .compute import SqlComputeMixin
 from .endpoints import SqlEndpointMixin
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
 from .gate import WriteGate
 from .migrate import ensure_schema
 from .registry import SqlRegistryMixin
-from .rows import RUN_COLUMNS as _RUN_COLUMNS
-from .rows import run_info_from_row
-from .schema import HEAD_REVISION, RUN_CREATED, RUN_UPDATED, experiments, latest_metrics, runs
-from .schema import params as params_t
-from .schema import tags as tags_t
+from .runs import SqlRunMixin
+from .schema import HEAD_REVISION, experiments, runs
 
 CHECKPOINT_EVERY_WRITES = 500
-
-# Statements built once, their values passed as parameters: SQLAlchemy compiles each once.
-_EXPERIMENT_EXISTS = select(experiments.c.experiment_id).where(
-    experiments.c.experiment_id == bindparam("id")
-)
-_INSERT_RUN = insert(runs)
 CHECKPOINT_EVERY_SECONDS = 30.0
 
 
@@ -77,7 +48,7 @@ def _experiment(row: Sequence[Any]) -> Experiment:
     return Experiment(row[0], row[1], row[2], row[3], row[4])
 
 
-class SqlStore(SqlComputeMixin, SqlRegistryMixin, SqlEndpointMixin, MetadataStore):
+class SqlStore(SqlRunMixin, SqlComputeMixin, SqlRegistryMixin, SqlEndpointMixin, MetadataStore):
     """The SQL metadata store; see the module docstring and `MetadataStore` for the contract."""
 
     def __init__(self, url: str) -> None:
@@ -229,187 +200,9 @@ class SqlStore(SqlComputeMixin, SqlRegistryMixin, SqlEndpointMixin, MetadataStor
     def delete_experiment(self, experiment_id: int) -> None:
         removal.delete_experiment(self, experiment_id)
 
+    # ----- runs: create, get, update and heartbeat are in runs.py --------------
     def delete_run(self, run_id: str) -> None:
         removal.delete_run(self, run_id)
-
-    # ----- runs -----------------------------------------------------------
-    def create_run(
-        self,
-        experiment_id: int,
-        *,
-        name: str | None = None,
-        run_id: str | None = None,
-        status: RunStatus | str = RunStatus.RUNNING,
-        start_time: int | None = None,
-        parent_run_id: str | None = None,
-        source_kind: str = "api",
-        compute_target: str = "local",
-        notebook_path: str | None = None,
-        cell_id: str | None = None,
-        user: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        host: str | None = None,
-        pid: int | None = None,
-        kernel_id: str | None = None,
-    ) -> RunRecord:
-        status = RunStatus.parse(status)
-        host, pid, kernel_id = validate_owner(host, pid, kernel_id)
-        if status not in (RunStatus.QUEUED, RunStatus.RUNNING):
-            raise InvalidParameter(f"A new run starts as 'queued' or 'running', not {status.value!r}.")
-        run_id = run_id or uuid.uuid4().hex
-        if not (
-            isinstance(run_id, str) and len(run_id) == 32 and all(c in "0123456789abcdef" for c in run_id)
-        ):
-            raise InvalidParameter(f"A run id is 32 lowercase hex characters, not {run_id!r}.")
-        name = validate_name("Run name", name) if name is not None else run_id[:8]
-        if start_time is None and status == RunStatus.RUNNING:
-            start_time = now_ms()
-        tag_rows = metric_ops.normalise_tags(tags)
-        experiment_id = validate_experiment_id(experiment_id)
-        if parent_run_id is not None:
-            self.run_pk(parent_run_id)
-        created = now_ms()
-        values = dict(
-            run_id=run_id,
-            experiment_id=experiment_id,
-            name=name,
-            status=status.value,
-            source_kind=str(source_kind)[:32],
-            compute_target=str(compute_target)[:256],
-            notebook_path=notebook_path,
-            cell_id=cell_id,
-            parent_run_id=parent_run_id,
-            user_name=user,
-            start_time=start_time,
-            end_time=None,
-            heartbeat_time=start_time,
-            created_time=created,
-            host=host,
-            pid=pid,
-            kernel_id=kernel_id,
-        )
-
-        def work(conn: Connection) -> int:
-            # Checked in the write transaction itself: one connection, and no window in which
-            # the experiment could be deleted between the check and the insert.
-            if conn.execute(_EXPERIMENT_EXISTS, {"id": experiment_id}).first() is None:
-                raise NotFound(f"Experiment {experiment_id!r} does not exist.")
-            key = conn.execute(_INSERT_RUN, values).inserted_primary_key
-            assert key is not None
-            pk = int(key[0])
-            if tag_rows:
-                conn.execute(insert(tags_t), [{"run": pk, "key": k, "value": v} for k, v in tag_rows.items()])
-            record_change(conn, pk, RUN_CREATED)
-            return pk
-
-        try:
-            pk = self.write(work, "create_run")
-        except IntegrityError:
-            raise AlreadyExists(f"A run with id {run_id!r} already exists.") from None
-        self._pk_cache[run_id] = pk
-        info = RunInfo(
-            run_id=run_id,
-            experiment_id=experiment_id,
-            name=name,
-            status=status,
-            start_time=start_time,
-            end_time=None,
-            heartbeat_time=start_time,
-            source_kind=values["source_kind"],
-            compute_target=values["compute_target"],
-            notebook_path=notebook_path,
-            cell_id=cell_id,
-            parent_run_id=parent_run_id,
-            user=user,
-            host=host,
-            pid=pid,
-            kernel_id=kernel_id,
-        )
-        return RunRecord(info, RunData(tags=dict(tag_rows)))
-
-    def get_run(self, run_id: str) -> RunRecord:
-        with self.reader.begin() as conn:
-            row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.run_id == run_id)).first()
-            if row is None:
-                raise NotFound(f"Run {run_id!r} does not exist.")
-            pk = row[0]
-            param_rows = conn.execute(
-                select(params_t.c.key, params_t.c.value).where(params_t.c.run == pk)
-            ).fetchall()
-            tag_rows = conn.execute(select(tags_t.c.key, tags_t.c.value).where(tags_t.c.run == pk)).fetchall()
-            metric_rows = conn.execute(
-                select(latest_metrics.c.key, latest_metrics.c.value, latest_metrics.c.value_kind).where(
-                    latest_metrics.c.run == pk
-                )
-            ).fetchall()
-        data = RunData(
-            params=dict(param_rows),
-            tags=dict(tag_rows),
-            metrics={k: decode_value(v, kind) for k, v, kind in metric_rows},
-        )
-        return RunRecord(run_info_from_row(row), data)
-
-    def update_run(
-        self,
-        run_id: str,
-        *,
-        status: RunStatus | str | None = None,
-        end_time: int | None = None,
-        name: str | None = None,
-        status_reason: str | None = None,
-    ) -> RunInfo:
-        new_status = RunStatus.parse(status) if status is not None else None
-        new_name = validate_name("Run name", name) if name is not None else None
-        if status_reason is not None:
-            status_reason = validate_tag_value("status_reason", status_reason)
-
-        def work(conn: Connection) -> RunInfo:
-            row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.run_id == run_id)).first()
-            if row is None:
-                raise NotFound(f"Run {run_id!r} does not exist.")
-            current = RunStatus(row[4])
-            changes: dict[str, Any] = {}
-            if new_status is not None and new_status != current:
-                check_transition(current, new_status)
-                changes["status"] = new_status.value
-                if new_status == RunStatus.RUNNING and row[5] is None:
-                    changes["start_time"] = now_ms()
-                if new_status.is_terminal:
-                    changes["end_time"] = end_time if end_time is not None else now_ms()
-            elif end_time is not None and not current.is_terminal:
-                changes["end_time"] = end_time
-            if new_name is not None:
-                changes["name"] = new_name
-            # An ended run keeps the end time and reason of its first ending: a second
-            # ending (the kernel's exit hook after the server killed the run) changes nothing.
-            if status_reason is not None and not current.is_terminal:
-                changes["status_reason"] = status_reason
-            if changes:
-                conn.execute(update(runs).where(runs.c.id == row[0]).values(**changes))
-                record_change(conn, row[0], RUN_UPDATED)
-            return run_info_from_row(conn.execute(select(*_RUN_COLUMNS).where(runs.c.id == row[0])).one())
-
-        result: RunInfo = self.write(work, "update_run")
-        return result
-
-    def heartbeat(self, run_id: str, time_ms: int | None = None) -> RunStatus:
-        stamp = now_ms() if time_ms is None else int(time_ms)
-        pk = self.run_pk(run_id)
-
-        def work(conn: Connection) -> RunStatus:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == pk, runs.c.status.in_(["queued", "running"]))
-                .values(
-                    heartbeat_time=func.max(func.coalesce(runs.c.heartbeat_time, 0), stamp)
-                    if self.dialect == "sqlite"
-                    else func.greatest(func.coalesce(runs.c.heartbeat_time, 0), stamp)
-                )
-            )
-            return RunStatus(conn.execute(select(runs.c.status).where(runs.c.id == pk)).scalar())
-
-        result: RunStatus = self.write(work, "heartbeat")
-        return result
 
     # ----- metrics, params, tags, search: see metrics.py and search.py ------
     def log_batch(
