@@ -66,21 +66,22 @@ class Run:
         return f"<Run {self.id} {self.info.name!r} {self.info.status.value}>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        """Shown as a cell's last expression: the live `RunDetails` widget, else the text repr."""
+        """Shown as a cell's last expression: the live `RunDetails` widget, else the text repr.
+
+        The widget comes through the display hook the widgets package registers
+        (`jupyter_mlws.display`): this layer knows no widget module by name.
+        """
         bundle: dict[str, Any] = {"text/plain": repr(self)}
         import sys
 
         shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
         if getattr(shell, "kernel", None) is None:  # a terminal has no front end for widgets
             return bundle
-        try:
-            from ..widgets.details import RunDetails  # imports ipywidgets/anywidget only now
-        except ImportError:
-            return bundle
-        shown = RunDetails(self)._repr_mimebundle_(include=include, exclude=exclude)
-        data = shown[0] if isinstance(shown, tuple) else shown  # anywidget answers (data, metadata)
-        if isinstance(data, dict):
-            bundle.update(data)
+        from ..display import rich_bundle
+
+        shown = rich_bundle("run", self, include, exclude)
+        if shown:
+            bundle.update(shown)
             bundle["text/plain"] = repr(self)
         return bundle
 

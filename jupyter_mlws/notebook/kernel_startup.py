@@ -32,9 +32,10 @@ def _mlws_kernel_startup() -> None:
             # Called directly, not through IPython's extension manager: a notebook's own
             # `%load_ext jupyter_mlws` then loads it again (idempotent) without printing
             # "The jupyter_mlws extension is already loaded" into the notebook.
-            import jupyter_mlws
+            # run as a script ($PYTHONSTARTUP): absolute, and the loader `%load_ext jupyter_mlws` calls
+            from jupyter_mlws.notebook import load_ipython_extension
 
-            jupyter_mlws.load_ipython_extension(shell)
+            load_ipython_extension(shell)
         except Exception as err:  # never break a kernel's start
             print(f"jupyter_mlws: the IPython extension did not load: {err}", file=sys.stderr)
     if shell is not None and os.environ.get("MLWS_MEMORY_LIMIT"):
