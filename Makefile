@@ -13,6 +13,8 @@ HOST := 127.0.0.1
 PORT ?= 8888
 DEMO := demo
 PYTEST_ARGS ?=
+# One layer, a file or a test: `make test TESTS=tests/store` (default: the whole suite).
+TESTS ?=
 
 LOCAL := $(CURDIR)/.local
 export JUPYTER_CONFIG_DIR := $(LOCAL)/jupyter/config
@@ -84,7 +86,7 @@ system-deps:
 	fi
 
 test: install-test system-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(TESTS) $(PYTEST_ARGS)
 
 # Refresh the README's screenshots from the browser tests.
 screenshots: install-test system-deps

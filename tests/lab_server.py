@@ -1,4 +1,4 @@
-"""Start a real `jupyter lab` on 127.0.0.1 for browser tests, and stop it by PID."""
+"""Start a real `jupyter lab` on 127.0.0.1 and stop it by PID (browser tests, the crash test, bench_ui)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,18 @@ class LabServer:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
+    def call(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        """`method path` with a JSON body, as the panel sends it; the JSON answer (None when empty)."""
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            text = response.read()
+            return json.loads(text) if text else None
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -54,6 +64,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_env(state_dir: Path) -> dict[str, str]:
+    """This process's environment for a Jupyter server of its own: its config, data, runtime
+    and IPython folders under `state_dir`, and no `$MLWS_WORKSPACE` (the server resolves its own)."""
+    env = {k: v for k, v in os.environ.items() if k != "MLWS_WORKSPACE"}
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ):
+        env[var] = str(state_dir / sub)
+    return env
+
+
 def start_lab(
     root_dir: Path, state_dir: Path, extra_args: list[str] | None = None, app: str = "lab"
 ) -> LabServer:
@@ -65,15 +89,7 @@ def start_lab(
         raise ValueError(f"app must be 'lab' or 'notebook', not {app!r}")
     root_dir.mkdir(parents=True, exist_ok=True)
     port, token = free_port(), secrets.token_hex(16)
-    env = {**os.environ}
-    env.pop("MLWS_WORKSPACE", None)
-    for var, sub in (
-        ("JUPYTER_CONFIG_DIR", "config"),
-        ("JUPYTER_DATA_DIR", "data"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"),
-        ("IPYTHONDIR", "ipython"),
-    ):
-        env[var] = str(state_dir / sub)
+    env = server_env(state_dir)
     # No news or update toasts: the lab must not reach out, and screenshots stay clean.
     labconfig = state_dir / "config" / "labconfig"
     labconfig.mkdir(parents=True, exist_ok=True)
@@ -130,40 +146,3 @@ def chromium_missing_reason() -> str | None:
     if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
         return f"Debian's chromium is not installed at {CHROMIUM} (make test installs it)"
     return None
-
-
-@asynccontextmanager
-async def chromium() -> AsyncIterator[Any]:
-    """Debian's Chromium through Playwright's async API (imported here: only browser tests need it)."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            await browser.close()
-
-
-def write_notebook(path: Path, cells: list[tuple[str, str]]) -> None:
-    """Save a Python 3 notebook whose code cells are `(cell_id, source)` pairs, not yet executed."""
-    notebook = {
-        "cells": [
-            {
-                "cell_type": "code",
-                "execution_count": None,
-                "id": cell_id,
-                "metadata": {},
-                "outputs": [],
-                "source": source,
-            }
-            for cell_id, source in cells
-        ],
-        "metadata": {
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    path.write_text(json.dumps(notebook))

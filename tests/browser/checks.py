@@ -1,4 +1,4 @@
-"""Checks of what a user would notice on screen, shared by the browser tests (tests/test_browser_*.py).
+"""Checks of what a user would notice on screen, shared by the browser tests (tests/browser/test_*.py).
 
 - `check_layout_at_widths`: in a view (a tab of the sidebar panel, a main-area
   view), at the sidebar's default width and at `NARROW` px, no button's text

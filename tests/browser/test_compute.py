@@ -36,7 +36,10 @@ WARNING_SECONDS = 16
 
 
 #: The module's `lab` (conftest.py) starts with these: warnings and usage samples come quickly.
-LAB_ARGS = [f"--MLWorkspaceApp.idle_warning_seconds={WARNING_SECONDS}", "--MLWorkspaceApp.compute_interval=0.5"]
+LAB_ARGS = [
+    f"--MLWorkspaceApp.idle_warning_seconds={WARNING_SECONDS}",
+    "--MLWorkspaceApp.compute_interval=0.5",
+]
 
 
 def _kernel_usage(lab: LabServer, kernel_id: str) -> dict | None:
@@ -76,8 +79,7 @@ async def test_compute_tab_instances_kernels_and_idle_shutdown(lab: LabServer, t
             section = panel.get_by_label("Compute instances")
             await expect(section).to_contain_text("No compute instances yet", timeout=15_000)
             # An instance made elsewhere (the CLI, `ws.compute`, a script) shows up live.
-            _call(
-                lab,
+            lab.call(
                 "POST",
                 "/mlws/api/v1/compute/instances",
                 {

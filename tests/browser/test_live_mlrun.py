@@ -32,7 +32,7 @@ STEPS = 200
 WIDGET_LAG_S = 1.0 + 0.05
 # The runs table's row: the server's watcher reads the store every 0.25 s, the row is fetched at once on
 # a run's first `metrics` event and then at most every 150 ms (ROW_REFRESH_MS in
-# labextension/src/browser.tsx): "within 1 s" is the promise here too. The sampler adds up to 50 ms.
+# labextension/src/runs/browserModel.ts): "within 1 s" is the promise here too. The sampler adds up to 50 ms.
 PANEL_LAG_S = 1.0 + 0.05
 
 LIVE_CELL = f"""\

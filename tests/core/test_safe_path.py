@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jupyter_mlws import paths
 from jupyter_mlws.errors import InvalidParameter
-from jupyter_mlws.store import paths
-from jupyter_mlws.store.paths import resolve_under, safe_prefix, safe_relative_path, safe_run_id
+from jupyter_mlws.paths import resolve_under, safe_prefix, safe_relative_path, safe_run_id
 
 # (path, a fragment the message must contain, so the user learns what is wrong)
 TRAVERSAL_CORPUS = [

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from .conftest import REPO
+from ..conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "examples").glob("*.ipynb"))
 

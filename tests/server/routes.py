@@ -6,6 +6,7 @@ covered automatically (RELIABILITY A1-A3).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -75,3 +76,23 @@ def decorator_files(func: Any) -> list[str]:
             files.append(code.co_filename.replace("\\", "/"))
         func = getattr(func, "__wrapped__", None)
     return files
+
+
+async def call_route(
+    client: Any, route: Route, method: str, headers: dict[str, str], path: str | None = None, body: Any = None
+) -> Any:
+    """`method` on `route` (its sample path, or `path`) with `headers`; a JSON `body` for writes.
+
+    Never raises on an error status or follows a redirect: the tests read the answer as it came.
+    """
+    writes = method not in ("get", "head", "options", "delete")
+    data = json.dumps({} if body is None else body) if writes else None
+    return await client.fetch(
+        path or route.sample_path(),
+        method=method.upper(),
+        body=data,
+        headers={"Content-Type": "application/json", **headers},
+        raise_error=False,
+        follow_redirects=False,
+        allow_nonstandard_methods=True,
+    )

@@ -1,6 +1,6 @@
 """Security properties that hold on every extension route (RELIABILITY A5, A8, A9).
 
-Like tests/test_routes_auth.py these walk the live route table, so routes that later
+Like tests/server/test_routes_auth.py these walk the live route table, so routes that later
 issues add are covered without editing this file.
 """
 
@@ -14,7 +14,7 @@ import pytest
 
 from jupyter_mlws.server.handlers.base import MLWSHandler
 
-from .routes import Route, mlws_routes
+from .routes import Route, call_route, mlws_routes
 
 SECRET = "s3cr3t-value-that-must-never-be-echoed"
 
@@ -26,16 +26,7 @@ def _routes(app: Any) -> list[Route]:
 
 
 async def _call(client: Any, route: Route, method: str, headers: dict[str, str], path: str | None = None):
-    body = None if method in ("get", "head", "options", "delete") else json.dumps({"name": "x"})
-    return await client.fetch(
-        path or route.sample_path(),
-        method=method.upper(),
-        body=body,
-        headers={"Content-Type": "application/json", **headers},
-        raise_error=False,
-        follow_redirects=False,
-        allow_nonstandard_methods=True,
-    )
+    return await call_route(client, route, method, headers, path, body={"name": "x"})
 
 
 async def test_foreign_host_header_is_refused_everywhere(jp_serverapp, http_server_client, jp_auth_header) -> None:

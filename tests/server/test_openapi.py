@@ -13,7 +13,7 @@ import pytest
 from jupyter_mlws.server.handlers import api_routes
 from jupyter_mlws.server.openapi import build_openapi, operation_of, render
 
-from .conftest import REPO
+from ..conftest import REPO
 from .routes import handler_methods
 
 API_DIR = REPO / "labextension" / "src" / "api"

@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from jupyter_server.auth import Authorizer
-from tornado.httpclient import HTTPResponse
 
-from .routes import Route, decorator_files, mlws_routes
+from .routes import Route, call_route, decorator_files, mlws_routes
 
 AUTH_ACTIONS = {"get": "read", "head": "read", "options": "read", "post": "write", "put": "write",
                 "patch": "write", "delete": "write"}
@@ -33,19 +32,6 @@ def _routes(app: Any) -> list[Route]:
     routes = mlws_routes(app.web_app)
     assert routes, "the extension registered no routes"
     return routes
-
-
-async def _call(client: Any, route: Route, method: str, headers: dict[str, str]) -> HTTPResponse:
-    body = None if method in ("get", "head", "options", "delete") else json.dumps({})
-    return await client.fetch(
-        route.sample_path(),
-        method=method.upper(),
-        body=body,
-        headers={"Content-Type": "application/json", **headers},
-        raise_error=False,
-        follow_redirects=False,
-        allow_nonstandard_methods=True,
-    )
 
 
 def test_every_route_is_authenticated_and_authorized(jp_serverapp) -> None:
@@ -72,7 +58,7 @@ def test_every_route_is_authenticated_and_authorized(jp_serverapp) -> None:
 async def test_anonymous_requests_are_refused_everywhere(jp_serverapp, http_server_client) -> None:
     for route in _routes(jp_serverapp):
         for method in route.methods:
-            response = await _call(http_server_client, route, method, {"Authorization": ""})
+            response = await call_route(http_server_client, route, method, {"Authorization": ""})
             assert response.code == 403, f"{method.upper()} {route.pattern} answered {response.code}"
 
 
@@ -87,7 +73,7 @@ class TestDefaultServerSettings:
         assert jp_serverapp.allow_unauthenticated_access is True
         for route in _routes(jp_serverapp):
             for method in route.methods:
-                response = await _call(http_server_client, route, method, {"Authorization": ""})
+                response = await call_route(http_server_client, route, method, {"Authorization": ""})
                 assert response.code in (302, 403), f"{method.upper()} {route.pattern}: {response.code}"
                 if response.code == 302:
                     assert method in ("get", "head")
@@ -110,7 +96,7 @@ class TestAuthorizerIsAsked:
         for route in _routes(jp_serverapp):
             for method in route.methods:
                 DenyAndRecordAuthorizer.calls = []
-                response = await _call(http_server_client, route, method, jp_auth_header)
+                response = await call_route(http_server_client, route, method, jp_auth_header)
                 assert response.code == 403, f"{method.upper()} {route.pattern}: {response.code}"
                 if method != "head":
                     assert json.loads(response.body)["error"] == "forbidden"

@@ -27,7 +27,7 @@ import pytest
 from jupyter_mlws.location import resolve_location
 from jupyter_mlws.store.factory import open_store
 
-from ..lab_server import LabServer, free_port
+from ..lab_server import LabServer, free_port, server_env
 
 BATCH = 50
 
@@ -51,14 +51,7 @@ while True:
 def start_server(root_dir: Path, state_dir: Path, workspace: Path) -> LabServer:
     """`python -m jupyter_server` with the extension on `workspace`, bound to 127.0.0.1."""
     port, token = free_port(), secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if k != "MLWS_WORKSPACE"}
-    for var, sub in (
-        ("JUPYTER_CONFIG_DIR", "config"),
-        ("JUPYTER_DATA_DIR", "data"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"),
-        ("IPYTHONDIR", "ipython"),
-    ):
-        env[var] = str(state_dir / sub)
+    env = server_env(state_dir)
     config_dir = state_dir / "config"
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "jupyter_server_config.json").write_text(

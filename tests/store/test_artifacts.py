@@ -32,7 +32,7 @@ from jupyter_mlws.store.artifacts import (
 from jupyter_mlws.store.artifacts_fsspec import FsspecArtifactStore
 
 from .artifact_helpers import ChunkRecorder, Env, sha, snapshot
-from .test_safe_path import TRAVERSAL_CORPUS, TRICKY_PATHS
+from ..core.test_safe_path import TRAVERSAL_CORPUS, TRICKY_PATHS
 
 RUN = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
 OTHER_RUN = "abcdef0123456789"
