@@ -53,7 +53,8 @@ async def test_metric_chart_and_run_details_update_live_while_the_cell_runs(lab:
         page = await browser.new_page(viewport={"width": 1280, "height": 1000})
         await page.goto(f"{lab.url}/lab/tree/widgets.ipynb?token={lab.token}", wait_until="domcontentloaded")
         await run_cell(page, 0)
-        await run_cell(page, 1)  # queued behind the first: `run`
+        # Focus moved to the second cell (`run`): queue it at once, while the first still runs.
+        await page.keyboard.press("Shift+Enter")
 
         first = page.locator(".jp-Cell").nth(0)
         chart = first.locator(".mlws-w-chart")
@@ -84,9 +85,16 @@ async def test_metric_chart_and_run_details_update_live_while_the_cell_runs(lab:
         # uPlot's legend names the series.
         await expect(chart.locator(".u-legend")).to_contain_text("loss")
 
+        # A Run as a cell's last expression displays as RunDetails.
+        second = page.locator(".jp-Cell").nth(1)
+        shown = second.locator(".mlws-w-details")
+        await expect(shown.get_by_role("status")).to_have_text("completed", timeout=30_000)
+        await expect(shown.get_by_role("heading", name="live-widgets")).to_be_visible()
+
         # Dragging across the chart zooms in with the window's detail from the kernel; a double click
-        # zooms back out.
+        # zooms back out. (After the second cell's output: it must not move the chart mid-drag.)
         plot = chart.locator(".mlws-w-plot")
+        await chart.scroll_into_view_if_needed()
         box = await chart.locator(".u-over").bounding_box()
         assert box is not None
         y = box["y"] + box["height"] / 2
@@ -106,12 +114,6 @@ async def test_metric_chart_and_run_details_update_live_while_the_cell_runs(lab:
             await expect_legible_axes(page, plot)
         finally:
             await use_theme(page, "JupyterLab Light")
-
-        # A Run as a cell's last expression displays as RunDetails.
-        second = page.locator(".jp-Cell").nth(1)
-        shown = second.locator(".mlws-w-details")
-        await expect(shown.get_by_role("status")).to_have_text("completed", timeout=30_000)
-        await expect(shown.get_by_role("heading", name="live-widgets")).to_be_visible()
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await first.scroll_into_view_if_needed()
