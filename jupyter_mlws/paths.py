@@ -100,7 +100,16 @@ def safe_relative_path(path: str) -> str:
             raise InvalidParameter(
                 f"Artifact path {path!r} has a name longer than {MAX_SEGMENT_BYTES} bytes."
             )
-    return "/".join(segments)
+    clean = "/".join(segments)
+    if clean != path:
+        # Dropping `.` and empty segments can bring a part to the front (`./~`, `.//%2f`): the clean
+        # path must pass the same checks, so the result is stable (found by the property test).
+        for layer in _decoded_layers(clean, original=path):
+            _check_layer(layer, original=path)
+            compat = unicodedata.normalize("NFKC", layer)
+            if compat != layer:
+                _check_layer(compat, original=path)
+    return clean
 
 
 def safe_prefix(prefix: str) -> str:

@@ -17,6 +17,9 @@ from jupyter_mlws.paths import resolve_under, safe_prefix, safe_relative_path, s
 
 # (path, a fragment the message must contain, so the user learns what is wrong)
 TRAVERSAL_CORPUS = [
+    # Dropping "." and empty segments must not bring a refused part to the front (property test).
+    ("./~", "home folder"),
+    (".//%2f", "absolute"),
     ("../x", "'..' segment"),
     ("a/../../x", "'..' segment"),
     ("a/../b", "'..' segment"),
