@@ -43,7 +43,9 @@ async def test_browse_runs_live_open_and_compare(lab: LabServer, tmp_path: Path)
             if lr == "0.01":
                 # A long history: it arrives downsampled, and zooming fetches the window's detail.
                 for step in range(20_000):
-                    run.log_metric("grad_norm", 1.0 + (step % 100) / 100 + (50.0 if step == 12_345 else 0.0), step=step)
+                    run.log_metric(
+                        "grad_norm", 1.0 + (step % 100) / 100 + (50.0 if step == 12_345 else 0.0), step=step
+                    )
             run.end("completed")
             made.append(run)
         workspace.flush()
@@ -83,7 +85,7 @@ async def test_browse_runs_live_open_and_compare(lab: LabServer, tmp_path: Path)
             await expect(panel.get_by_role("alert")).to_contain_text("Bad filter")
             await search.fill("")
             await search.press("Enter")
-            await expect(rows).to_have_count(3)
+            await expect(rows).to_have_count(3, timeout=15_000)
             await expect(panel.get_by_role("alert")).to_have_count(0)
 
             # A run started by another process appears, then its status changes, without a reload.
@@ -141,7 +143,9 @@ async def test_browse_runs_live_open_and_compare(lab: LabServer, tmp_path: Path)
             box = await grad.locator(".u-over").bounding_box()
             assert box is not None
             y = box["y"] + box["height"] / 2
-            async with page.expect_response(lambda r: "/metrics/grad_norm?" in r.url and "min_step=" in r.url) as zoomed:
+            async with page.expect_response(
+                lambda r: "/metrics/grad_norm?" in r.url and "min_step=" in r.url
+            ) as zoomed:
                 await page.mouse.move(box["x"] + box["width"] * 0.55, y)
                 await page.mouse.down()
                 await page.mouse.move(box["x"] + box["width"] * 0.65, y, steps=5)
@@ -200,14 +204,20 @@ async def test_go_to_cell_and_run_cell_as_tracked_run(lab: LabServer) -> None:
 
     write_notebook(
         lab.root_dir / "train.ipynb",
-        [("intro", "x = 1"), *[(f"pad-{i}", f"# padding {i}\n" * 12) for i in range(8)],
-         ("target", "answer = 41 + 1\nprint('tracked answer', answer)")],
+        [
+            ("intro", "x = 1"),
+            *[(f"pad-{i}", f"# padding {i}\n" * 12) for i in range(8)],
+            ("target", "answer = 41 + 1\nprint('tracked answer', answer)"),
+        ],
     )
     workspace = Workspace(lab.root_dir / ".mlws")
     try:
         run = workspace.start_run(
-            experiment="cells", name="from-target", source_kind="notebook",
-            notebook_path="train.ipynb", cell_id="target",
+            experiment="cells",
+            name="from-target",
+            source_kind="notebook",
+            notebook_path="train.ipynb",
+            cell_id="target",
         )
         run.end("completed")
         workspace.flush()
@@ -229,16 +239,22 @@ async def test_go_to_cell_and_run_cell_as_tracked_run(lab: LabServer) -> None:
             await expect(active).to_be_in_viewport()
 
             # "Run cell as tracked run" on that cell: it becomes a %%mlrun cell and runs.
-            kernel = page.locator(".jp-StatusBar-Widget").get_by_role("button", name="Python 3 (ipykernel) | Idle")
+            kernel = page.locator(".jp-StatusBar-Widget").get_by_role(
+                "button", name="Python 3 (ipykernel) | Idle"
+            )
             await expect(kernel).to_be_visible(timeout=60_000)
             await notebook.get_by_role("button", name="Run tracked").click()
             await expect(active.locator(".jp-InputArea-editor")).to_contain_text("%%mlrun", timeout=10_000)
-            await expect(active.locator(".jp-OutputArea")).to_contain_text("tracked answer 42", timeout=30_000)
+            await expect(active.locator(".jp-OutputArea")).to_contain_text(
+                "tracked answer 42", timeout=30_000
+            )
 
             deadline = time.monotonic() + 30
             found = None
             while time.monotonic() < deadline:
-                frame = workspace.runs(filter="cell_id = 'target' and source_kind = 'notebook' and name != 'from-target'")
+                frame = workspace.runs(
+                    filter="cell_id = 'target' and source_kind = 'notebook' and name != 'from-target'"
+                )
                 if len(frame) and frame.iloc[0]["status"] == "completed":
                     found = frame.iloc[0]
                     break

@@ -8,6 +8,7 @@ the same workspace folder, as the server would.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -113,18 +114,29 @@ def test_sys_exit_in_a_cell_fails_the_run(kernel: Kernel, ws) -> None:
 
 
 def test_an_interrupt_kills_the_run(kernel: Kernel, ws) -> None:
-    sent: list[bool] = []
+    done = threading.Event()
+
+    def interrupt_until_done() -> None:
+        # As a user would: interrupt, and again if the kernel did not stop (a SIGINT that lands
+        # while ipykernel itself is busy, on a loaded machine, can be absorbed there).
+        while not done.is_set():
+            kernel.manager.interrupt_kernel()
+            done.wait(3.0)
 
     def interrupt_once_sleeping(msg) -> None:
-        if msg["msg_type"] == "stream" and "sleeping" in msg["content"]["text"] and not sent:
-            sent.append(True)
-            kernel.manager.interrupt_kernel()
+        if msg["msg_type"] == "stream" and "sleeping" in msg["content"]["text"] and not started:
+            started.append(threading.Thread(target=interrupt_until_done, daemon=True))
+            started[0].start()
 
-    reply = kernel.execute(
-        "%%mlrun -n sleeper\nimport time\nprint('sleeping', flush=True)\ntime.sleep(60)\n",
-        on_message=interrupt_once_sleeping,
-        timeout=30,
-    )
+    started: list[threading.Thread] = []
+    try:
+        reply = kernel.execute(
+            "%%mlrun -n sleeper\nimport time\nprint('sleeping', flush=True)\ntime.sleep(60)\n",
+            on_message=interrupt_once_sleeping,
+            timeout=30,
+        )
+    finally:
+        done.set()
     assert reply.ename == "KeyboardInterrupt"
     run = ended(ws, reply.run_id)
     assert run.info.status.value == "killed"

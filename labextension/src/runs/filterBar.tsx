@@ -40,7 +40,9 @@ export function FilterBox({ model }: { model: BrowserModel }): JSX.Element {
       onChange={e => setText(e.target.value)}
       onKeyDown={e => {
         if (e.key === 'Enter') {
-          model.setFilter(text);
+          // What the box shows now, not the last rendered state: a key pressed right after
+          // the text changed must not apply the previous filter.
+          model.setFilter(e.currentTarget.value);
         }
       }}
     />
