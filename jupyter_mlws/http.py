@@ -54,7 +54,10 @@ class Response:
 
 
 class HttpClient:
-    """Requests to one server (`base_url`), authenticated with a Jupyter token."""
+    """Requests to one server (`base_url`), authenticated with a Jupyter token (never in a repr)."""
+
+    def __repr__(self) -> str:
+        return f"<HttpClient {self.base}>"
 
     def __init__(
         self, base_url: str, token: str | None = None, timeout: float = 60.0, retry_seconds: float = 30.0
@@ -64,6 +67,7 @@ class HttpClient:
             raise InvalidParameter(f"Only http(s):// server URLs are supported, not {base_url!r}.")
         self.scheme, self.host, self.port = parts.scheme, parts.hostname, parts.port
         self.prefix = parts.path.rstrip("/")
+        self.base = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{self.prefix}"
         self.token = token
         self.timeout = timeout
         self.retry_seconds = retry_seconds
@@ -110,12 +114,14 @@ class HttpClient:
         query: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
         headers: Mapping[str, str] | None = None,
         stream_to: BinaryIO | None = None,
+        retry_seconds: float | None = None,
     ) -> Response:
         """Send a request; raise the matching MLWSError on an error answer.
 
         `body` may be a file object (sent in chunks, without reading it into
         memory; it is rewound before a retry). With `stream_to`, a successful
-        answer's body is copied there in chunks instead of being returned.
+        answer's body is copied there in chunks instead of being returned. `retry_seconds`
+        overrides the client's retry window for this request.
         """
         send_headers = {"Accept": "application/json", **(headers or {})}
         if self.token:
@@ -126,7 +132,7 @@ class HttpClient:
             send_headers["Content-Type"] = "application/json"
         start_pos = payload.tell() if hasattr(payload, "tell") else None
         target = self.url(path, query)
-        deadline = time.monotonic() + self.retry_seconds
+        deadline = time.monotonic() + (self.retry_seconds if retry_seconds is None else retry_seconds)
         attempt = 0
         while True:
             attempt += 1
@@ -161,7 +167,7 @@ class HttpClient:
                 self._drop_connection()
                 retryable = method in _IDEMPOTENT or not sent
                 if not retryable or time.monotonic() >= deadline:
-                    raise Unavailable(f"The workspace server {self.host}:{self.port} did not answer: {err}") from err
+                    raise Unavailable(f"The workspace server {self.base} did not answer: {err}") from err
                 _backoff(attempt)
                 continue
             if response.status in _RETRY_STATUS and method in _IDEMPOTENT and time.monotonic() < deadline:

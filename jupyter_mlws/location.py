@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .errors import InvalidParameter
 
@@ -87,7 +87,7 @@ def resolve_location(
                 f"Workspace {redact_url(raw)!r} has an unsupported scheme {scheme!r}: "
                 "use a folder path or an http(s):// URL of a jupyter_mlws server."
             )
-        root = raw.rstrip("/")
+        root, _ = server_url(raw)
         store = store_url or root
         artifacts = artifact_url or root
     else:
@@ -105,6 +105,28 @@ def resolve_location(
             "postgresql://USER@HOST/DB or an http(s):// URL."
         )
     return WorkspaceLocation(workspace=root, store_url=store, artifact_url=artifacts)
+
+
+def server_url(url: str) -> tuple[str, str | None]:
+    """A server's base URL and the token a pasted link carries, if any.
+
+    People paste what the browser shows: ``http://host:8888/lab?token=abc`` or, under
+    JupyterHub, ``https://hub/user/alice/lab/tree/x.ipynb``. The base URL ends before the
+    ``/lab`` (or ``/tree``) segment; the query and fragment go (the token is returned, never
+    kept in the URL, so it is never printed with it).
+    """
+    parts = urlsplit(url.strip())
+    token = None
+    for name, value in parse_qsl(parts.query):
+        if name == "token" and value:
+            token = value
+    segments = parts.path.split("/")
+    for i, segment in enumerate(segments):
+        if segment in ("lab", "tree", "notebooks") and i > 0 and segments[i - 1] != "user":
+            segments = segments[:i]
+            break
+    path = "/".join(segments).rstrip("/")
+    return urlunsplit((parts.scheme.lower(), parts.netloc, path, "", "")), token
 
 
 def redact_url(url: str) -> str:

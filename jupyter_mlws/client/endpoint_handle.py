@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import Endpoint
 from ..errors import Forbidden, InvalidParameter, MLWSError, NotFound, PayloadTooLarge, Unavailable
-from .deployments import with_traffic
 
 if TYPE_CHECKING:
     from .endpoints import Endpoints
@@ -85,14 +84,7 @@ class EndpointHandle:
 
     def update(self, *, traffic: dict[str, int] | None = None, replicas: int | None = None) -> EndpointHandle:
         """Change the traffic split and/or the number of replicas; waits until running."""
-        self.refresh()
-        changes: dict[str, Any] = {"state": "updating", "state_reason": None}
-        if replicas is not None:
-            changes["replicas"] = replicas
-        if traffic is not None:
-            changes["deployments"] = with_traffic(self.record.deployments, traffic)
-        self.record = self._endpoints._store.update_endpoint(self.name, **changes)
-        self.record = self._endpoints._wait(self.name)
+        self.record = self._endpoints.reconfigure(self.name, traffic=traffic, replicas=replicas)
         return self
 
     def _connection(self, timeout: float) -> http.client.HTTPConnection:
@@ -116,6 +108,10 @@ class EndpointHandle:
             body = data.encode("utf-8") if isinstance(data, str) else data
         else:
             body = json.dumps(_payload(data), default=_default).encode()
+        if self._endpoints.relayed:
+            store: Any = self._endpoints._store
+            answer, raw = store.score_through_server(self.name, body, key, "application/json")
+            return answer if raw else list(answer["predictions"])
         headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
         for attempt in (0, 1):  # a kept-alive connection the replica closed: retry once on a new one
             conn = self._connection(timeout)

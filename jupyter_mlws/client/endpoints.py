@@ -32,13 +32,13 @@ import atexit
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..entities import Endpoint
 from ..errors import Unavailable
 from ..serving import procs
 from ..validation import validate_endpoint_name, validate_timeout_seconds
-from .deployments import apply_deploy, regenerate_key
+from .deployments import apply_deploy, regenerate_key, with_traffic
 from .endpoint_handle import EndpointHandle, EndpointKeys
 
 if TYPE_CHECKING:
@@ -104,6 +104,10 @@ class Endpoints:
         `timeout_seconds` (default 30) bounds each request's predict: 0.1 to 600 seconds."""
         if timeout_seconds is not None:
             validate_timeout_seconds(timeout_seconds)  # before a manager starts for nothing
+        if self.workspace.is_remote:
+            return self._deploy_remote(
+                name, model, replicas, port, deployment, traffic, timeout_seconds, wait
+            )
         self.ensure_manager()
         record, plain = apply_deploy(
             self._store,
@@ -117,6 +121,50 @@ class Endpoints:
         )
         keys = EndpointKeys(plain["primary"], plain["secondary"]) if plain else None
         return EndpointHandle(self, self._wait(record.name, wait), keys)
+
+    def _deploy_remote(
+        self,
+        name: str,
+        model: str,
+        replicas: int | None,
+        port: int | None,
+        deployment: str,
+        traffic: int | dict[str, int] | None,
+        timeout_seconds: float | None,
+        wait: float,
+    ) -> EndpointHandle:
+        """Through the server (`POST /endpoints`, which waits until the replicas run); a traffic
+        split given as a dict is applied after, as on a folder workspace."""
+        record, plain = self._store.deploy_endpoint(  # type: ignore[attr-defined]
+            name,
+            model=model,
+            replicas=replicas,
+            port=port,
+            deployment=deployment,
+            traffic=traffic if not isinstance(traffic, dict) else None,
+            timeout_seconds=timeout_seconds,
+        )
+        keys = EndpointKeys(plain["primary"], plain["secondary"]) if plain else None
+        handle = EndpointHandle(self, self._wait(record.name, wait), keys)
+        if isinstance(traffic, dict):
+            handle.update(traffic=traffic)
+        return handle
+
+    def reconfigure(
+        self, name: str, *, traffic: dict[str, int] | None = None, replicas: int | None = None
+    ) -> Endpoint:
+        """Change the traffic split and/or the replicas of endpoint `name`; waits until running."""
+        if self.workspace.is_remote:
+            self._store.reconfigure_endpoint(name, replicas=replicas, traffic=traffic)  # type: ignore[attr-defined]
+            return self._wait(name)
+        record = self._store.get_endpoint(name)
+        changes: dict[str, Any] = {"state": "updating", "state_reason": None}
+        if replicas is not None:
+            changes["replicas"] = replicas
+        if traffic is not None:
+            changes["deployments"] = with_traffic(record.deployments, traffic)
+        self._store.update_endpoint(name, **changes)
+        return self._wait(name)
 
     def get(self, name: str) -> EndpointHandle:
         """A handle on endpoint `name` (no keys: they are shown only once)."""
@@ -151,7 +199,7 @@ class Endpoints:
         record = self._store.get_endpoint(name)
         self._store.delete_endpoint(name)
         deadline = time.monotonic() + wait
-        while record.port and time.monotonic() < deadline:
+        while record.port and not self.relayed and time.monotonic() < deadline:
             try:
                 socket.create_connection((record.host, record.port), timeout=0.2).close()
             except OSError:
@@ -163,20 +211,33 @@ class Endpoints:
         tracebacks of failed requests), stamped with time and replica pid (serving/logs.py)."""
         from ..serving.logs import read_tail
 
+        if self.workspace.is_remote:
+            return self._store.endpoint_logs(validate_endpoint_name(name), lines)  # type: ignore[attr-defined,no-any-return]
         record = self._store.get_endpoint(validate_endpoint_name(name))  # NotFound first
-        if self.workspace.location.store_kind == "rest":
-            raise Unavailable("endpoint logs of a workspace URL are read through the server's REST API")
         return read_tail(procs.serving_dir(self.workspace.location.workspace) / record.name, lines)
 
     def regenerate_key(self, name: str, slot: str = "primary") -> str:
         """A new key for `slot` ("primary"/"secondary"); the old one stops working within ~1 s."""
+        if self.workspace.is_remote:
+            return self._store.regenerate_endpoint_key(validate_endpoint_name(name), slot)  # type: ignore[attr-defined,no-any-return]
         return regenerate_key(self._store, name, slot)
+
+    @property
+    def relayed(self) -> bool:
+        """Whether scoring goes through the server's relay (`POST /endpoints/{name}/score`): for a
+        workspace URL whose server is on another machine, where the replicas' loopback port is not
+        reachable. On this machine a handle scores on the replicas' port directly."""
+        if not self.workspace.is_remote:
+            return False
+        from ..store.rest import _is_loopback
+
+        return not _is_loopback(self._store.http.host)  # type: ignore[attr-defined]
 
     # --- manager --------------------------------------------------------------------------
 
     def ensure_manager(self) -> EndpointManager | None:
         """Start an in-process manager when no manager is alive for this workspace (see above)."""
-        if self.workspace.location.store_kind == "rest":
+        if self.workspace.is_remote:
             return None  # the server behind the REST store runs the endpoints
         where = self.workspace.location.workspace
         folder = procs.serving_dir(where)

@@ -115,7 +115,6 @@ class Models:
         of columns) sets the signature. Returns the new ModelVersion.
         """
         from ..models.files import collect, store_files
-        from ..models.flavors import detect_flavor, entry_file
 
         validate_model_name(name)
         if path is None and run is None:
@@ -153,29 +152,70 @@ class Models:
             assert run_id is not None
             files, sha256, size = self._store_run_files(run_id, artifact_path)
             source_path = artifact_path
-        paths = {f.path for f in files}
-        tag_text = {str(k): str(v) for k, v in (tags or {}).items()}
-        chosen = flavor if flavor is not None else detect_flavor(paths, tag_text)
-        if chosen not in MODEL_FLAVORS:
-            raise InvalidParameter(f"Unknown model flavor {chosen!r}: one of {', '.join(MODEL_FLAVORS)}.")
-        entry_file(chosen, paths, tag_text)
         signature = None
         if example is not None:
             from ..models.signature import infer_signature
 
             signature = infer_signature(example)
-        return self.store.create_model_version(
+        return self.record_version(
             name,
-            flavor=chosen,
             files=files,
             sha256=sha256,
-            size_bytes=size,
+            size=size,
+            flavor=flavor,
             signature=signature,
             environment=environment if environment is not None else _process_environment(),
             source_run_id=run_id,
             source_path=source_path,
             trusted=trusted,
             trusted_types=types,
+            description=description,
+            tags=tags,
+        )
+
+    def record_version(
+        self,
+        name: str,
+        *,
+        files: Sequence[Any],
+        sha256: str,
+        size: int,
+        flavor: str | None,
+        signature: Mapping[str, Any] | None,
+        environment: Mapping[str, Any] | None,
+        source_run_id: str | None,
+        source_path: str | None,
+        trusted: bool = False,
+        trusted_types: Sequence[str] | None = None,
+        description: str = "",
+        tags: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        """The second half of `register`: files already stored as blobs become the next version.
+
+        Picks and checks the flavor (the file the gate will load must exist), then ONE
+        `store.create_model_version`. The server calls it for a version a client uploaded."""
+        from ..models.flavors import detect_flavor, entry_file
+
+        if not isinstance(trusted, bool):
+            raise InvalidParameter(f"trusted is True or False, not {trusted!r}.")
+        paths = {f.path for f in files}
+        tag_text = {str(k): str(v) for k, v in (tags or {}).items()}
+        chosen = flavor if flavor is not None else detect_flavor(paths, tag_text)
+        if chosen not in MODEL_FLAVORS:
+            raise InvalidParameter(f"Unknown model flavor {chosen!r}: one of {', '.join(MODEL_FLAVORS)}.")
+        entry_file(chosen, paths, tag_text)
+        return self.store.create_model_version(
+            name,
+            flavor=chosen,
+            files=tuple(files),
+            sha256=sha256,
+            size_bytes=size,
+            signature=signature,
+            environment=environment,
+            source_run_id=source_run_id,
+            source_path=source_path,
+            trusted=trusted,
+            trusted_types=_type_names(trusted_types),
             description=description,
             tags=tags,
         )

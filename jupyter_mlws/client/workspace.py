@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import Experiment as ExperimentRecord
 from ..entities import RunStatus
-from ..errors import Conflict, InvalidParameter, NotFound
+from ..errors import Conflict, NotFound
 from ..location import resolve_location
 from ..store.factory import open_store
 from .logger import MetricLogger
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..store.artifacts import ArtifactStore
+    from ..store.base import MetadataStore
     from .compute import Compute
     from .endpoints import Endpoints
     from .models import Models
@@ -98,14 +99,16 @@ class Workspace:
         *,
         store_url: str | None = None,
         artifact_url: str | None = None,
+        token: str | None = None,
     ) -> None:
         self.location = resolve_location(workspace, store_url=store_url, artifact_url=artifact_url)
-        if self.location.store_kind == "rest":
-            raise InvalidParameter(
-                f"{self.location.workspace} is a server URL; REST workspaces arrive with the server API. "
-                "Use a folder or a database URL for now."
-            )
-        self.store = open_store(self.location.store_url)
+        self.store: MetadataStore
+        if self.is_remote:
+            from ..store.rest import connect
+
+            self.store = connect(self.location.store_url, token=token or _pasted_token(workspace))
+        else:
+            self.store = open_store(self.location.store_url)
         self._artifact_store: ArtifactStore | None = None
         self._logger: MetricLogger | None = None
         self._lock = threading.Lock()
@@ -115,15 +118,29 @@ class Workspace:
         return f"<Workspace {self.location.workspace}>"
 
     @property
-    def artifact_store(self) -> ArtifactStore:
-        """The artifact store, opened on first use."""
-        if self._artifact_store is None:
-            from ..store.artifacts import open_artifact_store
+    def is_remote(self) -> bool:
+        """True for a workspace opened on a server URL: everything goes through its REST API."""
+        return self.location.store_kind == "rest"
 
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        """The artifact store, opened on first use (the server's, over HTTP, for a workspace URL)."""
+        if self._artifact_store is None:
             with self._lock:
                 if self._artifact_store is None:
-                    self._artifact_store = open_artifact_store(self.location.artifact_url)
+                    self._artifact_store = self._open_artifact_store()
         return self._artifact_store
+
+    def _open_artifact_store(self) -> ArtifactStore:
+        if self.is_remote:
+            from ..store.rest import RestStore
+            from ..store.rest_artifacts import RestArtifactStore
+
+            assert isinstance(self.store, RestStore)
+            return RestArtifactStore(self.store)
+        from ..store.artifacts import open_artifact_store
+
+        return open_artifact_store(self.location.artifact_url)
 
     @property
     def logger(self) -> MetricLogger:
@@ -265,7 +282,9 @@ class Workspace:
         """The id of experiment `name`, created if needed; cached, so a notebook's runs skip the lookup."""
         found = self._experiment_ids_by_name.get(name)
         if found is None:
-            found = self._experiment_ids_by_name[name] = self.store.get_or_create_experiment(name).experiment_id
+            found = self._experiment_ids_by_name[name] = self.store.get_or_create_experiment(
+                name
+            ).experiment_id
         return found
 
     @functools.cached_property
@@ -311,6 +330,14 @@ class Workspace:
         if self._logger is not None:
             self._logger.close()
         self.store.close()
+
+
+def _pasted_token(workspace: str | os.PathLike[str] | None) -> str | None:
+    """The token of a pasted `...?token=X` link, else None ($MLWS_TOKEN is the REST store's)."""
+    from ..location import WORKSPACE_ENV, server_url
+
+    raw = os.fspath(workspace) if workspace is not None else os.environ.get(WORKSPACE_ENV, "")
+    return server_url(raw)[1] if "://" in raw else None
 
 
 def _user() -> str | None:

@@ -103,6 +103,10 @@ class ServerWorkspace:
     def artifact_store(self) -> ArtifactStore:
         return self._services.artifacts
 
+    @property
+    def is_remote(self) -> bool:
+        return self.location.store_kind == "rest"
+
     def settle(self, run_id: str | None = None, timeout: float = 60.0) -> bool:
         return True  # nothing of the server's own is pending
 
@@ -179,8 +183,20 @@ class Registry:
         path: str | None = None,
         **options: Any,
     ) -> ModelVersion:
-        """Register through `ws.models.register`, from a run's artifact or a server-side path."""
+        """Register through `ws.models.register`, from a run's artifact or a server-side path,
+        or record a version whose files a client uploaded as blobs (`files`)."""
         validate_model_name(name)
+        if options.get("files") is not None:
+            if path is not None or artifact_path is not None:
+                raise InvalidParameter(
+                    "Give files (uploaded blobs), path, or run_id with artifact_path; one of them."
+                )
+            return self.register_files(
+                name, source_run_id=options.pop("source_run_id", None) or run_id, **options
+            )
+        for field in ("files", "signature", "environment", "source_run_id", "source_path"):
+            if options.pop(field, None) is not None:
+                raise InvalidParameter(f"{field} goes with files (a version made of uploaded blobs) only.")
         if path is not None and (run_id is not None or artifact_path is not None):
             raise InvalidParameter("Give either path, or run_id with artifact_path; not both.")
         if path is None:
@@ -195,6 +211,66 @@ class Registry:
         local = resolve_server_path(self.root_dir, path, own)
         # errors and the lineage name the path as the user gave it, not where it is on this disk
         return self.models.register(name, local, path_label=path, **options)  # type: ignore[no-any-return]
+
+    def register_files(
+        self,
+        name: str,
+        *,
+        files: list[dict[str, Any]],
+        flavor: str | None = None,
+        example: Any = None,
+        signature: dict[str, Any] | None = None,
+        environment: dict[str, Any] | None = None,
+        source_run_id: str | None = None,
+        source_path: str | None = None,
+        **options: Any,
+    ) -> ModelVersion:
+        """A version made of blobs a client uploaded (a workspace URL's `ws.models.register`).
+
+        Every file must name a stored blob of its size: the blob's bytes were hashed when they
+        arrived, so the manifest and its sha256 computed here describe bytes the server holds."""
+        from ..entities import ModelFile
+        from ..models.files import manifest_sha256
+        from ..paths import safe_relative_path
+
+        if not files:
+            raise InvalidParameter("A model version needs at least one file.")
+        if example is not None and signature is not None:
+            raise InvalidParameter("Give example (to infer the signature) or signature, not both.")
+        artifacts = self.services.artifacts
+        manifest = []
+        for item in files:
+            path, size, sha256 = (
+                item[k] if isinstance(item, dict) else getattr(item, k) for k in ("path", "size", "sha256")
+            )
+            stored = artifacts.blob_size(sha256)
+            if stored is None or stored != size:
+                raise InvalidParameter(
+                    f"Model file {path!r}: no blob {sha256} of {size} bytes is stored "
+                    "(upload it first with PUT /blobs/{sha256})."
+                )
+            manifest.append(ModelFile(path=safe_relative_path(path), size=int(size), sha256=sha256))
+        manifest.sort(key=lambda f: f.path)
+        if len({f.path for f in manifest}) != len(manifest):
+            raise InvalidParameter("A model version names each file once.")
+        if source_run_id is not None:
+            self.store.get_run_info(source_run_id)  # NotFound for an unknown run
+        if example is not None:
+            from ..models.signature import infer_signature
+
+            signature = infer_signature(example)
+        return self.models.record_version(  # type: ignore[no-any-return]
+            name,
+            files=tuple(manifest),
+            sha256=manifest_sha256(manifest),
+            size=sum(f.size for f in manifest),
+            flavor=flavor,
+            signature=signature,
+            environment=environment,
+            source_run_id=source_run_id,
+            source_path=source_path,
+            **options,
+        )
 
     def update_version(self, name: str, version: int, **changes: Any) -> ModelVersion:
         if changes.get("trusted_types") is not None:

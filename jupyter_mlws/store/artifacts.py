@@ -278,9 +278,21 @@ class ArtifactStore(abc.ABC):
         """Whether a blob with this digest is stored."""
         return self._blob_size(safe_blob_id(sha256)) is not None
 
+    def blob_size(self, sha256: str) -> int | None:
+        """The stored blob's size in bytes, or None when there is none."""
+        return self._blob_size(safe_blob_id(sha256))
+
     def open_blob(self, sha256: str) -> IO[bytes]:
         """A binary file object to stream one blob from (NotFound if absent); the caller closes it."""
         return self._open_blob(safe_blob_id(sha256))
+
+    def begin_blob_upload(self, sha256: str) -> ArtifactUpload:
+        """Start receiving a blob pushed chunk by chunk (the server's `PUT /blobs/{sha256}`).
+
+        `commit(sha256)` stores it unless a blob of that digest exists (then the copy is dropped);
+        bytes that hash to anything else are refused and nothing is stored.
+        """
+        return self._begin_blob_upload(safe_blob_id(sha256))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -345,6 +357,26 @@ class ArtifactStore(abc.ABC):
             cleanup()
             raise
         return ArtifactUpload(rel, staged, finish, cleanup)
+
+    def _begin_blob_upload(self, sha256: str) -> ArtifactUpload:
+        """Default: spool into a private local temp folder, then one `_put_blob` of the whole."""
+        spool = Path(tempfile.mkdtemp(prefix="mlws-blob-"))
+
+        def finish(staged: StagedFile, expected: str | None) -> tuple[int, str]:
+            local = spool / "complete"
+            staged.commit(local, expected or sha256)
+            with builtins.open(local, "rb") as source:
+                return self._put_blob(source, sha256)
+
+        def cleanup() -> None:
+            shutil.rmtree(spool, ignore_errors=True)
+
+        try:
+            staged = StagedFile(spool, sha256)
+        except BaseException:
+            cleanup()
+            raise
+        return ArtifactUpload(sha256, staged, finish, cleanup)
 
 
 def listable(names: Iterable[str]) -> list[str]:

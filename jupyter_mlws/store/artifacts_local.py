@@ -170,6 +170,23 @@ class LocalArtifactStore(ArtifactStore):
         finally:
             staged.abort()  # no-op after a commit
 
+    def _begin_blob_upload(self, sha256: str) -> ArtifactUpload:
+        """Stage in ``<root>/blobs`` and rename onto the blob's name, unless it is stored already."""
+        staged_in = resolve_under(self.root, BLOBS_FOLDER)
+
+        def finish(staged: StagedFile, expected: str | None) -> tuple[int, str]:
+            if (expected or sha256) != sha256:
+                raise InvalidParameter(blob_mismatch(expected or "", sha256))
+            if self._blob_size(sha256) is not None:
+                digest = staged.digest()
+                staged.abort()
+                if digest != sha256:
+                    raise InvalidParameter(blob_mismatch(digest, sha256))
+                return staged.size, sha256
+            return staged.commit(self._blob_path(sha256), sha256)
+
+        return ArtifactUpload(sha256, StagedFile(staged_in, _BLOB_LABEL), finish)
+
     def _blob_size(self, sha256: str) -> int | None:
         """Two lstats, no realpath: a snapshot asks this for every file, so it must cost microseconds.
 

@@ -166,6 +166,11 @@ class StagedFile:
                 self._discard()
                 raise
 
+    def digest(self) -> str:
+        """The sha256 (hex) of what was written so far."""
+        with self._lock:
+            return self._digest.hexdigest()
+
     def commit(self, target: Path, expected_sha256: str | None = None) -> tuple[int, str]:
         """Verify the digest, fsync and rename onto `target`; return (size, sha256 hex).
 

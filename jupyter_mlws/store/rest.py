@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -33,7 +34,7 @@ from ..entities import (
     RunStatus,
     RunTable,
 )
-from ..errors import AlreadyExists, NotFound
+from ..errors import AlreadyExists, Forbidden, InvalidParameter, NotFound, Unavailable
 from ..http import HttpClient, path_segment
 from ..validation import (
     check_batch_size,
@@ -48,19 +49,91 @@ from ..validation import (
 from ..wire import decode_float, encode_float
 from .base import MetadataStore, now_ms
 from .rest_compute import RestComputeMixin
-from .rest_registry import RestRegistryMixin
+from .rest_registry import RestEndpointCalls, RestRegistryMixin
 
 TOKEN_ENV = "MLWS_TOKEN"
 API = "/mlws/api/v1"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 
 
-class RestStore(RestComputeMixin, RestRegistryMixin, MetadataStore):
+def connect(url: str, token: str | None = None, check_seconds: float = 10.0) -> RestStore:
+    """Open the REST store of the server at `url` and check, once, that it is one we can use.
+
+    What a user sees instead of a stack of retries (each message names the URL, never the token):
+    the server cannot be reached; it wants a token and none was given; it refused the token; it
+    is not a jupyter_mlws server (no `/mlws/api/v1/info`). An `http://` URL to a host other than
+    this machine warns that the token travels in clear.
+    """
+    store = RestStore(url, token)
+    shown = store.url
+    host = store.http.host
+    if store.http.scheme == "http" and not _is_loopback(host):
+        warnings.warn(
+            f"The workspace {shown} is reached over plain http://: the token travels in clear. "
+            "Use https:// (or an SSH tunnel) across a network.",
+            stacklevel=3,
+        )
+    try:
+        response = store.http.request("GET", f"{API}/info", retry_seconds=check_seconds)
+        info = response.json()
+    except Forbidden as err:
+        if store.http.token:
+            message = (
+                f"The workspace server {shown} refused the token (403): check $MLWS_TOKEN "
+                "(the Jupyter server's token)."
+            )
+        else:
+            message = (
+                f"The workspace server {shown} needs a token: set $MLWS_TOKEN (or pass token=) to the "
+                "Jupyter server's token."
+            )
+        detail = err.message if err.message.startswith("This server") else ""
+        raise Forbidden(f"{message} {detail}".strip()) from None
+    except NotFound:
+        raise NotFound(
+            f"{shown} is not a jupyter_mlws workspace server: GET {API}/info answered 404. "
+            "Is the jupyter_mlws server extension enabled there, and is the URL its base URL?"
+        ) from None
+    except Unavailable as err:
+        raise Unavailable(f"Could not reach the workspace server {shown}: {err.message}") from None
+    except ValueError:
+        info = None
+    if not isinstance(info, dict) or "store_kind" not in info:
+        raise InvalidParameter(
+            f"{shown} answered GET {API}/info with something other than a jupyter_mlws workspace: "
+            "is the URL the Jupyter server's base URL?"
+        )
+    return store
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class RestStore(RestComputeMixin, RestRegistryMixin, RestEndpointCalls, MetadataStore):
     """`MetadataStore` backed by a jupyter_mlws server."""
+
+    def __repr__(self) -> str:
+        return f"<RestStore {self.url}>"
 
     def __init__(self, url: str, token: str | None = None, **options: Any) -> None:
         self.url = url.rstrip("/")
         self.http = HttpClient(self.url, token if token is not None else os.environ.get(TOKEN_ENV), **options)
+        # (run, path) -> sha256 of uploads this process made (RestArtifactStore tells us).
+        self._uploaded: dict[tuple[str, str], str] = {}
+
+    def uploaded(self, run_id: str, path: str, sha256: str) -> None:
+        """Note an upload the server has recorded, so `record_artifact` need not ask again."""
+        if len(self._uploaded) > 10_000:
+            self._uploaded.clear()
+        self._uploaded[(run_id, path)] = sha256
 
     # ----- experiments -------------------------------------------------------
     def create_experiment(self, name: str, artifact_location: str | None = None) -> Experiment:
@@ -195,7 +268,12 @@ class RestStore(RestComputeMixin, RestRegistryMixin, MetadataStore):
         def send(i: int) -> bool:
             part = slice(i * MAX_METRICS, (i + 1) * MAX_METRICS)
             body = {
-                "columns": {"key": keys[part], "value": values[part], "step": steps[part], "timestamp": stamps[part]},
+                "columns": {
+                    "key": keys[part],
+                    "value": values[part],
+                    "step": steps[part],
+                    "timestamp": stamps[part],
+                },
                 "params": dict(param_items[i * MAX_PARAMS : (i + 1) * MAX_PARAMS]),
                 "tags": dict(tag_items[i * MAX_TAGS : (i + 1) * MAX_TAGS]),
             }
@@ -270,6 +348,8 @@ class RestStore(RestComputeMixin, RestRegistryMixin, MetadataStore):
     # ----- artifact records ------------------------------------------------------
     def record_artifact(self, run_id: str, artifact: ArtifactRecord) -> None:
         # The server records an artifact when its upload completes; check that it did.
+        if self._uploaded.pop((run_id, artifact.path), None) == artifact.sha256:
+            return
         for found in self.list_artifacts(run_id, artifact.path):
             if found.path == artifact.path:
                 return
@@ -385,4 +465,4 @@ def execution_from_body(body: dict[str, Any]) -> CellExecution:
     )
 
 
-__all__ = ["RestStore", "execution_body", "execution_from_body", "now_ms"]
+__all__ = ["RestStore", "connect", "execution_body", "execution_from_body", "now_ms"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .artifacts import ArtifactHandler, ArtifactListHandler
+from .blobs import BlobHandler
 from .compute import (
     ComputeEventsHandler,
     ComputeInstanceHandler,
@@ -55,6 +56,7 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/heartbeat", HeartbeatHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts", ArtifactListHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
+        (f"{API_PREFIX}/blobs/(?P<sha256>[^/]+)", BlobHandler),
         (f"{API_PREFIX}/executions", ExecutionsHandler),
         (f"{API_PREFIX}/compute/instances", ComputeInstancesHandler),
         (f"{API_PREFIX}/compute/instances/(?P<name>[^/]+)", ComputeInstanceHandler),

@@ -38,33 +38,23 @@ Decisions, and why:
 from __future__ import annotations
 
 import asyncio
-import re
 import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from jupyter_core.utils import ensure_async
 from pydantic import BaseModel, Field
-from tornado import web
-from tornado.iostream import StreamClosedError
 
 from ...entities import ArtifactRecord
 from ...errors import InvalidParameter, NotFound
 from ...paths import safe_prefix, safe_relative_path, safe_run_id
 from ...store.atomic_write import CHUNK_SIZE
 from .base import MLWSHandler, route
+from .uploads import StreamedUploadHandler
 
 if TYPE_CHECKING:
     from ...store.artifacts import ArtifactStore, ArtifactUpload
     from ...store.base import MetadataStore
 
-#: Largest upload accepted unless the `mlws_max_upload_bytes` tornado setting says otherwise.
-MAX_UPLOAD_BYTES = 8 * 1024**3
-#: Optional request header: the sha256 (hex) the uploaded bytes must have.
-SHA256_HEADER = "X-MLWS-SHA256"
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-#: Extra room given to tornado's own body limit, so that our check (which answers 413) fires first.
-_TORNADO_SLACK = 64 * 1024 * 1024
 _TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
 #: One lock per run, held while an upload is committed and recorded and while a delete runs, so the
 #: record always describes the bytes on disk: two PUTs of one path, or a PUT and a DELETE, cannot
@@ -131,30 +121,17 @@ class ArtifactListHandler(MLWSHandler):
         )
 
 
-class ArtifactHandler(MLWSHandler):
+class ArtifactHandler(StreamedUploadHandler):
     """One artifact file: streamed GET, streamed PUT, DELETE."""
 
     auth_resource = "mlws:artifacts"
 
-    _upload: ArtifactUpload | None = None
-    _expected_sha256: str | None = None
-    _client_gone = False
-
-    async def prepare(self) -> None:  # type: ignore[override]
-        self._pending = bytearray()
-        uploading = self.request.method == "PUT"
-        if uploading:
-            self.max_body_size = self._upload_limit()
-        await super().prepare()
-        if self._finished or not uploading:
-            return
-        self.request.connection.set_max_body_size(self.max_body_size + _TORNADO_SLACK)  # type: ignore[union-attr]
-        await self._authorize_upload()
+    async def begin_upload(self) -> ArtifactUpload:
         run = safe_run_id(self.path_kwargs["run_id"])
         rel = safe_relative_path(self.path_kwargs["path"])
-        self._expected_sha256 = self._announced_sha256()
         await self.services.run(self.services.store.get_run_info, run)  # 404 before any byte is read
-        self._upload = await self.services.run(self.services.artifacts.begin_upload, run, rel)
+        upload: ArtifactUpload = await self.services.run(self.services.artifacts.begin_upload, run, rel)
+        return upload
 
     # ----- download ----------------------------------------------------------------------------
 
@@ -182,29 +159,11 @@ class ArtifactHandler(MLWSHandler):
             self.set_header("Content-Disposition", _disposition("inline" if image else "attachment", rel))
             self.set_header("X-Content-Type-Options", "nosniff")
             self.set_header("Content-Length", str(size))
-            while block:
-                self.write(block)
-                await self.flush()
-                block = await self.services.run(source.read, CHUNK_SIZE)
-        except StreamClosedError:
-            return  # the client went away mid-download; nothing to answer
+            await self.stream_out(source, block)
         finally:
             await self.services.run(source.close)
 
     # ----- upload ------------------------------------------------------------------------------
-
-    async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
-        """Gather the body into blocks and write each block off the loop (tornado waits for it)."""
-        if self._upload is None or self._finished:
-            return  # refused in prepare or already answered: the rest of the body is dropped
-        try:
-            self._body_size += len(chunk)
-            self._check_body_size(self._body_size)
-            self._pending += chunk
-            if len(self._pending) >= CHUNK_SIZE:
-                await self._write_pending()
-        except Exception as exc:  # tornado cannot answer for an error in data_received: we must
-            self._fail(exc)
 
     @route(
         "Upload an artifact (streamed; atomic; optional X-MLWS-SHA256 check)",
@@ -215,71 +174,17 @@ class ArtifactHandler(MLWSHandler):
         tags=("artifacts",),
     )
     async def put(self, run_id: str, path: str) -> None:
-        if self._upload is None or self._finished:
+        upload = await self.take_upload()
+        if upload is None:
             return  # already answered from data_received (too large, storage error)
-        await self._write_pending()
-        # The whole body is in: from here a disconnect no longer abandons the upload.
-        upload, self._upload = self._upload, None
         run = safe_run_id(run_id)
         async with _run_lock(run):
-            info = await self.services.run(upload.commit, self._expected_sha256)
+            info = await self.services.run(upload.commit, self.expected_sha256)
             record = ArtifactRecord(path=info.path, size=info.size, sha256=info.sha256)
             await self.services.run(self.services.store.record_artifact, run, record)
         self.set_header("ETag", f'"{info.sha256}"')
         self.set_header("Location", self.request.path)
         self.write_model(ArtifactInfo(path=info.path, size=info.size, sha256=info.sha256), status=201)
-
-    async def _write_pending(self) -> None:
-        if self._pending and self._upload is not None:
-            block, self._pending = self._pending, bytearray()
-            await self.services.run(self._upload.write, block)
-
-    def on_connection_close(self) -> None:
-        """The client went away: an unfinished upload is abandoned and its temp file removed."""
-        self._client_gone = True
-        super().on_connection_close()
-        self._abandon_upload()
-
-    def on_finish(self) -> None:
-        """Any answer other than 201 (refused, too large, bad checksum, disk error) leaves nothing."""
-        self._abandon_upload()
-        super().on_finish()
-
-    def _abandon_upload(self) -> None:
-        upload, self._upload = self._upload, None
-        if upload is not None:
-            self.services.spawn(self.services.run(upload.abort), "artifact-upload-cleanup")
-
-    def _fail(self, exc: Exception) -> None:
-        """Answer an error raised while the body streams in (tornado's handling would only drop it)."""
-        self._abandon_upload()
-        if self._client_gone or self._finished:
-            return
-        self.log_exception(type(exc), exc, exc.__traceback__)
-        self.send_error(500, exc_info=(type(exc), exc, exc.__traceback__))
-
-    async def _authorize_upload(self) -> None:
-        """Ask the authorizer what `@authorized` on `put` will ask, before any byte is stored."""
-        user = self.current_user
-        allowed = bool(user) and await ensure_async(
-            self.authorizer.is_authorized(self, user, "write", self.auth_resource)
-        )
-        if not allowed:
-            raise web.HTTPError(403, f"User is not authorized to write on resource: {self.auth_resource}.")
-
-    def _upload_limit(self) -> int:
-        configured = self.settings.get("mlws_max_upload_bytes")
-        if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
-            return configured
-        return MAX_UPLOAD_BYTES
-
-    def _announced_sha256(self) -> str | None:
-        value = self.request.headers.get(SHA256_HEADER)
-        if value is None:
-            return None
-        if not _SHA256.fullmatch(value.strip()):
-            raise InvalidParameter(f"{SHA256_HEADER} must be 64 hexadecimal digits (a SHA-256).")
-        return value.strip().lower()
 
     def _flag(self, name: str) -> bool:
         raw = (self.get_query_argument(name, "") or "").strip().lower()

@@ -204,9 +204,7 @@ class EndpointListHandler(EndpointsHandler):
 
 
 class EndpointHandler(EndpointsHandler):
-    @route(
-        "An endpoint (no key material)", response=EndpointModel, errors=(403, 404, 503), tags=_TAGS
-    )
+    @route("An endpoint (no key material)", response=EndpointModel, errors=(403, 404, 503), tags=_TAGS)
     async def get(self, name: str) -> None:
         self.write_model(self.answer(await self.services.run(self.endpoints.get_endpoint, name)))
 
@@ -296,5 +294,8 @@ class EndpointScoreHandler(EndpointsHandler):
         except ValueError:
             raise Unavailable(f"endpoint {name!r} answered {answer.code} without JSON.") from None
         self.set_status(answer.code)
+        raw = answer.headers.get("X-MLWS-Answer")
+        if raw:
+            self.set_header("X-MLWS-Answer", raw)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(body))

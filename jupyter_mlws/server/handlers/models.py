@@ -130,13 +130,21 @@ class UpdateModel(BaseModel):
 
 
 class RegisterVersion(BaseModel):
-    """Either `run_id` + `artifact_path` (a run's artifact), or `path` (a file or folder on the
-    server's machine, relative to the server's root dir)."""
+    """Either `run_id` + `artifact_path` (a run's artifact), `path` (a file or folder on the
+    server's machine, relative to the server's root dir), or `files` (a manifest of blobs the
+    client uploaded first with `PUT /blobs/{sha256}`: how a workspace URL registers local files)."""
 
     model_config = ConfigDict(extra="forbid")
     run_id: str | None = None
     artifact_path: str | None = None
     path: str | None = None
+    files: list[ModelFileModel] | None = Field(
+        None, description="The version's files as uploaded blobs (path, size, sha256)."
+    )
+    signature: dict[str, Any] | None = Field(None, description="With `files`: the inferred signature.")
+    environment: dict[str, Any] | None = Field(None, description="With `files`: Python and packages.")
+    source_run_id: str | None = Field(None, description="With `files`: the run it came from (lineage).")
+    source_path: str | None = Field(None, description="With `files`: where the files came from.")
     flavor: str | None = Field(None, description="sklearn, onnx, python or pickle; default: detected.")
     example: list[dict[str, Any]] | dict[str, list[Any]] | None = Field(
         None, description="An example input (records or columns) to infer the signature from."
@@ -246,7 +254,8 @@ class VersionListHandler(ModelsHandler):
         self.write_model(ModelVersionList(versions=[ModelVersionModel.of(v) for v in found]))
 
     @route(
-        "Register a new version from a run's artifact or a file/folder under the server's root dir",
+        "Register a new version from a run's artifact, a file or folder under the server's root dir, "
+        "or uploaded blobs",
         body=RegisterVersion,
         response=ModelVersionModel,
         status=201,
@@ -260,9 +269,7 @@ class VersionListHandler(ModelsHandler):
 
 
 class VersionHandler(ModelsHandler):
-    @route(
-        "One version of a model", response=ModelVersionModel, errors=(400, 403, 404, 503), tags=_TAGS
-    )
+    @route("One version of a model", response=ModelVersionModel, errors=(400, 403, 404, 503), tags=_TAGS)
     async def get(self, name: str, version: str) -> None:
         found = await self.services.run(self.registry.version, name, parse_version(version))
         self.write_model(ModelVersionModel.of(found))

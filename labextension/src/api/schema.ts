@@ -4,6 +4,25 @@
  */
 
 export interface paths {
+    "/mlws/api/v1/blobs/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a blob (streamed) */
+        get: operations["getBlobsSha256"];
+        /** Upload a blob (streamed; its bytes must hash to the sha256 in the URL) */
+        put: operations["putBlobsSha256"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Whether a blob is stored (Content-Length: its size) */
+        head: operations["headBlobsSha256"];
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/compute/events": {
         parameters: {
             query?: never;
@@ -318,7 +337,7 @@ export interface paths {
         /** Versions of a model, newest first */
         get: operations["getModelsNameVersions"];
         put?: never;
-        /** Register a new version from a run's artifact or a file/folder under the server's root dir */
+        /** Register a new version from a run's artifact, a file or folder under the server's root dir, or uploaded blobs */
         post: operations["postModelsNameVersions"];
         delete?: never;
         options?: never;
@@ -538,6 +557,19 @@ export interface components {
              * @description False when this batch id had been applied before (a retry).
              */
             applied: boolean;
+        };
+        /** BlobInfo */
+        BlobInfo: {
+            /**
+             * Sha256
+             * @description The blob's sha256 (its name).
+             */
+            sha256: string;
+            /**
+             * Size
+             * @description Size in bytes.
+             */
+            size: number;
         };
         /** ComputeEventList */
         ComputeEventList: {
@@ -1525,8 +1557,9 @@ export interface components {
         };
         /**
          * RegisterVersion
-         * @description Either `run_id` + `artifact_path` (a run's artifact), or `path` (a file or folder on the
-         *     server's machine, relative to the server's root dir).
+         * @description Either `run_id` + `artifact_path` (a run's artifact), `path` (a file or folder on the
+         *     server's machine, relative to the server's root dir), or `files` (a manifest of blobs the
+         *     client uploaded first with `PUT /blobs/{sha256}`: how a workspace URL registers local files).
          */
         RegisterVersion: {
             /**
@@ -1544,6 +1577,40 @@ export interface components {
              * @default null
              */
             path: string | null;
+            /**
+             * Files
+             * @description The version's files as uploaded blobs (path, size, sha256).
+             * @default null
+             */
+            files: components["schemas"]["ModelFileModel"][] | null;
+            /**
+             * Signature
+             * @description With `files`: the inferred signature.
+             * @default null
+             */
+            signature: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Environment
+             * @description With `files`: Python and packages.
+             * @default null
+             */
+            environment: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Source Run Id
+             * @description With `files`: the run it came from (lineage).
+             * @default null
+             */
+            source_run_id: string | null;
+            /**
+             * Source Path
+             * @description With `files`: where the files came from.
+             * @default null
+             */
+            source_path: string | null;
             /**
              * Flavor
              * @description sklearn, onnx, python or pickle; default: detected.
@@ -2082,6 +2149,155 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getBlobsSha256: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Download a blob (streamed) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putBlobsSha256: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Upload a blob (streamed; its bytes must hash to the sha256 in the URL) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BlobInfo"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    headBlobsSha256: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether a blob is stored (Content-Length: its size) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getComputeEvents: {
         parameters: {
             query?: {
@@ -3921,7 +4137,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Register a new version from a run's artifact or a file/folder under the server's root dir */
+            /** @description Register a new version from a run's artifact, a file or folder under the server's root dir, or uploaded blobs */
             201: {
                 headers: {
                     [name: string]: unknown;
