@@ -48,6 +48,12 @@ class Conflict(MLWSError):
     code = "conflict"
 
 
+class RunEnded(Conflict):
+    """Data or a heartbeat for a run that someone else ended (killed, canceled): refused, with why."""
+
+    code = "run_ended"
+
+
 class PayloadTooLarge(MLWSError):
     """A request body or batch over the configured limit."""
 

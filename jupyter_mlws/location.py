@@ -9,7 +9,9 @@ Rules (what an MLflow user expects from `MLFLOW_TRACKING_URI`):
   `<base_dir>/.mlws`;
 - a folder workspace is embedded: SQLite at `<folder>/mlws.db` and artifacts
   in `<folder>/artifacts`, each overridable by its own URL;
-- an `http(s)://` workspace is another server's REST API (kind `rest`).
+- an `http(s)://` workspace is another server's REST API (kind `rest`);
+- with no workspace argument, `$MLWS_STORE_URL` and `$MLWS_ARTIFACT_URL` override the stores
+  (a server on PostgreSQL + S3 hands them to its kernels with `$MLWS_WORKSPACE`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from .errors import InvalidParameter
 
 WORKSPACE_ENV = "MLWS_WORKSPACE"
+#: A server whose stores are not the folder's own (PostgreSQL, S3) hands its kernels these.
+STORE_URL_ENV = "MLWS_STORE_URL"
+ARTIFACT_URL_ENV = "MLWS_ARTIFACT_URL"
 DEFAULT_FOLDER = ".mlws"
 
 _STORE_KINDS = {
@@ -75,6 +80,10 @@ def resolve_location(
     kernel it defaults to the current directory).
     """
     base = Path(base_dir) if base_dir is not None else Path.cwd()
+    if workspace is None:
+        # The environment describes one workspace: the folder and, for a team's, its stores.
+        store_url = store_url or os.environ.get(STORE_URL_ENV) or None
+        artifact_url = artifact_url or os.environ.get(ARTIFACT_URL_ENV) or None
     raw = os.fspath(workspace) if workspace is not None else os.environ.get(WORKSPACE_ENV, "")
     raw = raw.strip()
     if not raw:

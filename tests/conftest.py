@@ -47,3 +47,4 @@ def jp_serverapp(jp_serverapp, jp_asyncio_loop):
 
 
 from .live_server import live_server  # noqa: E402,F401  (a shared fixture)
+from .services import postgres_server, postgresql_url, s3_server  # noqa: E402,F401  (shared fixtures)

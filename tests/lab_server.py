@@ -45,6 +45,12 @@ class LabServer:
             text = response.read()
             return json.loads(text) if text else None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash would (no shutdown hooks run)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -79,17 +85,28 @@ def server_env(state_dir: Path) -> dict[str, str]:
 
 
 def start_lab(
-    root_dir: Path, state_dir: Path, extra_args: list[str] | None = None, app: str = "lab"
+    root_dir: Path,
+    state_dir: Path,
+    extra_args: list[str] | None = None,
+    app: str = "lab",
+    *,
+    port: int | None = None,
+    token: str | None = None,
+    base_url: str = "/",
+    env_extra: dict[str, str] | None = None,
 ) -> LabServer:
     """Start JupyterLab with jupyter_mlws (unless `extra_args` disable it) and wait until ready.
 
-    `app="notebook"` starts Jupyter Notebook 7 (`python -m notebook`) the same way instead.
+    `app="notebook"` starts Jupyter Notebook 7 (`python -m notebook`) the same way instead, and
+    `app="server"` a plain jupyter_server (no front end: the REST API only, quicker to start).
+    `port` and `token` restart a server where clients expect it; `base_url` serves it under a
+    prefix, as JupyterHub does (`/user/alice/`).
     """
-    if app not in ("lab", "notebook"):
-        raise ValueError(f"app must be 'lab' or 'notebook', not {app!r}")
+    if app not in ("lab", "notebook", "server"):
+        raise ValueError(f"app must be 'lab', 'notebook' or 'server', not {app!r}")
     root_dir.mkdir(parents=True, exist_ok=True)
-    port, token = free_port(), secrets.token_hex(16)
-    env = server_env(state_dir)
+    port, token = port or free_port(), token or secrets.token_hex(16)
+    env = {**server_env(state_dir), **(env_extra or {})}
     # No news or update toasts: the lab must not reach out, and screenshots stay clean.
     labconfig = state_dir / "config" / "labconfig"
     labconfig.mkdir(parents=True, exist_ok=True)
@@ -97,13 +114,14 @@ def start_lab(
     argv = [
         sys.executable,
         "-m",
-        "jupyterlab" if app == "lab" else "notebook",
+        {"lab": "jupyterlab", "notebook": "notebook", "server": "jupyter_server"}[app],
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--ServerApp.root_dir={root_dir}",
         f"--IdentityProvider.token={token}",
+        f"--ServerApp.base_url={base_url}",
         *(
             ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
             if app == "lab"
@@ -114,9 +132,9 @@ def start_lab(
     ]
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / f"{app}-{port}.log"
-    log = log_path.open("wb")
+    log = log_path.open("ab")
     process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root_dir)
-    server = LabServer(f"http://127.0.0.1:{port}", token, root_dir, process, log_path)
+    server = LabServer(f"http://127.0.0.1:{port}{base_url.rstrip('/')}", token, root_dir, process, log_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

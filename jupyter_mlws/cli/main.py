@@ -8,6 +8,7 @@ Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
     jupyter mlws compute list|show|create|update|delete|events   compute instances (cli/compute.py)
     jupyter mlws models list|show|register|alias|unalias|delete   the model registry (cli/models.py)
     jupyter mlws endpoints list|show|deploy|delete|keys|serve     scoring endpoints (cli/endpoints.py)
+    jupyter mlws sync                               send what a workspace URL's clients spooled (cli/sync.py)
 
 `--workspace W` (any command) overrides `$MLWS_WORKSPACE`. A domain error
 (bad filter, unknown experiment, incompatible database) prints its message
@@ -25,6 +26,7 @@ from .compute import add_compute_commands
 from .endpoints import add_endpoint_commands
 from .models import add_model_commands
 from .runs import add_run_commands
+from .sync import add_sync_commands
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compute_commands(sub)
     add_model_commands(sub)
     add_endpoint_commands(sub)
+    add_sync_commands(sub)
     return parser
 
 

@@ -48,7 +48,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"ML workspace   {described['workspace']}")
     print(f"  store        {described['store_kind']}  {described['store_url']}")
     print(f"  artifacts    {described['artifact_url']}")
-    print(f"  schema       v{store['schema_version']}")
+    if "schema_version" in store:
+        print(f"  schema       v{store['schema_version']}")
+    else:
+        version, kind = store.get("server_version"), store.get("server_store_kind")
+        print(f"  server       jupyter_mlws {version} on a {kind} store")
     print(f"  experiments  {len(ws.store.list_experiments())}")
     ws.close()
     return 0

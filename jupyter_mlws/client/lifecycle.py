@@ -98,8 +98,13 @@ def _end_all(status: RunStatus, reason: str, flush_seconds: float) -> None:
     for run in open_runs():
         try:
             run.end(status, reason, flush_timeout=flush_seconds)
-        except Exception:
+        except Exception as err:
             forget(run)
+            # The process is ending: say what could not be written, never raise, never hide it.
+            message = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+            print(
+                f"jupyter_mlws: run {run.id} could not be ended ({status.value}): {message}", file=sys.stderr
+            )
 
 
 def _drain_background(seconds: float) -> None:
@@ -163,6 +168,9 @@ def _on_sigterm(previous: Any) -> Any:
         elif previous == signal.SIG_IGN:
             return
         else:
+            from .logger import finish_writes
+
+            finish_writes(max(0.5, SIGTERM_FLUSH_SECONDS - (time.monotonic() - started)))
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGTERM)
 

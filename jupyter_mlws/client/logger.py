@@ -15,19 +15,25 @@ Memory is bounded: at `MAX_BUFFERED` waiting points `log` blocks until the
 writer catches up (backpressure), it never drops a point. A write that fails
 after the store's own retries is kept as an error that the next `log`,
 `flush` or run end raises, with the number of points it lost, so a loss is
-never silent. The same thread beats each live run's heartbeat every
-`HEARTBEAT_SECONDS` (the server uses it to find runs whose process died).
+never silent; a workspace URL's store first keeps what the server cannot take in
+its disk spool (`store/durable.py`), so only a full spool is such an error. A run
+the server ended for us (`RunEnded`, 409: killed, canceled) is reported once with
+a `RunEndedWarning`; its later points are counted in `ended_runs`. The same
+thread beats each live run's heartbeat every `HEARTBEAT_SECONDS` (the server
+uses it to find runs whose process died).
 """
 
 from __future__ import annotations
 
 import atexit
+import sys
 import threading
 import time
+import warnings
 import weakref
 from typing import TYPE_CHECKING
 
-from ..errors import MLWSError, Unavailable
+from ..errors import MLWSError, RunEnded, Unavailable
 
 if TYPE_CHECKING:
     from ..store.base import MetadataStore
@@ -40,6 +46,10 @@ HEARTBEAT_SECONDS = 10.0
 EXIT_WAIT_SECONDS = 10.0
 
 _LIVE: weakref.WeakSet[MetricLogger] = weakref.WeakSet()
+
+
+class RunEndedWarning(UserWarning):
+    """The server ended a run this process still logs to (its lease lapsed, it was canceled)."""
 
 
 class MetricLogger:
@@ -73,6 +83,8 @@ class MetricLogger:
         self._closed = False
         self._thread: threading.Thread | None = None
         self._heartbeats: dict[str, float] = {}
+        #: Runs the server ended for us (RunEnded, 409) -> metric points it refused since.
+        self.ended_runs: dict[str, int] = {}
         _LIVE.add(self)
 
     # ----- called from user threads --------------------------------------
@@ -184,6 +196,8 @@ class MetricLogger:
                 chunk = points[start : start + WRITE_CHUNK]
                 try:
                     self.store.log_batch(run_id, metrics=chunk)
+                except RunEnded as err:
+                    self._run_ended(run_id, err, len(chunk))
                 except MLWSError as err:
                     self._record_error(
                         type(err)(
@@ -197,6 +211,18 @@ class MetricLogger:
                             f"stored: {type(err).__name__}: {err}"
                         )
                     )
+
+    def _run_ended(self, run_id: str, err: RunEnded, points: int) -> None:
+        """The server ended this run for us (killed, canceled): say so once; its later points
+        are refused too, and counted (`ended_runs`)."""
+        with self._mutex:
+            first = run_id not in self.ended_runs
+            self.ended_runs[run_id] = self.ended_runs.get(run_id, 0) + points
+            self._heartbeats.pop(run_id, None)
+        if first:
+            warnings.warn(
+                f"{err.message} {points} metric points were refused.", RunEndedWarning, stacklevel=2
+            )
 
     def _record_error(self, err: MLWSError) -> None:
         with self._mutex:
@@ -216,6 +242,9 @@ class MetricLogger:
             self._heartbeats[run_id] = now
             try:
                 status = self.store.heartbeat(run_id)
+            except RunEnded as err:
+                self._run_ended(run_id, err, 0)
+                continue
             except Exception:
                 continue
             if status.is_terminal:
@@ -259,14 +288,28 @@ class MetricLogger:
 
 
 def flush_all(timeout: float = EXIT_WAIT_SECONDS) -> None:
-    """Flush every live logger, sharing one bounded wait (atexit and SIGTERM call this)."""
+    """Flush every live logger, sharing one bounded wait (atexit and SIGTERM call this).
+
+    Nothing here may raise (the process is ending), and nothing may be lost quietly: a write
+    that failed is said on stderr, with how many points it cost and why."""
     deadline = time.monotonic() + timeout
     for logger in list(_LIVE):
         left = max(0.1, deadline - time.monotonic())
         try:
             logger.flush(left)
-        except MLWSError:
-            pass
+        except MLWSError as err:
+            print(f"jupyter_mlws: {err.message}", file=sys.stderr, flush=True)
 
 
-atexit.register(flush_all)
+def finish_writes(timeout: float = EXIT_WAIT_SECONDS) -> None:
+    """At exit (and on SIGTERM): flush every logger, then give a workspace URL's durable store the
+    rest of `timeout` to deliver what waits in its spool (`store/durable.py`), which says in one
+    line what is left on disk. One bounded wait in all."""
+    deadline = time.monotonic() + timeout
+    flush_all(timeout)
+    durable = sys.modules.get("jupyter_mlws.store.durable")
+    if durable is not None:
+        durable.finish_all(deadline)
+
+
+atexit.register(finish_writes)

@@ -328,12 +328,22 @@ class Run:
         """
         from . import lifecycle
 
+        lost: MLWSError | None = None
         try:
             self.workspace.logger.flush(timeout=flush_timeout)
+        except MLWSError as err:
+            lost = err  # points that could not be written: said below, after the run is ended
         finally:
             self.workspace.logger.unwatch(self.id)
             lifecycle.forget(self)
-            self.workspace.store.end_run(self.id, status, reason)
+            try:
+                self.workspace.store.end_run(self.id, status, reason)
+            except MLWSError as err:
+                if lost is None:
+                    raise
+                raise type(lost)(f"{lost.message} The run could not be ended either: {err.message}") from err
+        if lost is not None:
+            raise lost
 
     def __enter__(self) -> Run:
         return self

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import MLWSError, Unavailable
-from ..location import WORKSPACE_ENV, WorkspaceLocation
+from ..location import ARTIFACT_URL_ENV, STORE_URL_ENV, WORKSPACE_ENV, WorkspaceLocation, resolve_location
 
 if TYPE_CHECKING:
     from ..store.artifacts import ArtifactStore
@@ -69,7 +69,9 @@ class WorkspaceServices:
         try:
             await self._start()
         except BaseException as err:
-            self.start_error = f"{type(err).__name__}: {err}" if not isinstance(err, MLWSError) else err.message
+            self.start_error = (
+                f"{type(err).__name__}: {err}" if not isinstance(err, MLWSError) else err.message
+            )
             self._ready.set_exception(err)
             self._ready.exception()  # retrieved: waiting handlers re-raise it
             raise
@@ -100,6 +102,13 @@ class WorkspaceServices:
         if not os.environ.get(WORKSPACE_ENV):
             os.environ[WORKSPACE_ENV] = self.location.workspace
             self._exported_env = True
+            if self.location.store_kind != "rest":
+                # A team workspace (PostgreSQL, S3): kernels write to the same stores as the server.
+                default = resolve_location(self.location.workspace)
+                if self.location.store_url != default.store_url:
+                    self.kernel_env.setdefault(STORE_URL_ENV, self.location.store_url)
+                if self.location.artifact_url != default.artifact_url:
+                    self.kernel_env.setdefault(ARTIFACT_URL_ENV, self.location.artifact_url)
         self._export_kernel_env()
         self.started = True
         self.log.info("ML workspace at %s (%s store)", self.location.workspace, self.location.store_kind)
@@ -114,7 +123,9 @@ class WorkspaceServices:
             previous = os.environ.get(name)
             self._saved_env.setdefault(name, previous)
             if name == "PYTHONSTARTUP" and previous and previous != value:
-                self._saved_env.setdefault("MLWS_USER_PYTHONSTARTUP", os.environ.get("MLWS_USER_PYTHONSTARTUP"))
+                self._saved_env.setdefault(
+                    "MLWS_USER_PYTHONSTARTUP", os.environ.get("MLWS_USER_PYTHONSTARTUP")
+                )
                 os.environ["MLWS_USER_PYTHONSTARTUP"] = previous
             os.environ[name] = value
 

@@ -22,6 +22,9 @@ The supervisor ends a `running` run `killed`, with the reason, when:
   clock skew between hosts, or a run imported with old timestamps, never
   ends a run early. A late heartbeat cannot revive an ended run: the store
   only renews the heartbeat of queued and running runs.
+- **A kernel of another host** (a team workspace: servers on several machines
+  share one database) is left to the server on that host, which sees its
+  process; no lease applies to it here.
 - **Kernel events of this server** end that kernel's runs (matched by
   `RunInfo.kernel_id`) at once:
   * REST/session shutdown and restart: `MappingKernelManager.shutdown_kernel`
@@ -183,6 +186,8 @@ class RunSupervisor:
             if state == "reused":
                 return f"owner process {info.pid} on host {info.host} is gone (its pid was reused)"
             return None
+        if info.kernel_id and info.host and info.host != self.host:
+            return None  # another machine's kernel: its own server supervises it (team workspace)
         return self._lease_verdict(info, at_start, now_ms, now)
 
     def _lease_verdict(self, info: RunInfo, at_start: bool, now_ms: int, now: float) -> str | None:

@@ -144,12 +144,16 @@ class MetadataStore(RegistryStore, ABC):
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         batch_id: str | None = None,
+        taken_ms: int | None = None,
     ) -> bool:
         """Store metrics (key, value, step, timestamp ms), params and tags in one all-or-nothing write.
 
         With a `batch_id` (1-64 characters of letters, digits, `-`, `_`), a batch
         already applied to this run is not written again and False is returned:
         retries after a lost answer never duplicate a point. True otherwise.
+        A run someone else ended (killed, canceled) refuses data taken after its end with
+        `RunEnded` (409); `taken_ms` is when the client took the batch (default: its newest
+        point's timestamp, or now).
         """
 
     @abstractmethod
@@ -258,7 +262,7 @@ class MetadataStore(RegistryStore, ABC):
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary (kind, redacted URL, schema version) for `info` commands."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook: stores without connections need nothing
+    def close(self) -> None:
         """Release connections; the store must not be used afterwards."""
 
     # ----- conveniences built on the core ---------------------------------

@@ -20,6 +20,7 @@ import os
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..entities import (
@@ -56,15 +57,36 @@ API = "/mlws/api/v1"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 
 
-def connect(url: str, token: str | None = None, check_seconds: float = 10.0) -> RestStore:
+@dataclass
+class PreparedBatch:
+    """A validated batch in wire form: metric columns (values encoded by `wire.encode_float`),
+    params and tags as text. What `send_batch` sends, and what the spool keeps."""
+
+    keys: list[str]
+    values: list[Any]
+    steps: list[int]
+    timestamps: list[int]
+    params: dict[str, str]
+    tags: dict[str, str]
+
+
+def connect(
+    url: str, token: str | None = None, check_seconds: float = 10.0, durable: bool = True
+) -> RestStore:
     """Open the REST store of the server at `url` and check, once, that it is one we can use.
 
     What a user sees instead of a stack of retries (each message names the URL, never the token):
     the server cannot be reached; it wants a token and none was given; it refused the token; it
     is not a jupyter_mlws server (no `/mlws/api/v1/info`). An `http://` URL to a host other than
-    this machine warns that the token travels in clear.
+    this machine warns that the token travels in clear. `durable` (the default) gives the store
+    a disk spool for what the server cannot take while it is away (`store/durable.py`).
     """
-    store = RestStore(url, token)
+    if durable:
+        from .durable import DurableRestStore
+
+        store: RestStore = DurableRestStore(url, token)
+    else:
+        store = RestStore(url, token)
     shown = store.url
     host = store.http.host
     if store.http.scheme == "http" and not _is_loopback(host):
@@ -103,6 +125,9 @@ def connect(url: str, token: str | None = None, check_seconds: float = 10.0) -> 
             f"{shown} answered GET {API}/info with something other than a jupyter_mlws workspace: "
             "is the URL the Jupyter server's base URL?"
         )
+    start = getattr(store, "start", None)
+    if start is not None:
+        start()
     return store
 
 
@@ -245,9 +270,19 @@ class RestStore(RestComputeMixin, RestRegistryMixin, RestEndpointCalls, Metadata
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         batch_id: str | None = None,
+        taken_ms: int | None = None,
     ) -> bool:
-        # Validate here with the same rules as the SQL store, so both refuse the same input with
-        # the same message, and nothing is sent for a batch that would be refused.
+        prepared = self.prepare_batch(metrics, params, tags)
+        return self.send_batch(run_id, prepared, batch_id or uuid.uuid4().hex, taken_ms)
+
+    def prepare_batch(
+        self,
+        metrics: Sequence[Metric | tuple[str, float, int, int]] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> PreparedBatch:
+        """Validate with the same rules as the SQL store (both refuse the same input with the same
+        message, in the caller's thread) and encode for the wire; nothing is sent yet."""
         check_batch_size(len(metrics), len(params or ()), len(tags or ()))
         keys, values, steps, stamps = [], [], [], []
         for m in metrics:
@@ -258,8 +293,21 @@ class RestStore(RestComputeMixin, RestRegistryMixin, RestEndpointCalls, Metadata
             stamps.append(validate_timestamp(key, m[3]))
         param_items = [(k, v if isinstance(v, str) else str(v)) for k, v in (params or {}).items()]
         tag_items = [(k, v if isinstance(v, str) else str(v)) for k, v in (tags or {}).items()]
+        return PreparedBatch(keys, values, steps, stamps, dict(param_items), dict(tag_items))
+
+    def send_batch(
+        self,
+        run_id: str,
+        batch: PreparedBatch,
+        batch_id: str,
+        taken_ms: int | None = None,
+        retry_seconds: float | None = None,
+    ) -> bool:
+        """PUT a prepared batch, split into requests within the server's per-request limits; each
+        request's id is `batch_id` (or `batch_id-i` when split), so a resend applies nothing twice."""
+        param_items, tag_items = list(batch.params.items()), list(batch.tags.items())
         chunks = max(
-            -(-len(keys) // MAX_METRICS),
+            -(-len(batch.keys) // MAX_METRICS),
             -(-len(param_items) // MAX_PARAMS),
             -(-len(tag_items) // MAX_TAGS),
             1,
@@ -267,24 +315,53 @@ class RestStore(RestComputeMixin, RestRegistryMixin, RestEndpointCalls, Metadata
 
         def send(i: int) -> bool:
             part = slice(i * MAX_METRICS, (i + 1) * MAX_METRICS)
-            body = {
+            body: dict[str, Any] = {
                 "columns": {
-                    "key": keys[part],
-                    "value": values[part],
-                    "step": steps[part],
-                    "timestamp": stamps[part],
+                    "key": batch.keys[part],
+                    "value": batch.values[part],
+                    "step": batch.steps[part],
+                    "timestamp": batch.timestamps[part],
                 },
                 "params": dict(param_items[i * MAX_PARAMS : (i + 1) * MAX_PARAMS]),
                 "tags": dict(tag_items[i * MAX_TAGS : (i + 1) * MAX_TAGS]),
             }
-            chunk_id = (f"{batch_id}-{i}" if chunks > 1 else batch_id) if batch_id else uuid.uuid4().hex
+            if taken_ms is not None:
+                body["taken_ms"] = int(taken_ms)
+            chunk_id = f"{batch_id}-{i}" if chunks > 1 else batch_id
             path = f"{API}/runs/{path_segment(run_id)}/batches/{path_segment(chunk_id)}"
-            return bool(self.http.json("PUT", path, json_body=body)["applied"])
+            return bool(self.http.json("PUT", path, json_body=body, retry_seconds=retry_seconds)["applied"])
 
         # One request after another on the kept-alive connection: measured, keeping two or
         # three in flight was slower (the server's parse and commit contend for one GIL and
         # one SQLite writer).
         return any([send(i) for i in range(chunks)])
+
+    # ----- what a spool replays (store/spool.py) ------------------------------------------------
+    #: How long one replayed operation is retried before the delivery stops for now.
+    live_retry_seconds = 2.0
+
+    def deliver_batch(
+        self,
+        run_id: str,
+        points: list[tuple[str, Any, int, int]],
+        params: dict[str, str],
+        tags: dict[str, str],
+        batch_id: str,
+        taken_ms: int | None,
+    ) -> bool:
+        """Send a spooled batch (already validated and encoded) under its own id."""
+        columns = [list(c) for c in zip(*points, strict=True)] if points else [[], [], [], []]
+        prepared = PreparedBatch(columns[0], columns[1], columns[2], columns[3], params, tags)
+        return self.send_batch(run_id, prepared, batch_id, taken_ms, self.live_retry_seconds)
+
+    def deliver_end(self, run_id: str, status: str, end_time: int | None, reason: str | None) -> RunInfo:
+        """Send a spooled run ending (its own end time: an earlier ending beats a later `killed`)."""
+        body = {"status": status, "end_time": end_time, "status_reason": reason}
+        body = {k: v for k, v in body.items() if v is not None}
+        url = f"{API}/runs/{path_segment(run_id)}"
+        return _record(
+            self.http.json("PATCH", url, json_body=body, retry_seconds=self.live_retry_seconds)
+        ).info
 
     def get_metric_history(
         self,

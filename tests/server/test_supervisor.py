@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from jupyter_mlws.entities import RunStatus
+from jupyter_mlws.errors import RunEnded
 from jupyter_mlws.location import resolve_location
 from jupyter_mlws.server import sysmetrics
 from jupyter_mlws.store.factory import open_store
@@ -167,6 +168,10 @@ def stale_runs(workspace_dir: Path):
             "foreign_stale": run(host="node-elsewhere", pid=4242, start_time=now - 120_000),
             "no_owner_stale": run(start_time=now - 120_000),
             "foreign_fresh": run(host="node-elsewhere", pid=4242, start_time=now - 1_000),
+            # a kernel of another machine's server (a team workspace): that server supervises it
+            "foreign_kernel": run(
+                host="node-elsewhere", pid=4243, kernel_id="k-elsewhere", start_time=now - 120_000
+            ),
             "ours": run(host=HOST, pid=os.getpid(), start_time=now - 1_000),
         }
     finally:
@@ -184,12 +189,13 @@ async def test_startup_sweep_ends_runs_whose_owner_is_gone(stale_runs, services)
     assert "is gone" in (await _info(services, stale_runs["dead_pid"])).status_reason
     assert "pid was reused" in (await _info(services, stale_runs["reused_pid"])).status_reason
     assert "lease lapsed" in (await _info(services, stale_runs["foreign_stale"])).status_reason
-    # a fresh heartbeat elsewhere, and a run owned by this live process, stay running
-    for name in ("foreign_fresh", "ours"):
+    # a fresh heartbeat elsewhere, a run owned by this live process, and another server's kernel
+    # (supervised by that server only) stay running
+    for name in ("foreign_fresh", "ours", "foreign_kernel"):
         assert (await _info(services, stale_runs[name])).status == RunStatus.RUNNING, name
     # a late heartbeat does not bring a swept run back
-    status = await services.run(services.store.heartbeat, stale_runs["foreign_stale"])
-    assert status == RunStatus.KILLED
+    with pytest.raises(RunEnded, match="lease lapsed"):
+        await services.run(services.store.heartbeat, stale_runs["foreign_stale"])
     assert (await _info(services, stale_runs["foreign_stale"])).status == RunStatus.KILLED
 
 
@@ -308,7 +314,8 @@ async def test_a_run_outside_kernels_lives_while_it_beats_and_ends_when_its_leas
     info = await _ended(services, run_id, timeout=10)
     assert info.status == RunStatus.KILLED and "lease lapsed" in info.status_reason
     assert time.monotonic() - silent_from >= 1.0, "not before the lease lapsed"
-    assert await services.run(store.heartbeat, run_id) == RunStatus.KILLED, "a late heartbeat changes nothing"
+    with pytest.raises(RunEnded):  # a late heartbeat changes nothing, and says why
+        await services.run(store.heartbeat, run_id)
     assert (await _info(services, run_id)).status == RunStatus.KILLED
 
 

@@ -48,13 +48,17 @@ async def test_deleting_an_experiment_with_runs_is_refused(api: Api) -> None:
 
 
 async def test_run_logging_and_search(api: Api) -> None:
-    run = await api.json("POST", "/runs", {"experiment_name": "exp", "name": "baseline", "tags": {"team": "a"}},
-                         expect=201)
+    run = await api.json(
+        "POST", "/runs", {"experiment_name": "exp", "name": "baseline", "tags": {"team": "a"}}, expect=201
+    )
     rid = run["run_id"]
     assert run["status"] == "running" and run["tags"] == {"team": "a"}
     batch = {
         "metrics": [{"key": "loss", "value": 1.0 / (s + 1), "step": s} for s in range(50)]
-        + [{"key": "odd", "value": v, "step": i} for i, v in enumerate(["NaN", "Infinity", "-Infinity", -0.0])],
+        + [
+            {"key": "odd", "value": v, "step": i}
+            for i, v in enumerate(["NaN", "Infinity", "-Infinity", -0.0])
+        ],
         "params": {"lr": "0.01"},
         "tags": {"stage": "dev"},
     }
@@ -68,7 +72,9 @@ async def test_run_logging_and_search(api: Api) -> None:
     assert math.copysign(1.0, history["values"][3]) == -1.0
     done = await api.json("PATCH", f"/runs/{rid}", {"status": "completed"})
     assert done["status"] == "completed" and done["end_time"] is not None
-    page = await api.json("GET", "/runs?filter=" + "metrics.loss%20%3C%200.1%20and%20params.lr%20%3D%20'0.01'")
+    page = await api.json(
+        "GET", "/runs?filter=" + "metrics.loss%20%3C%200.1%20and%20params.lr%20%3D%20'0.01'"
+    )
     assert [r["run_id"] for r in page["runs"]] == [rid]
     none = await api.json("GET", "/runs?filter=" + "params.lr%20%3D%20'0.5'")
     assert none["runs"] == []
@@ -77,7 +83,10 @@ async def test_run_logging_and_search(api: Api) -> None:
 
 
 async def test_paging_follows_tokens(api: Api) -> None:
-    ids = {(await api.json("POST", "/runs", {"experiment_name": "paged"}, expect=201))["run_id"] for _ in range(7)}
+    ids = {
+        (await api.json("POST", "/runs", {"experiment_name": "paged"}, expect=201))["run_id"]
+        for _ in range(7)
+    }
     seen, token = [], None
     while True:
         page = await api.json("GET", "/runs?limit=3" + (f"&page_token={token}" if token else ""))
@@ -102,10 +111,10 @@ async def test_bad_batches_store_nothing(api: Api) -> None:
     rid = (await api.json("POST", "/runs", {"experiment_name": "bad"}, expect=201))["run_id"]
     ok = {"metrics": [{"key": "m", "value": 1.0, "step": 0}], "params": {"p": "1"}}
     cases = [
-        ({"metrics": [{"key": "m", "value": "1.0", "step": 0}]}, 400),      # a string is not a number
-        ({"metrics": [{"key": "m", "value": True, "step": 0}]}, 400),       # nor is a bool
-        ({"metrics": [{"key": "m", "value": 1.0, "step": -1}]}, 400),       # negative step
-        ({"metrics": [{"key": "m", "value": 1.0, "step": 1.5}]}, 400),      # float step
+        ({"metrics": [{"key": "m", "value": "1.0", "step": 0}]}, 400),  # a string is not a number
+        ({"metrics": [{"key": "m", "value": True, "step": 0}]}, 400),  # nor is a bool
+        ({"metrics": [{"key": "m", "value": 1.0, "step": -1}]}, 400),  # negative step
+        ({"metrics": [{"key": "m", "value": 1.0, "step": 1.5}]}, 400),  # float step
         ({"metrics": [{"key": "m", "value": 1.0, "timestamp": 1_700_000_000}]}, 400),  # seconds, not ms
         ({"metrics": [{"key": "", "value": 1.0}]}, 400),
         ({"params": {"p": "x" * 6001}}, 400),
@@ -130,11 +139,19 @@ async def test_bad_batches_store_nothing(api: Api) -> None:
 async def test_malformed_bodies(api: Api) -> None:
     rid = (await api.json("POST", "/runs", {"experiment_name": "m"}, expect=201))["run_id"]
     path = f"/runs/{rid}/batches/{uuid.uuid4().hex}"
-    for raw in [b"{", b"[1,2", b'{"metrics": [{"key": "m", "value": NaN}]}', b"\xff\xfe", b"[" * 10_000 + b"]" * 10_000]:
+    for raw in [
+        b"{",
+        b"[1,2",
+        b'{"metrics": [{"key": "m", "value": NaN}]}',
+        b"\xff\xfe",
+        b"[" * 10_000 + b"]" * 10_000,
+    ]:
         response = await api.call("PUT", path, raw=raw)
         assert response.code == 400, raw[:30]
         error_of(response)
-    text_plain = await api.call("PUT", path, raw=b'{"params": {"a": "1"}}', headers={"Content-Type": "text/plain"})
+    text_plain = await api.call(
+        "PUT", path, raw=b'{"params": {"a": "1"}}', headers={"Content-Type": "text/plain"}
+    )
     assert text_plain.code == 400
     huge = await api.call("PUT", path, raw=b" " * (5 * 1024 * 1024))
     assert huge.code == 413
@@ -155,8 +172,11 @@ async def test_metric_history_downsampled_and_since_cursor(api: Api) -> None:
     assert len(full["steps"]) == 3000
     nothing_new = await api.json("GET", f"/runs/{rid}/metrics/loss?since={cursor}")
     assert nothing_new["steps"] == [] and nothing_new["cursor"] == cursor
-    await api.json("PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}",
-                   {"metrics": [{"key": "loss", "value": 0.5, "step": 3000}, {"key": "other", "value": 1, "step": 0}]})
+    await api.json(
+        "PUT",
+        f"/runs/{rid}/batches/{uuid.uuid4().hex}",
+        {"metrics": [{"key": "loss", "value": 0.5, "step": 3000}, {"key": "other", "value": 1, "step": 0}]},
+    )
     fresh = await api.json("GET", f"/runs/{rid}/metrics/loss?since={cursor}")
     assert fresh["steps"] == [3000] and fresh["values"] == [0.5] and fresh["cursor"] > cursor
     for bad in ["max_points=1", "max_points=x", "since=-1"]:
@@ -169,7 +189,8 @@ async def test_status_transitions_and_heartbeat(api: Api) -> None:
     await api.json("PATCH", f"/runs/{rid}", {"status": "killed", "status_reason": "kernel died"})
     resurrect = await api.call("PATCH", f"/runs/{rid}", {"status": "running"})
     assert resurrect.code == 409
-    assert (await api.json("PUT", f"/runs/{rid}/heartbeat"))["status"] == "killed"
+    late = await api.call("PUT", f"/runs/{rid}/heartbeat")
+    assert late.code == 409 and "kernel died" in json.loads(late.body)["message"]
     run = await api.json("GET", f"/runs/{rid}")
     assert run["status"] == "killed" and run["status_reason"] == "kernel died"
     assert (await api.call("PATCH", f"/runs/{rid}", {"status": "bogus"})).code == 400
@@ -204,12 +225,16 @@ async def test_stored_bad_artifact_location_is_not_served(api: Api, services) ->
 
     from jupyter_mlws.store.sql.schema import experiments
 
-    created = await api.json("POST", "/experiments", {"name": "loc", "artifact_location": "team/loc"}, expect=201)
+    created = await api.json(
+        "POST", "/experiments", {"name": "loc", "artifact_location": "team/loc"}, expect=201
+    )
     assert created["artifact_location"] == "team/loc"
     refused = await api.call("POST", "/experiments", {"name": "evil", "artifact_location": "file:///etc"})
     assert refused.code == 400 and "artifact store" in error_of(refused)["message"]
     store = services.store
-    store.write(lambda conn: conn.execute(update(experiments).values(artifact_location="../../etc")), "tamper")
+    store.write(
+        lambda conn: conn.execute(update(experiments).values(artifact_location="../../etc")), "tamper"
+    )
     served = await api.json("GET", f"/experiments/{created['experiment_id']}")
     assert served["artifact_location"] is None
 
@@ -217,20 +242,29 @@ async def test_stored_bad_artifact_location_is_not_served(api: Api, services) ->
 async def test_batches_as_columns(api: Api) -> None:
     """The compact form the REST store sends: four aligned columns."""
     rid = (await api.json("POST", "/runs", {"experiment_name": "cols"}, expect=201))["run_id"]
-    columns = {"key": ["a", "a", "b"], "value": [1.5, "NaN", 3], "step": [0, 1, 0],
-               "timestamp": [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002]}
+    columns = {
+        "key": ["a", "a", "b"],
+        "value": [1.5, "NaN", 3],
+        "step": [0, 1, 0],
+        "timestamp": [1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_002],
+    }
     await api.json("PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}", {"columns": columns})
     history = await api.json("GET", f"/runs/{rid}/metrics/a")
     assert history["values"] == [1.5, "NaN"] and history["steps"] == [0, 1]
     assert (await api.json("GET", f"/runs/{rid}"))["metrics"] == {"a": "NaN", "b": 3.0}
-    ragged = await api.call("PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}",
-                            {"columns": {**columns, "step": [0, 1]}})
+    ragged = await api.call(
+        "PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}", {"columns": {**columns, "step": [0, 1]}}
+    )
     assert ragged.code == 400 and "same length" in error_of(ragged)["message"]
     n = 600
     mixed = {
         "metrics": [{"key": "c", "value": 1.0, "step": i} for i in range(n)],
-        "columns": {"key": ["c"] * n, "value": [1.0] * n, "step": list(range(n, 2 * n)),
-                    "timestamp": [1_700_000_000_000] * n},
+        "columns": {
+            "key": ["c"] * n,
+            "value": [1.0] * n,
+            "step": list(range(n, 2 * n)),
+            "timestamp": [1_700_000_000_000] * n,
+        },
     }
     too_many = await api.call("PUT", f"/runs/{rid}/batches/{uuid.uuid4().hex}", mixed)
     assert too_many.code == 413, "metrics and columns count together toward the 1,000 limit"

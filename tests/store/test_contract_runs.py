@@ -8,7 +8,7 @@ import unicodedata
 import pytest
 
 from jupyter_mlws.entities import ArtifactRecord, RunStatus
-from jupyter_mlws.errors import AlreadyExists, Conflict, InvalidParameter, NotFound
+from jupyter_mlws.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, RunEnded
 
 from .conftest import skip_on_rest
 
@@ -119,7 +119,8 @@ def test_heartbeat_moves_forward_and_cannot_resurrect(store) -> None:
     store.heartbeat(run.run_id, later - 5)  # an old beat never moves it back
     assert store.get_run(run.run_id).info.heartbeat_time == later
     store.end_run(run.run_id, "killed", "lease expired")
-    assert store.heartbeat(run.run_id, later + 10) == RunStatus.KILLED
+    with pytest.raises(RunEnded, match="was ended killed: lease expired"):  # 409 over REST (K5)
+        store.heartbeat(run.run_id, later + 10)
     after = store.get_run(run.run_id).info
     assert after.status == RunStatus.KILLED and after.heartbeat_time == later
 
@@ -164,7 +165,10 @@ def test_logging_to_a_missing_run_is_not_found(store) -> None:
 
 
 def test_artifact_records(store) -> None:
-    skip_on_rest(store, "artifact records are created by the upload itself (PUT /runs/{id}/artifacts/{path}); a record without bytes is refused by design (RELIABILITY K6) — covered in tests/server/test_artifact_routes.py")
+    skip_on_rest(
+        store,
+        "artifact records are created by the upload itself (PUT /runs/{id}/artifacts/{path}); a record without bytes is refused by design (RELIABILITY K6) — covered in tests/server/test_artifact_routes.py",
+    )
     exp = store.create_experiment("e")
     run_id = store.create_run(exp.experiment_id).info.run_id
     store.record_artifact(run_id, ArtifactRecord("outputs/model.skops", 10, "a" * 64))
@@ -211,7 +215,10 @@ def test_rename_experiment(store) -> None:
 
 
 def test_delete_run_and_experiment_remove_everything_they_hold(store) -> None:
-    skip_on_rest(store, "artifact records are created by the upload itself (PUT /runs/{id}/artifacts/{path}); a record without bytes is refused by design (RELIABILITY K6) — covered in tests/server/test_artifact_routes.py")
+    skip_on_rest(
+        store,
+        "artifact records are created by the upload itself (PUT /runs/{id}/artifacts/{path}); a record without bytes is refused by design (RELIABILITY K6) — covered in tests/server/test_artifact_routes.py",
+    )
     exp = store.create_experiment("doomed")
     keep = store.create_experiment("kept")
     run_id = store.create_run(exp.experiment_id, tags={"t": "v"}).info.run_id

@@ -54,6 +54,11 @@ class LogBatch(BaseModel):
     )
     params: dict[str, str] = Field(default_factory=dict, description=f"At most {MAX_PARAMS}.")
     tags: dict[str, str] = Field(default_factory=dict, description=f"At most {MAX_TAGS}.")
+    taken_ms: StrictInt | None = Field(
+        None,
+        description="When the client took this batch (ms since the epoch); a run someone else ended "
+        "refuses data taken after its end with 409. Default: the newest point's timestamp, or now.",
+    )
 
 
 class BatchResult(BaseModel):
@@ -126,7 +131,14 @@ def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> b
         c = batch.columns
         values = [decode_float(v) if isinstance(v, str) else v for v in c.value]
         metrics.extend(map(Metric, c.key, values, c.step, c.timestamp))
-    return store.log_batch(run_id, metrics=metrics, params=batch.params, tags=batch.tags, batch_id=batch_id)
+    return store.log_batch(
+        run_id,
+        metrics=metrics,
+        params=batch.params,
+        tags=batch.tags,
+        batch_id=batch_id,
+        taken_ms=batch.taken_ms,
+    )
 
 
 class BatchHandler(MLWSHandler):
@@ -190,7 +202,13 @@ class MetricHistoryHandler(MLWSHandler):
 class HeartbeatHandler(MLWSHandler):
     auth_resource = "mlws:runs"
 
-    @route("Renew a run's liveness lease", body=Heartbeat, response=HeartbeatResult, tags=("runs",))
+    @route(
+        "Renew a run's liveness lease (409 once the run was ended for its client: killed, canceled)",
+        body=Heartbeat,
+        response=HeartbeatResult,
+        errors=(400, 403, 404, 409),
+        tags=("runs",),
+    )
     async def put(self, run_id: str) -> None:
         beat = self.parse_body(Heartbeat) if self.body else Heartbeat()
         status = await self.services.run(self.services.store.heartbeat, run_id, beat.time_ms)

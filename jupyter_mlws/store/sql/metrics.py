@@ -21,7 +21,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.engine import Connection
 
 from ...entities import Metric, MetricSeries
-from ...errors import Conflict, InvalidParameter
+from ...errors import Conflict, InvalidParameter, RunEnded
 from ...validation import (
     KIND_NAN,
     KIND_NEG_ZERO,
@@ -144,6 +144,7 @@ def log_batch(
     params: Mapping[str, Any] | None,
     tags: Mapping[str, Any] | None,
     batch_id: str | None = None,
+    taken_ms: int | None = None,
 ) -> bool:
     """Validate everything, then write metrics, latest metrics, params and tags in one transaction.
 
@@ -158,8 +159,11 @@ def log_batch(
     param_rows = _normalise("Param", params, validate_param_value)
     tag_rows = normalise_tags(tags)
     latest = _latest_rows(rows)
+    if taken_ms is None:
+        taken_ms = max(r[3] for r in rows) if rows else now_ms()
 
     def work(conn: Connection) -> bool:
+        refuse_if_ended(conn, pk, run_id, taken_ms)
         if batch_id is not None:
             marks = _placeholders(conn, 3)
             claimed = conn.exec_driver_sql(
@@ -192,6 +196,32 @@ def log_batch(
         applied: bool = store.write(work, "log_batch")
         return applied
     return True
+
+
+def refuse_if_ended(conn: Connection, pk: int, run_id: str, taken_ms: int) -> None:
+    """RunEnded (409) for data taken after someone else ended the run (RELIABILITY K5).
+
+    A run the server ended `killed` (its kernel died, its heartbeat lease lapsed) or that was
+    `canceled` takes no data its client produced after that end: the client is told, once, that
+    its run is over. What was taken before the end still lands, however late it arrives: a dying
+    kernel's last flush, or a spool replayed after an outage (`taken_ms` is when the client
+    accepted the data: the newest point's timestamp, or the batch's own stamp). Runs the client
+    ended itself (completed, failed) accept late data, as MLflow's do.
+    """
+    row = conn.exec_driver_sql(
+        f"SELECT status, end_time, status_reason FROM runs WHERE id = {_placeholders(conn, 1)}", (pk,)
+    ).first()
+    if row is None or row[0] not in ("killed", "canceled"):
+        return
+    if row[1] is not None and taken_ms <= row[1]:
+        return
+    raise RunEnded(run_ended_message(run_id, row[0], row[2]))
+
+
+def run_ended_message(run_id: str, status: str, reason: str | None) -> str:
+    """What a client is told when it logs to, or beats for, a run that was ended for it."""
+    why = f": {reason}" if reason else ""
+    return f"Run {run_id} was ended {status}{why}; it takes no more data (start a new run)."
 
 
 def _table(name: str) -> Table:

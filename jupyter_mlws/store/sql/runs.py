@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...entities import RunData, RunInfo, RunRecord, RunStatus, check_transition
-from ...errors import AlreadyExists, InvalidParameter, NotFound
+from ...errors import AlreadyExists, InvalidParameter, NotFound, RunEnded
 from ...validation import (
     decode_value,
     validate_experiment_id,
@@ -37,9 +37,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 # Statements built once, their values passed as parameters: SQLAlchemy compiles each once.
-_EXPERIMENT_EXISTS = select(experiments.c.experiment_id).where(
-    experiments.c.experiment_id == bindparam("id")
-)
+_EXPERIMENT_EXISTS = select(experiments.c.experiment_id).where(experiments.c.experiment_id == bindparam("id"))
 _INSERT_RUN = insert(runs)
 
 
@@ -192,6 +190,13 @@ class SqlRunMixin:
                 raise NotFound(f"Run {run_id!r} does not exist.")
             current = RunStatus(row[4])
             changes: dict[str, Any] = {}
+            if _client_ended_first(current, new_status, end_time, row[6]):
+                # The client's own ending, delivered late (spooled while the server was down),
+                # happened before the server's verdict: the earlier ending is the true one.
+                changes = {"status": new_status.value, "end_time": end_time, "status_reason": status_reason}
+                conn.execute(update(runs).where(runs.c.id == row[0]).values(**changes))
+                record_change(conn, row[0], RUN_UPDATED)
+                return run_info_from_row(conn.execute(select(*_RUN_COLUMNS).where(runs.c.id == row[0])).one())
             if new_status is not None and new_status != current:
                 check_transition(current, new_status)
                 changes["status"] = new_status.value
@@ -229,7 +234,28 @@ class SqlRunMixin:
                     else func.greatest(func.coalesce(runs.c.heartbeat_time, 0), stamp)
                 )
             )
-            return RunStatus(conn.execute(select(runs.c.status).where(runs.c.id == pk)).scalar())
+            status, reason = conn.execute(
+                select(runs.c.status, runs.c.status_reason).where(runs.c.id == pk)
+            ).one()
+            if status in ("killed", "canceled"):
+                # A late heartbeat never brings the run back (K5); its client is told why it ended.
+                raise RunEnded(metric_ops.run_ended_message(run_id, status, reason))
+            return RunStatus(status)
 
         result: RunStatus = self.write(work, "heartbeat")
         return result
+
+
+def _client_ended_first(
+    current: RunStatus, new: RunStatus | None, end_time: int | None, recorded_end: int | None
+) -> bool:
+    """Whether a terminal update replaces a `killed` the server recorded later than it."""
+    return (
+        current == RunStatus.KILLED
+        and new is not None
+        and new.is_terminal
+        and new != current
+        and end_time is not None
+        and recorded_end is not None
+        and end_time < recorded_end
+    )

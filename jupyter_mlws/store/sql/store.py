@@ -212,8 +212,9 @@ class SqlStore(SqlRunMixin, SqlComputeMixin, SqlRegistryMixin, SqlEndpointMixin,
         params: Mapping[str, Any] | None = None,
         tags: Mapping[str, Any] | None = None,
         batch_id: str | None = None,
+        taken_ms: int | None = None,
     ) -> bool:
-        return metric_ops.log_batch(self, run_id, metrics, params, tags, batch_id)
+        return metric_ops.log_batch(self, run_id, metrics, params, tags, batch_id, taken_ms)
 
     def get_metric_history(
         self,

@@ -479,7 +479,7 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Renew a run's liveness lease */
+        /** Renew a run's liveness lease (409 once the run was ended for its client: killed, canceled) */
         put: operations["putRunsRunIdHeartbeat"];
         post?: never;
         delete?: never;
@@ -1400,6 +1400,12 @@ export interface components {
             tags?: {
                 [key: string]: string;
             };
+            /**
+             * Taken Ms
+             * @description When the client took this batch (ms since the epoch); a run someone else ended refuses data taken after its end with 409. Default: the newest point's timestamp, or now.
+             * @default null
+             */
+            taken_ms: number | null;
         };
         /**
          * MetricColumns
@@ -5000,7 +5006,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Renew a run's liveness lease */
+            /** @description Renew a run's liveness lease (409 once the run was ended for its client: killed, canceled) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5029,6 +5035,15 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
