@@ -40,7 +40,7 @@ def _urls(args: argparse.Namespace) -> list[str]:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     """Deliver every spool (or the one of --workspace) and print what happened."""
-    from ..store.rest import connect
+    from ..store.rest_connect import connect
 
     urls = _urls(args)
     if not urls:

@@ -229,9 +229,9 @@ class Endpoints:
         reachable. On this machine a handle scores on the replicas' port directly."""
         if not self.workspace.is_remote:
             return False
-        from ..store.rest import _is_loopback
+        from ..store.rest_connect import is_loopback
 
-        return not _is_loopback(self._store.http.host)  # type: ignore[attr-defined]
+        return not is_loopback(self._store.http.host)  # type: ignore[attr-defined]
 
     # --- manager --------------------------------------------------------------------------
 

@@ -31,16 +31,15 @@ Decisions:
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import shutil
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import Conflict, InvalidParameter, NotFound
+from ..errors import Conflict, InvalidParameter
 from ..validation import MODEL_FLAVORS, parse_model_ref, validate_alias, validate_model_name, validate_version
+from .model_sources import process_environment, run_environment, store_run_files, type_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,9 +52,6 @@ if TYPE_CHECKING:
     from .run import Run
 
 __all__ = ["Models", "RegistryHost"]
-
-_env_lock = threading.Lock()
-_env_cache: tuple[Any, dict[str, Any]] | None = None
 
 
 class RegistryHost(Protocol):
@@ -129,7 +125,7 @@ class Models:
             )
         if not isinstance(trusted, bool):
             raise InvalidParameter(f"trusted is True or False, not {trusted!r}.")
-        types = _type_names(trusted_types)
+        types = type_names(trusted_types)
         artifacts = self.workspace.artifact_store
         run_id = None
         if run is not None:
@@ -138,7 +134,7 @@ class Models:
                 raise InvalidParameter(f"run= takes a Run or a run id, not {type(run).__name__}.")
             self.workspace.settle(run_id)
             self.store.get_run_info(run_id)  # NotFound for an unknown run, before touching files
-        environment = None if run_id is None else self._run_environment(run_id)
+        environment = None if run_id is None else run_environment(self.workspace.artifact_store, run_id)
         if path is not None:
             shown = os.fspath(path) if path_label is None else path_label
             files, sha256, size = store_files(artifacts, collect(path, label=shown))
@@ -150,7 +146,7 @@ class Models:
                     "or path= (local files registered with lineage to the run)."
                 )
             assert run_id is not None
-            files, sha256, size = self._store_run_files(run_id, artifact_path)
+            files, sha256, size = store_run_files(self.workspace.artifact_store, run_id, artifact_path)
             source_path = artifact_path
         signature = None
         if example is not None:
@@ -164,7 +160,7 @@ class Models:
             size=size,
             flavor=flavor,
             signature=signature,
-            environment=environment if environment is not None else _process_environment(),
+            environment=environment if environment is not None else process_environment(),
             source_run_id=run_id,
             source_path=source_path,
             trusted=trusted,
@@ -215,40 +211,10 @@ class Models:
             source_run_id=source_run_id,
             source_path=source_path,
             trusted=trusted,
-            trusted_types=_type_names(trusted_types),
+            trusted_types=type_names(trusted_types),
             description=description,
             tags=tags,
         )
-
-    def _store_run_files(self, run_id: str, artifact_path: str) -> tuple[Any, str, int]:
-        from ..entities import ModelFile
-        from ..models.files import manifest_sha256
-        from ..paths import safe_relative_path
-
-        prefix = safe_relative_path(artifact_path)
-        artifacts = self.workspace.artifact_store
-        infos = artifacts.list(run_id, prefix)
-        if not infos:
-            raise NotFound(f"Run {run_id!r} has no artifact {prefix!r} to register.")
-        files = []
-        for info in infos:
-            rel = info.path.rsplit("/", 1)[-1] if info.path == prefix else info.path[len(prefix) + 1 :]
-            if not artifacts.has_blob(info.sha256):
-                with artifacts.open(run_id, info.path) as source:
-                    artifacts.put_blob(source, sha256=info.sha256)
-            files.append(ModelFile(path=safe_relative_path(rel), size=info.size, sha256=info.sha256))
-        files.sort(key=lambda f: f.path)
-        return tuple(files), manifest_sha256(files), sum(f.size for f in files)
-
-    def _run_environment(self, run_id: str) -> dict[str, Any] | None:
-        from .environment import ENVIRONMENT_ARTIFACT
-
-        try:
-            with self.workspace.artifact_store.open(run_id, ENVIRONMENT_ARTIFACT) as handle:
-                data = json.loads(handle.read().decode("utf-8"))
-        except (NotFound, ValueError, UnicodeDecodeError):
-            return None
-        return data if isinstance(data, dict) else None
 
     # ----- reading ------------------------------------------------------------------------------
     def get(self, ref: str) -> ModelVersion:
@@ -327,7 +293,7 @@ class Models:
         if not isinstance(trusted, bool):
             raise InvalidParameter(f"trusted is True or False, not {trusted!r}.")
         version = self.get(ref)
-        types = None if trusted_types is None else _type_names(trusted_types)
+        types = None if trusted_types is None else type_names(trusted_types)
         return self.store.update_model_version(
             version.name, version.version, trusted=trusted, trusted_types=types
         )
@@ -392,26 +358,3 @@ class Models:
         target = Path(dest).expanduser().absolute()
         shutil.copytree(folder, target, dirs_exist_ok=True)
         return target
-
-
-def _type_names(types: Sequence[str] | None) -> tuple[str, ...]:
-    if types is None:
-        return ()
-    if isinstance(types, str) or not all(isinstance(t, str) and t for t in types):
-        raise InvalidParameter("trusted_types is a list of type names such as ['sklearn.tree._tree.Tree'].")
-    return tuple(sorted(set(types)))
-
-
-def _process_environment() -> dict[str, Any]:
-    """This process's environment, captured once and reused while the installed packages stay the same."""
-    global _env_cache
-    from .environment import _path_stamp, capture_environment
-
-    key = (os.getcwd(), _path_stamp())
-    with _env_lock:
-        if _env_cache is not None and _env_cache[0] == key:
-            return _env_cache[1]
-    env = capture_environment()
-    with _env_lock:
-        _env_cache = (key, env)
-    return env

@@ -104,7 +104,7 @@ class Workspace:
         self.location = resolve_location(workspace, store_url=store_url, artifact_url=artifact_url)
         self.store: MetadataStore
         if self.is_remote:
-            from ..store.rest import connect
+            from ..store.rest_connect import connect
 
             self.store = connect(self.location.store_url, token=token or _pasted_token(workspace))
         else:

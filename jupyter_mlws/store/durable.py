@@ -222,7 +222,7 @@ class DurableRestStore(RestStore):
         if left:
             points, lines = waiting_points(self.spool_folder)
             print(
-                f"jupyter_mlws: {points:,} metric points ({lines} batches and run endings) could not reach "
+                f"jupyter_mlws: {points:,} metric points ({lines} spooled writes) could not reach "
                 f"{self.url} and wait in {self.spool_folder}; run `jupyter mlws sync` to send them "
                 "(any new client of this workspace sends them too).",
                 file=sys.stderr,

@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from ..entities import (
@@ -29,13 +27,12 @@ from ..entities import (
     Experiment,
     Metric,
     MetricSeries,
-    RunData,
     RunInfo,
     RunRecord,
     RunStatus,
     RunTable,
 )
-from ..errors import AlreadyExists, Forbidden, InvalidParameter, NotFound, Unavailable
+from ..errors import AlreadyExists, NotFound
 from ..http import HttpClient, path_segment
 from ..validation import (
     check_batch_size,
@@ -49,97 +46,16 @@ from ..validation import (
 )
 from ..wire import decode_float, encode_float
 from .base import MetadataStore, now_ms
+from .rest_bodies import PreparedBatch, execution_body, execution_from_body
+from .rest_bodies import experiment_from_body as _experiment
+from .rest_bodies import record_from_body as _record
+from .rest_bodies import run_info_from_body as _info
 from .rest_compute import RestComputeMixin
 from .rest_registry import RestEndpointCalls, RestRegistryMixin
 
 TOKEN_ENV = "MLWS_TOKEN"
 API = "/mlws/api/v1"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
-
-
-@dataclass
-class PreparedBatch:
-    """A validated batch in wire form: metric columns (values encoded by `wire.encode_float`),
-    params and tags as text. What `send_batch` sends, and what the spool keeps."""
-
-    keys: list[str]
-    values: list[Any]
-    steps: list[int]
-    timestamps: list[int]
-    params: dict[str, str]
-    tags: dict[str, str]
-
-
-def connect(
-    url: str, token: str | None = None, check_seconds: float = 10.0, durable: bool = True
-) -> RestStore:
-    """Open the REST store of the server at `url` and check, once, that it is one we can use.
-
-    What a user sees instead of a stack of retries (each message names the URL, never the token):
-    the server cannot be reached; it wants a token and none was given; it refused the token; it
-    is not a jupyter_mlws server (no `/mlws/api/v1/info`). An `http://` URL to a host other than
-    this machine warns that the token travels in clear. `durable` (the default) gives the store
-    a disk spool for what the server cannot take while it is away (`store/durable.py`).
-    """
-    if durable:
-        from .durable import DurableRestStore
-
-        store: RestStore = DurableRestStore(url, token)
-    else:
-        store = RestStore(url, token)
-    shown = store.url
-    host = store.http.host
-    if store.http.scheme == "http" and not _is_loopback(host):
-        warnings.warn(
-            f"The workspace {shown} is reached over plain http://: the token travels in clear. "
-            "Use https:// (or an SSH tunnel) across a network.",
-            stacklevel=3,
-        )
-    try:
-        response = store.http.request("GET", f"{API}/info", retry_seconds=check_seconds)
-        info = response.json()
-    except Forbidden as err:
-        if store.http.token:
-            message = (
-                f"The workspace server {shown} refused the token (403): check $MLWS_TOKEN "
-                "(the Jupyter server's token)."
-            )
-        else:
-            message = (
-                f"The workspace server {shown} needs a token: set $MLWS_TOKEN (or pass token=) to the "
-                "Jupyter server's token."
-            )
-        detail = err.message if err.message.startswith("This server") else ""
-        raise Forbidden(f"{message} {detail}".strip()) from None
-    except NotFound:
-        raise NotFound(
-            f"{shown} is not a jupyter_mlws workspace server: GET {API}/info answered 404. "
-            "Is the jupyter_mlws server extension enabled there, and is the URL its base URL?"
-        ) from None
-    except Unavailable as err:
-        raise Unavailable(f"Could not reach the workspace server {shown}: {err.message}") from None
-    except ValueError:
-        info = None
-    if not isinstance(info, dict) or "store_kind" not in info:
-        raise InvalidParameter(
-            f"{shown} answered GET {API}/info with something other than a jupyter_mlws workspace: "
-            "is the URL the Jupyter server's base URL?"
-        )
-    start = getattr(store, "start", None)
-    if start is not None:
-        start()
-    return store
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class RestStore(RestComputeMixin, RestRegistryMixin, RestEndpointCalls, MetadataStore):
@@ -475,71 +391,4 @@ class RestStore(RestComputeMixin, RestRegistryMixin, RestEndpointCalls, Metadata
         self.http.close()
 
 
-def _experiment(body: dict[str, Any]) -> Experiment:
-    return Experiment(
-        experiment_id=body["experiment_id"],
-        name=body["name"],
-        artifact_location=body.get("artifact_location"),
-        created_time=body["created_time"],
-        last_update_time=body["last_update_time"],
-    )
-
-
-def _info(body: dict[str, Any]) -> RunInfo:
-    return RunInfo(
-        run_id=body["run_id"],
-        experiment_id=body["experiment_id"],
-        name=body["name"],
-        status=RunStatus.parse(body["status"]),
-        start_time=body.get("start_time"),
-        end_time=body.get("end_time"),
-        heartbeat_time=body.get("heartbeat_time"),
-        source_kind=body["source_kind"],
-        compute_target=body["compute_target"],
-        notebook_path=body.get("notebook_path"),
-        cell_id=body.get("cell_id"),
-        parent_run_id=body.get("parent_run_id"),
-        user=body.get("user"),
-        status_reason=body.get("status_reason"),
-        host=body.get("host"),
-        pid=body.get("pid"),
-        kernel_id=body.get("kernel_id"),
-    )
-
-
-def _record(body: dict[str, Any]) -> RunRecord:
-    data = RunData(
-        params=dict(body.get("params", {})),
-        tags=dict(body.get("tags", {})),
-        metrics={k: decode_float(v) for k, v in body.get("metrics", {}).items()},
-    )
-    return RunRecord(info=_info(body), data=data)
-
-
-_EXECUTION_FIELDS = (
-    "source",
-    "start_time",
-    "duration_ms",
-    "status",
-    "run_id",
-    "notebook_path",
-    "cell_id",
-    "execution_count",
-    "kernel_id",
-    "error",
-)
-
-
-def execution_body(execution: CellExecution) -> dict[str, Any]:
-    """The JSON object of one execution (`POST /executions` items)."""
-    return {name: getattr(execution, name) for name in _EXECUTION_FIELDS}
-
-
-def execution_from_body(body: dict[str, Any]) -> CellExecution:
-    """A CellExecution from a `GET /executions` item."""
-    return CellExecution(
-        **{name: body.get(name) for name in _EXECUTION_FIELDS}, execution_id=body.get("execution_id")
-    )
-
-
-__all__ = ["RestStore", "connect", "execution_body", "execution_from_body", "now_ms"]
+__all__ = ["PreparedBatch", "RestStore", "execution_body", "execution_from_body", "now_ms"]

@@ -54,8 +54,8 @@ class RestComputeMixin:
 
     def record_compute_event(self, target: str, kind: str, **_: Any) -> ComputeEvent:
         raise Forbidden(
-            "compute events are recorded by the workspace's server and the kernels it provisions, "
-            "not through the REST API"
+            "record_compute_event is not available on a workspace URL: compute events are recorded "
+            "by the workspace's server and the kernels it provisions, not through the REST API"
         )
 
     def list_compute_events(

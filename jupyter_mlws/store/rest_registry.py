@@ -134,7 +134,10 @@ class RestRegistryMixin:
         return ModelVersion.from_dict(self.http.json("GET", url))
 
     def create_endpoint(self, endpoint: Endpoint) -> Endpoint:
-        raise Forbidden("over HTTP an endpoint is deployed with POST /endpoints; key material never travels")
+        raise Forbidden(
+            "create_endpoint is not available on a workspace URL: the server deploys endpoints "
+            "(ws.endpoints.deploy, POST /endpoints); key material never travels"
+        )
 
     def get_endpoint(self, name: str) -> Endpoint:
         return Endpoint.from_dict(self.http.json("GET", f"{API}/endpoints/{path_segment(name)}"))

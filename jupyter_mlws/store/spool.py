@@ -106,7 +106,10 @@ class Delivery:
         self.left += other.left
 
     def describe(self) -> str:
-        text = f"{self.batches} batches ({self.points:,} metric points) and {self.ends} run endings sent"
+        text = (
+            f"{_count(self.batches, 'batch', 'batches')} ({self.points:,} metric points) and "
+            f"{_count(self.ends, 'run ending', 'run endings')} sent"
+        )
         if self.refused:
             runs = "; ".join(f"run {r}: {why}" for r, why in list(self.refused.items())[:3])
             text += f"; {self.refused_points:,} points refused by the server ({runs})"
@@ -187,6 +190,10 @@ class Segment:
         if remove:
             self.path = None
             self.delivered = self.waiting = 0
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _size(count: int) -> str:

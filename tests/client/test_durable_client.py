@@ -169,7 +169,7 @@ def test_a_process_that_exits_while_the_server_is_down_leaves_its_points_for_syn
         timeout=120,
     )
     assert sync.returncode == 0, sync.stdout + sync.stderr
-    assert f"({waiting:,} metric points)" in sync.stdout and "1 run endings sent" in sync.stdout
+    assert f"({waiting:,} metric points)" in sync.stdout and "1 run ending sent" in sync.stdout
     run, steps = _history(server, run_id)
     assert steps == list(range(points))
     # Its own ending happened before the server, back up, found its process gone: it wins.

@@ -189,6 +189,10 @@ def test_bad_urls_and_tokens_say_what_is_wrong_at_once(server: LabServer, client
         Workspace(server.url, token="not-the-token")
     assert server.url in wrong.value.message and "not-the-token" not in wrong.value.message
     assert time.monotonic() - started < 10, "a refused token is said at once, not after retries"
+    # What only the server does is refused by name, clearly.
+    ws = Workspace(server.url, token=server.token)
+    with pytest.raises(Forbidden, match="record_compute_event is not available on a workspace URL"):
+        ws.store.record_compute_event("cpu-small", "started")
 
     plain = http.server.HTTPServer(("127.0.0.1", 0), _NotJupyter)
     threading.Thread(target=plain.serve_forever, daemon=True).start()
@@ -198,7 +202,7 @@ def test_bad_urls_and_tokens_say_what_is_wrong_at_once(server: LabServer, client
     finally:
         plain.shutdown()
 
-    from jupyter_mlws.store.rest import connect
+    from jupyter_mlws.store.rest_connect import connect
 
     # A plain http:// URL to another host: warned that the token travels in clear (TEST-NET-1,
     # never reachable, so the check then says it could not reach it).

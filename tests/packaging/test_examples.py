@@ -120,3 +120,13 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ws = Workspace(work / ".mlws")
         assert "iris" in set(ws.models.list()["name"])
         assert [(e.name, e.state) for e in ws.store.list_endpoints()] == [("iris-api", "running")]
+    if path.name == "07-log-from-anywhere.ipynb":
+        assert "logged run" in text and "from-a-script  completed" in text
+        assert "could not reach" in text and "jupyter mlws sync" in text  # the script's one line
+        assert "1 run ending sent" in text and "completed 3000 points" in text
+        assert "token" not in text.split("workspace URL:")[-1].split("\n")[0]
+        from jupyter_mlws import Workspace
+
+        found = Workspace(work / ".mlws").runs(experiment="remote")
+        assert sorted(found["name"]) == ["from-a-script", "through-an-outage"]
+        assert set(found["status"]) == {"completed"}
