@@ -155,11 +155,8 @@ class ArtifactHandler(StreamedUploadHandler):
                 self.set_status(304)
                 return
             image = _image_type(block) if inline else None
-            self.set_header("Content-Type", image or "application/octet-stream")
-            self.set_header("Content-Disposition", _disposition("inline" if image else "attachment", rel))
-            self.set_header("X-Content-Type-Options", "nosniff")
-            self.set_header("Content-Length", str(size))
-            await self.stream_out(source, block)
+            disposition = _disposition("inline" if image else "attachment", rel)
+            await self.stream_out(source, block, size, image or "application/octet-stream", disposition)
         finally:
             await self.services.run(source.close)
 

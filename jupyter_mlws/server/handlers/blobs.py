@@ -66,12 +66,11 @@ class BlobHandler(StreamedUploadHandler):
         source = await self.services.run(self.services.artifacts.open_blob, safe_blob_id(sha256))
         try:
             size = await self._size(sha256)
-            self.set_header("Content-Type", "application/octet-stream")
-            self.set_header("Content-Disposition", f'attachment; filename="{sha256}"')
-            self.set_header("X-Content-Type-Options", "nosniff")
-            self.set_header("Content-Length", str(size))
             self.set_header("ETag", f'"{sha256}"')
-            await self.stream_out(source, await self.services.run(source.read, CHUNK_SIZE))
+            block = await self.services.run(source.read, CHUNK_SIZE)
+            await self.stream_out(
+                source, block, size, "application/octet-stream", f'attachment; filename="{sha256}"'
+            )
         finally:
             await self.services.run(source.close)
 

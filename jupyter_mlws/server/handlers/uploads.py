@@ -94,8 +94,16 @@ class StreamedUploadHandler(MLWSHandler):
         upload, self._upload = self._upload, None
         return upload
 
-    async def stream_out(self, source: IO[bytes], block: bytes) -> None:
-        """Write `block`, then the rest of `source`, one block at a time (the caller closes it)."""
+    async def stream_out(
+        self, source: IO[bytes], block: bytes, size: int, content_type: str, disposition: str
+    ) -> None:
+        """Answer a download: the headers that keep it from being read as a page (type, disposition,
+        nosniff, length), then `block` and the rest of `source`, one block at a time. The caller
+        closes `source`."""
+        self.set_header("Content-Type", content_type)
+        self.set_header("Content-Disposition", disposition)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Length", str(size))
         try:
             while block:
                 self.write(block)
