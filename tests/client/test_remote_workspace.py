@@ -312,6 +312,6 @@ def test_a_mlrun_cell_in_a_kernel_whose_workspace_is_a_url(server: LabServer, cl
     finally:
         manager.shutdown_kernel(now=True)
     run_ = ws.get_run(found["run_id"].iloc[0])
-    assert run_.status == "completed" and run_.metrics == {"x": 38.0}
+    assert run_.status == "completed" and run_.metrics["x"] == 38.0  # (+ the server's system/* samples)
     assert "from the cell" in run_.logs()
     assert "helper.py" in set(run_.snapshot()["path"])

@@ -76,6 +76,10 @@ async def _instance_kernel(api: Api, jp_fetch, app: Any, **instance: Any) -> Any
     client = app.kernel_manager.get_kernel(kernel_id).client()
     client.start_channels()
     await client.wait_for_ready(timeout=60)
+    # One cell, so the server's activity monitor sees the kernel go busy and idle: on a loaded
+    # machine its iopub subscription can miss the start-up statuses, and a kernel the server
+    # still thinks is "starting" only counts as idle after 60 s (seen once in CI).
+    await _run(client, "pass")
     client.kernel_id = kernel_id
     return client
 
