@@ -224,7 +224,16 @@ COMPUTE_EVENT_KINDS = (
     "idle_shutdown",
     "keep_alive",
     "limit_stopped",
+    # training clusters (issue 15): nodes Dask's adaptive scaling added or retired, and why
+    "cluster_started",
+    "cluster_stopped",
+    "node_added",
+    "node_removed",
+    "scaled",
 )
+
+#: What a cluster compute target is: one we start and scale, or one somebody else runs.
+CLUSTER_KINDS = ("cluster", "attached")
 
 
 @dataclass(frozen=True)
@@ -270,6 +279,41 @@ class ComputeInstance:
     def from_dict(cls, data: dict[str, Any]) -> ComputeInstance:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         known["env"] = dict(known.get("env") or {})
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class ComputeCluster:
+    """A training cluster (DESIGN.md §1): `kind` "cluster" is started and scaled by the server on
+    Dask (`min_nodes`..`max_nodes` nodes of one size, idle nodes retired after
+    `idle_seconds_before_scaledown`); "attached" is somebody else's Dask scheduler at `address`,
+    used as it is and never scaled or stopped by us. `factory` names another Dask cluster class
+    (dotted path) built with `factory_kwargs` (dask-jobqueue, dask-kubernetes, dask-gateway);
+    empty means `distributed.LocalCluster`. Validated by `compute.clusters`."""
+
+    name: str
+    kind: str = "cluster"
+    min_nodes: int = 0
+    max_nodes: int = 1
+    node_cpus: int = 1
+    node_memory_bytes: int | None = None
+    node_gpus: int = 0
+    idle_seconds_before_scaledown: float = 120.0
+    address: str | None = None
+    factory: str = ""
+    factory_kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    created_time: int = 0
+    updated_time: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, keyed by field name (the stores keep this)."""
+        return {name: (dict(v) if isinstance(v, dict) else v) for name, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ComputeCluster:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["factory_kwargs"] = dict(known.get("factory_kwargs") or {})
         return cls(**known)
 
 

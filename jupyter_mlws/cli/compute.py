@@ -32,8 +32,8 @@ _NONE = "none"
 _EVENT_FIELDS = ["event_id", "time", "instance", "kind", "kernel", "reason"]
 
 
-def add_compute_commands(sub: Any) -> None:
-    """Register `compute` and its sub-commands on the top-level sub-parsers."""
+def add_compute_commands(sub: Any) -> Any:
+    """Register `compute` and its sub-commands on the top-level sub-parsers; its verbs (for clusters)."""
     verbs = verb_group(sub, "compute", "compute instances: named kernel sizes")
     verbs.add_parser("list", help="every instance with its size").set_defaults(func=cmd_list)
     show = verbs.add_parser("show", help="one instance in full")
@@ -56,6 +56,7 @@ def add_compute_commands(sub: Any) -> None:
     events.add_argument("--kernel", default=None, help="only this kernel id")
     events.add_argument("--limit", "-n", default="50")
     events.set_defaults(func=cmd_events)
+    return verbs
 
 
 def _size_options(parser: argparse.ArgumentParser) -> None:

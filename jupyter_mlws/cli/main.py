@@ -6,6 +6,8 @@ Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
     jupyter mlws experiments                        experiments with their run counts
     jupyter mlws runs [--experiment E] [--filter F] [--order-by K] [--limit N]
     jupyter mlws compute list|show|create|update|delete|events   compute instances (cli/compute.py)
+    jupyter mlws compute cluster list|show|create|update|delete|start|stop, compute attach|detach
+                                                    training clusters on Dask (cli/clusters.py)
     jupyter mlws models list|show|register|alias|unalias|delete   the model registry (cli/models.py)
     jupyter mlws endpoints list|show|deploy|delete|keys|serve     scoring endpoints (cli/endpoints.py)
     jupyter mlws sync                               send what a workspace URL's clients spooled (cli/sync.py)
@@ -22,6 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import MLWSError
+from .clusters import add_cluster_commands
 from .compute import add_compute_commands
 from .endpoints import add_endpoint_commands
 from .models import add_model_commands
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     add_run_commands(sub)
-    add_compute_commands(sub)
+    add_cluster_commands(add_compute_commands(sub))
     add_model_commands(sub)
     add_endpoint_commands(sub)
     add_sync_commands(sub)

@@ -120,6 +120,15 @@ class MLWorkspaceApp(ExtensionApp):
         help="How long before an idle instance kernel is shut down the browser is warned.",
     )
 
+    cluster_interval = Float(
+        0.5,
+        config=True,
+        help=(
+            "Seconds between two looks at the nodes of the training clusters this server runs "
+            "(node events); 0 turns the watching off (the clusters still run and scale)."
+        ),
+    )
+
     serve_endpoints = Bool(
         True,
         config=True,
@@ -151,6 +160,7 @@ class MLWorkspaceApp(ExtensionApp):
     supervisor: RunSupervisor | None = None
     compute: ComputeManager | None = None
     endpoint_manager: Any = None
+    clusters: Any = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -176,7 +186,9 @@ class MLWorkspaceApp(ExtensionApp):
     def _kernel_env(self) -> dict[str, str]:
         env = {"MLWS_RECORD_EXECUTIONS": "1" if self.record_executions else "0"}
         if self.autoload_extension:
-            env["PYTHONSTARTUP"] = str(Path(__file__).resolve().parent.parent / "notebook" / "kernel_startup.py")
+            env["PYTHONSTARTUP"] = str(
+                Path(__file__).resolve().parent.parent / "notebook" / "kernel_startup.py"
+            )
         return env
 
     def initialize_handlers(self) -> None:
@@ -192,6 +204,7 @@ class MLWorkspaceApp(ExtensionApp):
         if self.location.store_kind != "rest":
             self._start_supervision(serverapp)
             self._start_compute(serverapp)
+            await self._start_clusters(serverapp)
             if self.serve_endpoints:
                 await self._start_endpoints(serverapp)
 
@@ -231,6 +244,15 @@ class MLWorkspaceApp(ExtensionApp):
         else:
             self.services.spawn(manager.start(), "compute-start")
 
+    async def _start_clusters(self, serverapp: Any) -> None:
+        from .clusters import ClusterService
+
+        service = ClusterService(self.services, interval=self.cluster_interval, log=self.log)
+        self.clusters = service
+        self.settings["mlws_clusters"] = service
+        serverapp.web_app.settings["mlws_clusters"] = service
+        await service.start()
+
     async def _start_endpoints(self, serverapp: Any) -> None:
         from ..serving.manager import EndpointManager
 
@@ -256,6 +278,9 @@ class MLWorkspaceApp(ExtensionApp):
             if self.endpoint_manager is not None:
                 manager, self.endpoint_manager = self.endpoint_manager, None
                 await self.services.run(manager.stop)  # replicas end before anything else stops
+            if self.clusters is not None:
+                clusters, self.clusters = self.clusters, None
+                await clusters.stop()  # its worker processes end with the server
             if self.compute is not None:
                 compute, self.compute = self.compute, None
                 await compute.stop()

@@ -30,6 +30,7 @@ from typing import Any
 from ..entities import (
     ArtifactRecord,
     CellExecution,
+    ComputeCluster,
     ComputeEvent,
     ComputeInstance,
     Experiment,
@@ -232,6 +233,27 @@ class MetadataStore(RegistryStore, ABC):
     @abstractmethod
     def delete_compute_target(self, name: str) -> None:
         """Forget instance `name` (its events stay); `NotFound` when missing."""
+
+    # ----- clusters (issue 15; compute targets of kind "cluster" / "attached") ----------------
+    @abstractmethod
+    def create_cluster(self, cluster: ComputeCluster) -> ComputeCluster:
+        """Store a new cluster (`AlreadyExists` if any compute target has the name); sets its times."""
+
+    @abstractmethod
+    def get_cluster(self, name: str) -> ComputeCluster:
+        """The cluster `name`, or `NotFound`."""
+
+    @abstractmethod
+    def list_clusters(self) -> list[ComputeCluster]:
+        """Every cluster and attached cluster, by name."""
+
+    @abstractmethod
+    def update_cluster(self, name: str, **changes: Any) -> ComputeCluster:
+        """Change fields of cluster `name` (not its name or kind); `NotFound` when missing."""
+
+    @abstractmethod
+    def delete_cluster(self, name: str) -> None:
+        """Forget cluster `name` (its events stay); `NotFound` when missing."""
 
     @abstractmethod
     def record_compute_event(

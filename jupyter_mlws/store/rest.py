@@ -50,7 +50,7 @@ from .rest_bodies import PreparedBatch, execution_body, execution_from_body
 from .rest_bodies import experiment_from_body as _experiment
 from .rest_bodies import record_from_body as _record
 from .rest_bodies import run_info_from_body as _info
-from .rest_compute import RestComputeMixin
+from .rest_compute import RestClusterMixin, RestComputeMixin
 from .rest_registry import RestEndpointCalls, RestRegistryMixin
 
 TOKEN_ENV = "MLWS_TOKEN"
@@ -58,7 +58,7 @@ API = "/mlws/api/v1"
 MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 
 
-class RestStore(RestComputeMixin, RestRegistryMixin, RestEndpointCalls, MetadataStore):
+class RestStore(RestComputeMixin, RestClusterMixin, RestRegistryMixin, RestEndpointCalls, MetadataStore):
     """`MetadataStore` backed by a jupyter_mlws server."""
 
     def __repr__(self) -> str:

@@ -325,3 +325,38 @@ def test_endpoints_deploy_needs_a_running_manager(registry_home: Path, capsys) -
     assert err.startswith("mlws: no endpoint manager runs the workspace") and "endpoints serve" in err
     assert main(["endpoints", "list"]) == 0
     assert capsys.readouterr().out.startswith("No endpoints yet"), "nothing was deployed"
+
+
+def test_clusters_from_the_command_line(workspace: Path, capsys) -> None:
+    """Issue 15: define, change, list, attach and detach clusters; bad input is one line, status 2."""
+    assert (
+        main(
+            [
+                "compute",
+                "cluster",
+                "create",
+                "cpu-cluster",
+                "--max-nodes",
+                "3",
+                "--node-memory",
+                "1GiB",
+                "--idle-seconds",
+                "30",
+            ]
+        )
+        == 0
+    )
+    assert main(["compute", "attach", "hpc", "tcp://10.1.1.1:8786"]) == 0
+    assert main(["compute", "cluster", "update", "cpu-cluster", "--max-nodes", "4"]) == 0
+    capsys.readouterr()
+    assert main(["compute", "cluster", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "cpu-cluster  cluster   stopped" in listed and "1 CPU, 1 GiB, 0 GPU" in listed
+    assert "tcp://10.1.1.1:8786" in listed and "nan" not in listed
+    assert main(["compute", "cluster", "create", "bad", "--min-nodes", "5", "--max-nodes", "2"]) == 2
+    assert "min_nodes (5) is more than max_nodes (2)" in capsys.readouterr().err
+    assert main(["compute", "detach", "cpu-cluster"]) == 2  # not an attached one
+    assert main(["compute", "detach", "hpc"]) == 0
+    assert main(["compute", "cluster", "delete", "cpu-cluster"]) == 0
+    assert main(["compute", "cluster", "start", "nope"]) == 2
+    assert "not found" in capsys.readouterr().err

@@ -315,3 +315,32 @@ def test_a_mlrun_cell_in_a_kernel_whose_workspace_is_a_url(server: LabServer, cl
     assert run_.status == "completed" and run_.metrics["x"] == 38.0  # (+ the server's system/* samples)
     assert "from the cell" in run_.logs()
     assert "helper.py" in set(run_.snapshot()["path"])
+
+
+def test_a_training_cluster_by_url_is_plain_dask(server: LabServer, client_env: Path) -> None:
+    """Issue 15 (clusters): define a cluster through a workspace URL, start it, use it with Dask."""
+    from jupyter_mlws import Workspace
+    from jupyter_mlws.errors import InvalidParameter
+
+    ws = Workspace(server.url, token=server.token)
+    ws.compute.create_cluster(
+        "remote-cpu",
+        min_nodes=0,
+        max_nodes=1,
+        node={"cpus": 1, "memory": "1GiB"},
+        idle_seconds_before_scaledown=5,
+    )
+    with pytest.raises(InvalidParameter, match="min_nodes \\(2\\) is more than max_nodes \\(1\\)"):
+        ws.compute.update_cluster("remote-cpu", min_nodes=2)
+    client = ws.compute.dask_client("remote-cpu")  # starts it through the server
+    try:
+        assert client.submit(lambda x: x * 2, 21).result(timeout=60) == 42
+        table = ws.compute.clusters().set_index("name")
+        assert table.loc["remote-cpu", "state"] == "running"
+        assert table.loc["remote-cpu", "node"] == "1 CPU, 1 GiB, 0 GPU"
+    finally:
+        client.close()
+    ws.compute.delete_cluster("remote-cpu")
+    assert ws.compute.clusters().empty
+    kinds = ws.compute.events("remote-cpu")["kind"].tolist()
+    assert {"created", "cluster_started", "cluster_stopped", "deleted"} <= set(kinds)

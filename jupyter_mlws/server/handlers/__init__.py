@@ -12,6 +12,7 @@ from typing import Any
 
 from .artifacts import ArtifactHandler, ArtifactListHandler
 from .blobs import BlobHandler
+from .clusters import ClusterHandler, ClusterListHandler, ClusterStateHandler
 from .compute import (
     ComputeEventsHandler,
     ComputeInstanceHandler,
@@ -60,6 +61,9 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/executions", ExecutionsHandler),
         (f"{API_PREFIX}/compute/instances", ComputeInstancesHandler),
         (f"{API_PREFIX}/compute/instances/(?P<name>[^/]+)", ComputeInstanceHandler),
+        (f"{API_PREFIX}/compute/clusters", ClusterListHandler),
+        (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)", ClusterHandler),
+        (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/state", ClusterStateHandler),
         (f"{API_PREFIX}/compute/kernels", ComputeKernelsHandler),
         (f"{API_PREFIX}/compute/kernels/(?P<kernel_id>[^/]+)/keepalive", KeepAliveHandler),
         (f"{API_PREFIX}/compute/events", ComputeEventsHandler),

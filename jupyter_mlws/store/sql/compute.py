@@ -37,6 +37,11 @@ def check_target_name(name: Any) -> str:
     return name
 
 
+def _instances() -> Any:
+    """Rows of compute instances (clusters share the table: store/sql/clusters.py)."""
+    return select(compute_targets).where(compute_targets.c.kind == _KIND)
+
+
 def _instance(row: Any) -> ComputeInstance:
     config = json.loads(row.config)
     return ComputeInstance.from_dict(
@@ -73,19 +78,21 @@ class SqlComputeMixin:
                 lambda conn: conn.execute(insert(compute_targets).values(**values)), "create_compute_target"
             )
         except IntegrityError as err:
-            raise AlreadyExists(f"compute instance {instance.name!r} already exists") from err
+            raise AlreadyExists(
+                f"compute target {instance.name!r} already exists (instance and cluster names are shared)"
+            ) from err
         return stored
 
     def get_compute_target(self, name: str) -> ComputeInstance:
         with self.reader.connect() as conn:
-            row = conn.execute(select(compute_targets).where(compute_targets.c.name == name)).first()
+            row = conn.execute(_instances().where(compute_targets.c.name == name)).first()
         if row is None:
             raise NotFound(f"compute instance {name!r} not found")
         return _instance(row)
 
     def list_compute_targets(self) -> list[ComputeInstance]:
         with self.reader.connect() as conn:
-            rows = conn.execute(select(compute_targets).order_by(compute_targets.c.name)).fetchall()
+            rows = conn.execute(_instances().order_by(compute_targets.c.name)).fetchall()
         return [_instance(row) for row in rows]
 
     def update_compute_target(self, name: str, **changes: Any) -> ComputeInstance:
@@ -94,7 +101,7 @@ class SqlComputeMixin:
             raise InvalidParameter(f"cannot change {', '.join(sorted(unknown))} of a compute instance")
 
         def work(conn: Any) -> ComputeInstance:
-            row = conn.execute(select(compute_targets).where(compute_targets.c.name == name)).first()
+            row = conn.execute(_instances().where(compute_targets.c.name == name)).first()
             if row is None:
                 raise NotFound(f"compute instance {name!r} not found")
             changed = replace(_instance(row), **changes, updated_time=max(now_ms(), row.updated_time))
@@ -110,7 +117,10 @@ class SqlComputeMixin:
 
     def delete_compute_target(self, name: str) -> None:
         def work(conn: Any) -> int:
-            return int(conn.execute(delete(compute_targets).where(compute_targets.c.name == name)).rowcount)
+            gone = delete(compute_targets).where(
+                compute_targets.c.name == name, compute_targets.c.kind == _KIND
+            )
+            return int(conn.execute(gone).rowcount)
 
         if not self.write(work, "delete_compute_target"):
             raise NotFound(f"compute instance {name!r} not found")

@@ -31,6 +31,7 @@ from . import metrics as metric_ops
 from . import search as search_ops
 from .changes import changes_since as _changes_since
 from .changes import prune as _prune_changes
+from .clusters import SqlClusterMixin
 from .compute import SqlComputeMixin
 from .endpoints import SqlEndpointMixin
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
@@ -48,7 +49,9 @@ def _experiment(row: Sequence[Any]) -> Experiment:
     return Experiment(row[0], row[1], row[2], row[3], row[4])
 
 
-class SqlStore(SqlRunMixin, SqlComputeMixin, SqlRegistryMixin, SqlEndpointMixin, MetadataStore):
+class SqlStore(
+    SqlRunMixin, SqlComputeMixin, SqlClusterMixin, SqlRegistryMixin, SqlEndpointMixin, MetadataStore
+):
     """The SQL metadata store; see the module docstring and `MetadataStore` for the contract."""
 
     def __init__(self, url: str) -> None:

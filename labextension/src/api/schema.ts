@@ -23,6 +23,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mlws/api/v1/compute/clusters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List clusters with what each is doing now */
+        get: operations["getComputeClusters"];
+        put?: never;
+        /** Create a cluster, or attach a running Dask scheduler (with address) */
+        post: operations["postComputeClusters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/compute/clusters/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A cluster and what it is doing now */
+        get: operations["getComputeClustersName"];
+        put?: never;
+        post?: never;
+        /** Delete a cluster (stopped first) or detach an attached one (it keeps running) */
+        delete: operations["deleteComputeClustersName"];
+        options?: never;
+        head?: never;
+        /** Change a cluster's size, idle time, backend or description (a running one follows) */
+        patch: operations["patchComputeClustersName"];
+        trace?: never;
+    };
+    "/mlws/api/v1/compute/clusters/{name}/state": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Start or stop a cluster now */
+        put: operations["putComputeClustersNameState"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/compute/events": {
         parameters: {
             query?: never;
@@ -571,6 +625,95 @@ export interface components {
              */
             size: number;
         };
+        /** ClusterList */
+        ClusterList: {
+            /** Clusters */
+            clusters: components["schemas"]["ClusterModel"][];
+        };
+        /**
+         * ClusterModel
+         * @description A cluster definition and what it is doing now.
+         */
+        ClusterModel: {
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @description cluster (started and scaled here) or attached (somebody else's scheduler).
+             */
+            kind: string;
+            /** Min Nodes */
+            min_nodes: number;
+            /** Max Nodes */
+            max_nodes: number;
+            /**
+             * Node
+             * @description cpus, memory_bytes, gpus of one node.
+             */
+            node: {
+                [key: string]: unknown;
+            };
+            /** Idle Seconds Before Scaledown */
+            idle_seconds_before_scaledown: number;
+            /**
+             * Address
+             * @description The scheduler's address while running (or the attached one).
+             * @default null
+             */
+            address: string | null;
+            /**
+             * Factory
+             * @default
+             */
+            factory: string;
+            /** Factory Kwargs */
+            factory_kwargs?: {
+                [key: string]: unknown;
+            };
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * State
+             * @description running or stopped.
+             */
+            state: string;
+            /**
+             * Nodes
+             * @description Nodes (Dask workers) now.
+             */
+            nodes: number;
+            /**
+             * Busy Nodes
+             * @description Nodes processing tasks now.
+             */
+            busy_nodes: number;
+            /**
+             * Dashboard
+             * @description The Dask dashboard (on the server's machine) while running.
+             * @default null
+             */
+            dashboard: string | null;
+            /**
+             * Warnings
+             * @description e.g. a Dask version that differs from ours.
+             */
+            warnings?: string[];
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+        };
+        /** ClusterState */
+        ClusterState: {
+            /**
+             * State
+             * @description running (start it now) or stopped (stop it now).
+             */
+            state: string;
+        };
         /** ComputeEventList */
         ComputeEventList: {
             /** Events */
@@ -707,6 +850,55 @@ export interface components {
              * @default null
              */
             shutdown_at: number | null;
+        };
+        /**
+         * CreateCluster
+         * @description A cluster of `min_nodes`..`max_nodes` nodes of one size, or (with `address`) an attached one.
+         */
+        CreateCluster: {
+            /** Name */
+            name: string;
+            /**
+             * Address
+             * @description Attach: a running Dask scheduler, e.g. 'tcp://host:8786'.
+             * @default null
+             */
+            address: string | null;
+            /**
+             * Min Nodes
+             * @default 0
+             */
+            min_nodes: number;
+            /**
+             * Max Nodes
+             * @default 1
+             */
+            max_nodes: number;
+            /** @default null */
+            node: components["schemas"]["NodeSize"] | null;
+            /**
+             * Idle Seconds Before Scaledown
+             * @default 120
+             */
+            idle_seconds_before_scaledown: number;
+            /**
+             * Factory
+             * @description A Dask cluster class by dotted path; empty: LocalCluster.
+             * @default
+             */
+            factory: string;
+            /**
+             * Factory Kwargs
+             * @default null
+             */
+            factory_kwargs: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
         };
         /** CreateComputeInstance */
         CreateComputeInstance: {
@@ -1561,6 +1753,25 @@ export interface components {
              */
             created_time: number;
         };
+        /** NodeSize */
+        NodeSize: {
+            /**
+             * Cpus
+             * @default null
+             */
+            cpus: number | null;
+            /**
+             * Memory
+             * @description A size such as '2GiB', '512MiB', or bytes; null: no limit.
+             * @default null
+             */
+            memory: string | number | null;
+            /**
+             * Gpus
+             * @default null
+             */
+            gpus: number | null;
+        };
         /**
          * RegisterVersion
          * @description Either `run_id` + `artifact_path` (a run's artifact), `path` (a file or folder on the
@@ -1914,6 +2125,46 @@ export interface components {
              * @description The version the alias points at from now on.
              */
             version: number;
+        };
+        /**
+         * UpdateCluster
+         * @description Only the fields given change.
+         */
+        UpdateCluster: {
+            /**
+             * Min Nodes
+             * @default null
+             */
+            min_nodes: number | null;
+            /**
+             * Max Nodes
+             * @default null
+             */
+            max_nodes: number | null;
+            /** @default null */
+            node: components["schemas"]["NodeSize"] | null;
+            /**
+             * Idle Seconds Before Scaledown
+             * @default null
+             */
+            idle_seconds_before_scaledown: number | null;
+            /**
+             * Factory
+             * @default null
+             */
+            factory: string | null;
+            /**
+             * Factory Kwargs
+             * @default null
+             */
+            factory_kwargs: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
         };
         /**
          * UpdateComputeInstance
@@ -2295,6 +2546,324 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComputeClusters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List clusters with what each is doing now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postComputeClusters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCluster"];
+            };
+        };
+        responses: {
+            /** @description Create a cluster, or attach a running Dask scheduler (with address) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComputeClustersName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A cluster and what it is doing now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteComputeClustersName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete a cluster (stopped first) or detach an attached one (it keeps running) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patchComputeClustersName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCluster"];
+            };
+        };
+        responses: {
+            /** @description Change a cluster's size, idle time, backend or description (a running one follows) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    putComputeClustersNameState: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClusterState"];
+            };
+        };
+        responses: {
+            /** @description Start or stop a cluster now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClusterModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
