@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tornado.httpclient import HTTPResponse
@@ -38,3 +41,15 @@ def error_of(response: HTTPResponse) -> dict[str, str]:
     assert set(body) == {"error", "message"}
     assert "Traceback" not in body["message"]
     return body
+
+
+async def until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
+    """Await `check()` every 0.1 s until it gives something true (returned), or fail saying `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.1)

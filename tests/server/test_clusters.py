@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from .api_helpers import Api
+from .api_helpers import until as _until
 
 IDLE = 2
 
@@ -35,17 +36,6 @@ def jp_server_config(jp_root_dir: Path) -> dict:
             "compute_interval": 0,
         },
     }
-
-
-async def _until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.2)
 
 
 def _worker_pids(parent: int) -> set[int]:

@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,8 @@ from jupyter_mlws.errors import RunEnded
 from jupyter_mlws.location import resolve_location
 from jupyter_mlws.server import sysmetrics
 from jupyter_mlws.store.factory import open_store
+
+from .api_helpers import until as _until
 
 HOST = socket.gethostname()
 
@@ -67,17 +68,6 @@ def jp_server_config(jp_root_dir, workspace_dir, mlws_traits, kernel_manager_con
 @pytest.fixture
 def services(jp_serverapp):
     return jp_serverapp.web_app.settings["mlws_services"]
-
-
-async def _until(check: Callable[[], Awaitable[Any]], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.1)
 
 
 async def _info(services, run_id: str):
