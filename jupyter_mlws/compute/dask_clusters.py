@@ -83,6 +83,7 @@ def start(definition: ComputeCluster) -> RunningCluster:
     if definition.kind == "attached":
         return attach(definition)
     if definition.factory:
+        _keep_our_environment_clean()  # (the backend's nannies would poison this process too)
         cluster = _factory(definition.factory)(**definition.factory_kwargs)
     else:
         cluster = _local_cluster(definition)

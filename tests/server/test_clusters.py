@@ -232,3 +232,39 @@ async def test_an_attached_scheduler_is_used_and_left_running(api: Api, outside_
 
     assert await asyncio.get_running_loop().run_in_executor(None, still_there) == 1
     assert (await api.call("GET", "/compute/clusters/hpc")).code == 404
+
+
+async def test_another_backend_by_factory_runs_its_scheduler_in_a_process_of_its_own(api: Api) -> None:
+    """A second backend, for real: Dask's SubprocessCluster (scheduler and workers each a process),
+    named by its dotted path with JSON keyword arguments, as dask-jobqueue's would be."""
+    from distributed import Client
+
+    body = {
+        "name": "subprocess-cluster",
+        "min_nodes": 0,
+        "max_nodes": 1,
+        "idle_seconds_before_scaledown": IDLE,
+        "factory": "distributed.deploy.subprocess.SubprocessCluster",
+        "factory_kwargs": {"host": "127.0.0.1", "n_workers": 0, "threads_per_worker": 1, "dashboard_address": None},
+    }
+    await api.json("POST", "/compute/clusters", body, expect=201)
+    started = await api.json("PUT", "/compute/clusters/subprocess-cluster/state", {"state": "running"})
+    port = int(started["address"].rsplit(":", 1)[1])
+    owners = {c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port and c.status == "LISTEN"}
+    assert owners and os.getpid() not in owners, "the scheduler listens from a process of its own"
+    client = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: Client(started["address"], set_as_default=False)
+    )
+    try:
+        answer = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: client.submit(lambda: 6 * 7).result(timeout=60)
+        )
+        assert answer == 42  # a node was added for the work (Dask's adapt on the factory's cluster)
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, client.close)
+    assert (await api.call("DELETE", "/compute/clusters/subprocess-cluster")).code == 204
+
+    def listening() -> bool:
+        return any(c.laddr and c.laddr.port == port and c.status == "LISTEN" for c in psutil.net_connections("tcp"))
+
+    await _until(lambda: _async(lambda: not listening()), 15, "its scheduler process is gone")
