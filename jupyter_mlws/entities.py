@@ -341,6 +341,69 @@ class ComputeEvent:
         }
 
 
+JOB_KINDS = ("command", "notebook", "function", "cell")
+JOB_STATES = ("queued", "running", "completed", "failed", "canceled", "killed")
+JOB_ENDED = ("completed", "failed", "canceled", "killed")
+
+
+@dataclass
+class Job:
+    """A submitted job (issue 15): one entry of the persistent queue, run on a cluster's node as a
+    run per attempt. `state` follows its current run (`queued`, `running`, then `completed`,
+    `failed`, `canceled` or `killed`, with `state_reason` in words); `spec` is what was submitted
+    (argv or notebook or function payload, code snapshot, inputs, environment variables, resources,
+    timeout). `owner` is the dispatcher that took it, `node` the worker it runs on and `pid` its
+    process there. Times are ms since the epoch; `submitted_ns` orders the queue."""
+
+    job_id: str
+    name: str
+    kind: str
+    target: str
+    experiment_id: int
+    run_id: str
+    state: str = "queued"
+    state_reason: str | None = None
+    priority: int = 0
+    attempt: int = 1
+    max_retries: int = 0
+    spec: dict[str, Any] = field(default_factory=dict)
+    owner: str | None = None
+    node: str | None = None
+    pid: int | None = None
+    exit_code: int | None = None
+    cancel_requested: bool = False
+    submitted_ns: int = 0
+    submitted_time: int = 0
+    started_time: int | None = None
+    ended_time: int | None = None
+
+    @property
+    def ended(self) -> bool:
+        """True once the job reached one of its four end states."""
+        return self.state in JOB_ENDED
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able, keyed by field name (REST bodies)."""
+        return {name: (dict(v) if isinstance(v, dict) else v) for name, v in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Job:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["spec"] = dict(known.get("spec") or {})
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class JobLogChunk:
+    """Output a job printed: `cursor` is the value to pass as `since` to read what follows."""
+
+    cursor: int
+    attempt: int
+    stream: str
+    text: str
+    time_ms: int
+
+
 # The registry's and endpoints' types live in model_entities.py; they are part of this module's names.
 from .model_entities import ENDPOINT_STATES as ENDPOINT_STATES  # noqa: E402
 from .model_entities import Deployment as Deployment  # noqa: E402

@@ -46,8 +46,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter, NotFound
-from ..paths import resolve_under, safe_relative_path
-from ..store.atomic_write import CHUNK_SIZE, StagedFile, hash_stream
+from ..store.atomic_write import hash_stream
+from ..store.snapshot_files import HISTORY, MANIFEST, read_manifest, restore_files
 from .replay import history_script
 from .snapshot_walk import (
     DEFAULT_IGNORES,
@@ -82,8 +82,6 @@ __all__ = [
     "take_snapshot",
 ]
 
-MANIFEST = "snapshot/manifest.json"
-HISTORY = "snapshot/history.py"
 WARNING_TAG = "mlws.snapshot.warning"
 #: A file modified this recently is hashed again next time instead of trusting its stat stamp.
 RACY_SECONDS = 2.0
@@ -226,28 +224,7 @@ def restore_snapshot(run: Run, dest: str | os.PathLike[str]) -> Path:
     Existing files of the same names are replaced. When the snapshot itself has a ``history.py`` at
     its top, the replay script is written as ``mlws_history.py`` instead.
     """
-    manifest = _manifest(run)
-    if manifest.get("skipped"):
-        raise NotFound(
-            f"Run {run.id} has no code snapshot: {manifest['skipped']} Its execution history is "
-            f"still there: run.download_artifacts({HISTORY!r}, dest)."
-        )
-    store = run.workspace.artifact_store
-    dest_root = Path(dest).expanduser().absolute()
-    dest_root.mkdir(parents=True, exist_ok=True)
-    paths = set()
-    for entry in manifest.get("files") or []:
-        rel, digest = entry.get("path"), entry.get("sha256")
-        if not isinstance(rel, str) or not isinstance(digest, str):
-            raise InvalidParameter(f"Run {run.id}'s snapshot manifest has a malformed entry: {entry!r:.200}")
-        target = resolve_under(dest_root, rel, follow_final_link=False)
-        paths.add(safe_relative_path(rel))
-        with store.open_blob(digest) as source:
-            _write_verified(target, source, rel, digest)
-    history_name = "mlws_history.py" if "history.py" in paths else "history.py"
-    with store.open(run.id, HISTORY) as source:
-        _write_verified(resolve_under(dest_root, history_name, follow_final_link=False), source, history_name)
-    return dest_root
+    return restore_files(run.workspace.artifact_store, run.id, dest, _manifest(run))
 
 
 # ----- storing -----------------------------------------------------------------------------------
@@ -307,24 +284,4 @@ def _open_file(path: str) -> IO[bytes]:
 
 def _manifest(run: Run) -> dict[str, Any]:
     run.workspace.settle(run.id)  # read your writes: wait for this run's pending finalizer work
-    try:
-        with run.workspace.artifact_store.open(run.id, MANIFEST) as handle:
-            manifest = json.loads(handle.read().decode("utf-8"))
-    except NotFound:
-        raise NotFound(
-            f"Run {run.id} has no code snapshot (it ran with --no-snapshot, or not through %%mlrun)."
-        ) from None
-    if not isinstance(manifest, dict):
-        raise InvalidParameter(f"Run {run.id}'s snapshot manifest is not a JSON object.")
-    return manifest
-
-
-def _write_verified(target: Path, source: IO[bytes], rel: str, expected: str | None = None) -> None:
-    """Stream into `target` atomically; with `expected`, bytes that hash otherwise are refused."""
-    staged = StagedFile(target.parent, rel)
-    try:
-        while chunk := source.read(CHUNK_SIZE):
-            staged.write(chunk)
-        staged.commit(target, expected)
-    finally:
-        staged.abort()
+    return read_manifest(run.workspace.artifact_store, run.id)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..store.base import MetadataStore
     from .compute import Compute
     from .endpoints import Endpoints
+    from .jobs import Jobs
     from .models import Models
 
 DEFAULT_EXPERIMENT = "Default"
@@ -307,6 +308,13 @@ class Workspace:
         from .endpoints import Endpoints
 
         return Endpoints(self)
+
+    @functools.cached_property
+    def jobs(self) -> Jobs:
+        """Jobs on training clusters (`ws.jobs.submit(command=[...], target="cpu-cluster")`)."""
+        from .jobs import Jobs
+
+        return Jobs(self)
 
     def settle(self, run_id: str | None = None, timeout: float = 60.0) -> bool:
         """Wait until this process's background work for `run_id` (or every run) is done.

@@ -69,6 +69,11 @@ class RunningCluster:
         """Worker address -> tasks it is processing now (every worker the scheduler knows)."""
         return {address: len(tasks) for address, tasks in self.client().processing().items()}
 
+    def declares_resources(self) -> bool:
+        """True when some worker declares Dask resources (jobs then ask for CPU/GPU/MEMORY)."""
+        workers = self.client().scheduler_info().get("workers", {})
+        return any((w or {}).get("resources") for w in workers.values())
+
     def stop(self) -> None:
         """Close our client; close the cluster only when we started it."""
         client, self._client = self._client, None

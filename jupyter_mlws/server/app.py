@@ -161,6 +161,7 @@ class MLWorkspaceApp(ExtensionApp):
     compute: ComputeManager | None = None
     endpoint_manager: Any = None
     clusters: Any = None
+    jobs: Any = None
 
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
@@ -252,6 +253,28 @@ class MLWorkspaceApp(ExtensionApp):
         self.settings["mlws_clusters"] = service
         serverapp.web_app.settings["mlws_clusters"] = service
         await service.start()
+        from .jobs import JobService
+
+        jobs = JobService(self.services, service, self._node_workspace(serverapp), log=self.log)
+        await jobs.start()
+        self.jobs = jobs
+        self.settings["mlws_jobs"] = jobs
+        serverapp.web_app.settings["mlws_jobs"] = jobs
+
+    def _node_workspace(self, serverapp: Any) -> dict[str, Any]:
+        """How a job's node reaches this workspace: its stores on this machine, else this server."""
+        where: dict[str, Any] = {
+            "store_url": self.location.store_url,
+            "artifact_url": self.location.artifact_url,
+        }
+        try:
+            where["url"] = serverapp.connection_url
+            token = getattr(serverapp.identity_provider, "token", "") or ""
+            if token:
+                where["token"] = token
+        except Exception:  # a server without a URL yet: nodes then use the stores only
+            pass
+        return where
 
     async def _start_endpoints(self, serverapp: Any) -> None:
         from ..serving.manager import EndpointManager
@@ -278,6 +301,9 @@ class MLWorkspaceApp(ExtensionApp):
             if self.endpoint_manager is not None:
                 manager, self.endpoint_manager = self.endpoint_manager, None
                 await self.services.run(manager.stop)  # replicas end before anything else stops
+            if self.jobs is not None:
+                jobs, self.jobs = self.jobs, None
+                await jobs.stop()  # running jobs are recorded before their nodes go
             if self.clusters is not None:
                 clusters, self.clusters = self.clusters, None
                 await clusters.stop()  # its worker processes end with the server

@@ -25,6 +25,8 @@ The supervisor ends a `running` run `killed`, with the reason, when:
 - **A kernel of another host** (a team workspace: servers on several machines
   share one database) is left to the server on that host, which sees its
   process; no lease applies to it here.
+- **A job's run** (`source_kind` "job") is left to the job dispatcher, which sees its node in
+  the Dask cluster and records "node lost" (`jobs/dispatcher.py`).
 - **Kernel events of this server** end that kernel's runs (matched by
   `RunInfo.kernel_id`) at once:
   * REST/session shutdown and restart: `MappingKernelManager.shutdown_kernel`
@@ -179,6 +181,8 @@ class RunSupervisor:
         return found
 
     def _verdict(self, info: RunInfo, at_start: bool, now_ms: int, now: float) -> str | None:
+        if info.source_kind == "job":
+            return None  # a job's run: its dispatcher sees the node (jobs/dispatcher.py)
         if info.host == self.host and info.pid is not None and info.pid > 0:
             state = pid_state(info.pid, info.start_time)
             if state == "gone":

@@ -34,6 +34,8 @@ from ..entities import (
     ComputeEvent,
     ComputeInstance,
     Experiment,
+    Job,
+    JobLogChunk,
     Metric,
     MetricSeries,
     RunInfo,
@@ -279,6 +281,46 @@ class MetadataStore(RegistryStore, ABC):
         limit: int = 100,
     ) -> list[ComputeEvent]:
         """Compute events matching every filter, newest first (`after_id`: only later ones)."""
+
+    # ----- jobs (issue 15; the persistent queue of jobs/) ----------------------------------------
+    @abstractmethod
+    def create_job(self, job: Job) -> Job:
+        """Queue a new job (sets `submitted_ns` and `submitted_time`); `AlreadyExists` for a known id."""
+
+    @abstractmethod
+    def get_job(self, job_id: str) -> Job:
+        """The job `job_id`, or `NotFound`."""
+
+    @abstractmethod
+    def list_jobs(
+        self, states: Sequence[str] | None = None, target: str | None = None, limit: int = 500
+    ) -> list[Job]:
+        """Jobs in any of `states` on `target` (None: all), newest first."""
+
+    @abstractmethod
+    def update_job(self, job_id: str, expect: Mapping[str, Any] | None = None, **changes: Any) -> Job:
+        """Change fields of job `job_id` when its fields still equal `expect` (compare-and-set),
+        else `Conflict`; `NotFound` when missing."""
+
+    @abstractmethod
+    def append_job_logs(self, job_id: str, chunks: Sequence[Sequence[Any]]) -> int:
+        """Append (attempt, stream, text, time_ms) chunks to the job's live output."""
+
+    @abstractmethod
+    def job_logs(self, job_id: str, since: int = 0, limit: int = 5000) -> list[JobLogChunk]:
+        """The job's output chunks after cursor `since`, oldest first."""
+
+    @abstractmethod
+    def beat_job_dispatcher(self, dispatcher_id: str, kind: str) -> None:
+        """Record that dispatcher `dispatcher_id` (kind "server" or "process") is alive now."""
+
+    @abstractmethod
+    def job_dispatchers(self, max_age_ms: int | None = None) -> list[tuple[str, str, int]]:
+        """(id, kind, heartbeat ms) of the dispatchers seen within `max_age_ms` (None: all)."""
+
+    @abstractmethod
+    def drop_job_dispatcher(self, dispatcher_id: str) -> None:
+        """Forget a dispatcher that stopped."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

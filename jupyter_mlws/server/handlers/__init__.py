@@ -30,6 +30,7 @@ from .endpoints import (
 from .executions import ExecutionsHandler
 from .experiments import ExperimentHandler, ExperimentsHandler
 from .info import InfoHandler, OpenAPIHandler, UnknownResourceHandler
+from .jobs import JobCancelHandler, JobHandler, JobListHandler, JobLogsHandler
 from .metrics import BatchHandler, HeartbeatHandler, MetricHistoryHandler
 from .models import (
     AliasHandler,
@@ -64,6 +65,10 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/compute/clusters", ClusterListHandler),
         (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)", ClusterHandler),
         (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/state", ClusterStateHandler),
+        (f"{API_PREFIX}/jobs", JobListHandler),
+        (f"{API_PREFIX}/jobs/(?P<job_id>[^/]+)", JobHandler),
+        (f"{API_PREFIX}/jobs/(?P<job_id>[^/]+)/cancel", JobCancelHandler),
+        (f"{API_PREFIX}/jobs/(?P<job_id>[^/]+)/logs", JobLogsHandler),
         (f"{API_PREFIX}/compute/kernels", ComputeKernelsHandler),
         (f"{API_PREFIX}/compute/kernels/(?P<kernel_id>[^/]+)/keepalive", KeepAliveHandler),
         (f"{API_PREFIX}/compute/events", ComputeEventsHandler),

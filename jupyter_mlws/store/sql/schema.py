@@ -38,7 +38,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -296,4 +296,62 @@ endpoints = Table(
     Column("created_time", BigInteger, nullable=False),
     Column("updated_time", BigInteger, nullable=False),
     UniqueConstraint("name"),
+)
+
+# Jobs (schema v7, issue 15): the persistent queue. A job is a run per attempt (`run_id`: the
+# current attempt's run); `spec` is the submitted definition (JSON: command or notebook or
+# function payload, code snapshot run, inputs, environment variables, resources, timeout);
+# `submitted_ns` orders the queue (FIFO within priority). `owner` is the dispatcher that took the
+# job (a row of `job_dispatchers`, whose heartbeat says it is alive).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("experiment_id", Integer, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("state_reason", Text, nullable=True),
+    Column("priority", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("max_retries", Integer, nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("owner", String(256), nullable=True),
+    Column("node", String(256), nullable=True),
+    Column("pid", Integer, nullable=True),
+    Column("exit_code", Integer, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("submitted_ns", BigInteger, nullable=False),
+    Column("submitted_time", BigInteger, nullable=False),
+    Column("started_time", BigInteger, nullable=True),
+    Column("ended_time", BigInteger, nullable=True),
+    UniqueConstraint("job_id"),
+    Index(None, "state", "priority", "submitted_ns"),
+)
+
+# A job's output as it is printed: chunks in arrival order; `id` is the `since` cursor.
+job_logs = Table(
+    "job_logs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("stream", String(8), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Index(None, "job_id", "id"),
+)
+
+# The processes that dispatch jobs (a Jupyter server, or a script with no server to hand its jobs
+# to): a heartbeat every few seconds; a job whose owner's heartbeat lapsed is taken over.
+job_dispatchers = Table(
+    "job_dispatchers",
+    metadata,
+    Column("id", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("heartbeat", BigInteger, nullable=False),
+    PrimaryKeyConstraint("id"),
 )

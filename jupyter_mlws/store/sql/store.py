@@ -36,6 +36,7 @@ from .compute import SqlComputeMixin
 from .endpoints import SqlEndpointMixin
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
 from .gate import WriteGate
+from .jobs import SqlJobMixin
 from .migrate import ensure_schema
 from .registry import SqlRegistryMixin
 from .runs import SqlRunMixin
@@ -50,7 +51,13 @@ def _experiment(row: Sequence[Any]) -> Experiment:
 
 
 class SqlStore(
-    SqlRunMixin, SqlComputeMixin, SqlClusterMixin, SqlRegistryMixin, SqlEndpointMixin, MetadataStore
+    SqlRunMixin,
+    SqlComputeMixin,
+    SqlClusterMixin,
+    SqlJobMixin,
+    SqlRegistryMixin,
+    SqlEndpointMixin,
+    MetadataStore,
 ):
     """The SQL metadata store; see the module docstring and `MetadataStore` for the contract."""
 

@@ -325,6 +325,77 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mlws/api/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List jobs, newest first */
+        get: operations["getJobs"];
+        put?: never;
+        /** Queue a job (built by the client: its run, snapshot and payload already stored) */
+        post: operations["postJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/jobs/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job */
+        get: operations["getJobsJobId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a job when its fields still equal `expect` (nodes, cancel_requested) */
+        patch: operations["patchJobsJobId"];
+        trace?: never;
+    };
+    "/mlws/api/v1/jobs/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a job */
+        post: operations["postJobsJobIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/jobs/{job_id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A job's output after the `since` cursor */
+        get: operations["getJobsJobIdLogs"];
+        put?: never;
+        /** Append output to a job's log (its node) */
+        post: operations["postJobsJobIdLogs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/models": {
         parameters: {
             query?: never;
@@ -563,6 +634,24 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AppendLogs */
+        AppendLogs: {
+            /**
+             * Chunks
+             * @description (attempt, stream, text, time_ms) in order.
+             */
+            chunks: [
+                number,
+                string,
+                string,
+                number
+            ][];
+        };
+        /** Appended */
+        Appended: {
+            /** Appended */
+            appended: number;
+        };
         /**
          * ArtifactInfo
          * @description One recorded artifact.
@@ -624,6 +713,14 @@ export interface components {
              * @description Size in bytes.
              */
             size: number;
+        };
+        /** CancelBody */
+        CancelBody: {
+            /**
+             * Wait
+             * @default false
+             */
+            wait: boolean;
         };
         /** ClusterList */
         ClusterList: {
@@ -1474,6 +1571,108 @@ export interface components {
              */
             status: string;
         };
+        /**
+         * JobChange
+         * @description Fields to change, applied only when the job's fields still equal `expect`.
+         */
+        JobChange: {
+            /**
+             * Expect
+             * @default null
+             */
+            expect: {
+                [key: string]: unknown;
+            } | null;
+            /** Changes */
+            changes: {
+                [key: string]: unknown;
+            };
+        };
+        /** JobList */
+        JobList: {
+            /** Jobs */
+            jobs: components["schemas"]["JobModel"][];
+        };
+        /**
+         * JobModel
+         * @description A job of the queue: its state, attempt, node and run.
+         */
+        JobModel: {
+            /** Job Id */
+            job_id: string;
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @description command, notebook, function or cell.
+             */
+            kind: string;
+            /** Target */
+            target: string;
+            /** Experiment Id */
+            experiment_id: number;
+            /**
+             * Run Id
+             * @description The run of the current attempt.
+             */
+            run_id: string;
+            /**
+             * State
+             * @description queued, running, completed, failed, canceled or killed.
+             */
+            state: string;
+            /**
+             * State Reason
+             * @default null
+             */
+            state_reason: string | null;
+            /** Priority */
+            priority: number;
+            /** Attempt */
+            attempt: number;
+            /** Max Retries */
+            max_retries: number;
+            /** Spec */
+            spec: {
+                [key: string]: unknown;
+            };
+            /**
+             * Owner
+             * @default null
+             */
+            owner: string | null;
+            /**
+             * Node
+             * @default null
+             */
+            node: string | null;
+            /**
+             * Pid
+             * @default null
+             */
+            pid: number | null;
+            /**
+             * Exit Code
+             * @default null
+             */
+            exit_code: number | null;
+            /** Cancel Requested */
+            cancel_requested: boolean;
+            /** Submitted Ns */
+            submitted_ns: number;
+            /** Submitted Time */
+            submitted_time: number;
+            /**
+             * Started Time
+             * @default null
+             */
+            started_time: number | null;
+            /**
+             * Ended Time
+             * @default null
+             */
+            ended_time: number | null;
+        };
         /** KeepAlive */
         KeepAlive: {
             /** Kernel Id */
@@ -1598,6 +1797,29 @@ export interface components {
              * @default null
              */
             taken_ms: number | null;
+        };
+        /** LogChunkModel */
+        LogChunkModel: {
+            /** Cursor */
+            cursor: number;
+            /** Attempt */
+            attempt: number;
+            /** Stream */
+            stream: string;
+            /** Text */
+            text: string;
+            /** Time Ms */
+            time_ms: number;
+        };
+        /** LogChunks */
+        LogChunks: {
+            /** Chunks */
+            chunks: components["schemas"]["LogChunkModel"][];
+            /**
+             * Cursor
+             * @description Pass as `since` to read what follows.
+             */
+            cursor: number;
         };
         /**
          * MetricColumns
@@ -1752,6 +1974,38 @@ export interface components {
              * @description Milliseconds since the Unix epoch (UTC).
              */
             created_time: number;
+        };
+        /**
+         * NewJob
+         * @description A job as `ws.jobs.submit` builds it (its run, snapshot and payload already stored).
+         */
+        NewJob: {
+            /** Job Id */
+            job_id: string;
+            /** Name */
+            name: string;
+            /** Kind */
+            kind: string;
+            /** Target */
+            target: string;
+            /** Experiment Id */
+            experiment_id: number;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Priority
+             * @default 0
+             */
+            priority: number;
+            /**
+             * Max Retries
+             * @default 0
+             */
+            max_retries: number;
+            /** Spec */
+            spec: {
+                [key: string]: unknown;
+            };
         };
         /** NodeSize */
         NodeSize: {
@@ -4168,6 +4422,365 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getJobs: {
+        parameters: {
+            query?: {
+                state?: string | null;
+                target?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List jobs, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewJob"];
+            };
+        };
+        responses: {
+            /** @description Queue a job (built by the client: its run, snapshot and payload already stored) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getJobsJobId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patchJobsJobId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobChange"];
+            };
+        };
+        responses: {
+            /** @description Change a job when its fields still equal `expect` (nodes, cancel_requested) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postJobsJobIdCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelBody"];
+            };
+        };
+        responses: {
+            /** @description Cancel a job */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getJobsJobIdLogs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A job's output after the `since` cursor */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogChunks"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postJobsJobIdLogs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AppendLogs"];
+            };
+        };
+        responses: {
+            /** @description Append output to a job's log (its node) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Appended"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
