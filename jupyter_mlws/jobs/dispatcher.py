@@ -4,10 +4,15 @@ Who runs one: the Jupyter server (for every job of its workspace, `server/jobs.p
 that submits jobs to a local workspace while no server dispatches for it (a script, a CI job,
 a notebook with no server: `client/jobs.py` starts one in that process, as endpoints do).
 
-What Dask does and what we add. Dask schedules: every queued job becomes one Dask task
+What Dask does and what we add. Dask schedules: a job becomes one Dask task
 (`jobs/node.py:run_job`) submitted with the job's priority and worker resources (`CPU`, `GPU`,
-`MEMORY`), so Dask places it on a node with room, and its adaptive scaling sees the waiting task
-and adds nodes. We add what Dask lacks: the queue outlives the process (the `jobs` table), a
+`MEMORY`), so Dask places it on a node with room, and its adaptive scaling sees the waiting tasks
+and adds nodes. We keep the queue: a job is handed to Dask only while the jobs in flight on its
+cluster fit the cluster at its largest (`max_nodes` x node CPUs; for another backend or an
+attached scheduler, the CPUs its workers have) — enough for Dask to scale up to the maximum,
+never so many that Dask's per-worker queues would reorder them. So the order is ours: priority,
+then FIFO, and a job submitted with a higher priority overtakes those still waiting. We also add
+what Dask lacks: the queue outlives the process (the `jobs` table), a
 cancel that kills the job's processes (`Client.run(kill_job)` on its node), node loss recorded
 on the run and retried by `max_retries`, and ownership, so a restarted server takes over the
 queue of the one before.
@@ -54,6 +59,7 @@ class _Task:
     attempt: int
     future: Any
     target: str
+    units: float
 
 
 class JobDispatcher:
@@ -138,15 +144,18 @@ class JobDispatcher:
         live = {d for d, _, _ in self.store.job_dispatchers(LEASE_MS)} | {self.id}
         servers_alive = any(kind == "server" for _, kind, _ in self.store.job_dispatchers(LEASE_MS))
         queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: (-j.priority, j.submitted_ns))
+        full: set[str] = set()
         for job in queued:
             if job.owner != self.id:
                 job = self._take(job, live, servers_alive)
                 if job is None:
                     continue
+            task = self.tasks.get(job.job_id)
             if job.cancel_requested:
                 self._cancel_queued(job)
-            elif self.tasks.get(job.job_id) is None or self.tasks[job.job_id].attempt != job.attempt:
-                self._dispatch(job)
+            elif (task is None or task.attempt != job.attempt) and job.target not in full:
+                if not self._dispatch(job):
+                    full.add(job.target)  # the head of this target's queue waits; so do the rest
         workers: dict[str, set[str] | None] = {}
         for job in jobs:
             if job.state != "running":
@@ -193,7 +202,8 @@ class JobDispatcher:
             "workspace": self.where,
         }
 
-    def _dispatch(self, job: Job) -> None:
+    def _dispatch(self, job: Job) -> bool:
+        """Hand the job to Dask when its cluster has room for it; False when it must wait."""
         from . import node
 
         try:
@@ -201,10 +211,16 @@ class JobDispatcher:
             client = running.client()
         except NotFound as err:
             self._end(job, "failed", f"target {job.target!r} is gone: {err}")
-            return
+            return True
         except Exception as err:
             log.warning("mlws: cluster %s cannot take job %s now: %s", job.target, job.job_id, err)
-            return
+            return False
+        units = _units(job)
+        in_flight = sum(
+            t.units for t in self.tasks.values() if t.target == job.target and not t.future.done()
+        )
+        if in_flight + units > _capacity(running):
+            return False
         resources = _resources(job.spec.get("resources") or {}, running)
         future = client.submit(
             node.run_job,
@@ -214,7 +230,9 @@ class JobDispatcher:
             priority=job.priority,
             pure=False,
         )
-        self.tasks[job.job_id] = _Task(job.attempt, future, job.target)
+        self.tasks[job.job_id] = _Task(job.attempt, future, job.target, units)
+        future.add_done_callback(lambda _: self._wake.set())  # room again: look at the queue now
+        return True
 
     def _workers(self, target: str) -> set[str] | None:
         try:
@@ -354,6 +372,27 @@ class JobDispatcher:
             work()
         except Exception:
             pass
+
+
+def _units(job: Job) -> float:
+    """The CPUs a job holds while it is in flight (a job asking none still takes a slot)."""
+    return max(float((job.spec.get("resources") or {}).get("cpus", 1) or 0), 1.0)
+
+
+def _capacity(running: Any) -> float:
+    """CPUs the cluster can have at once: max_nodes x node CPUs for ours; what the workers have
+    (at least that) for another backend or an attached scheduler."""
+    definition = running.definition
+    if not running.attached and not definition.factory:
+        return float(definition.max_nodes * definition.node_cpus)
+    try:
+        workers = running.client().scheduler_info().get("workers", {})
+        threads = float(sum((w or {}).get("nthreads", 1) for w in workers.values()))
+    except Exception:
+        threads = 0.0
+    if running.attached:
+        return max(threads, 1.0)
+    return max(threads, float(definition.max_nodes * definition.node_cpus))
 
 
 def _resources(asked: dict[str, Any], running: Any) -> dict[str, float]:

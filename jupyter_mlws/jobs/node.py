@@ -347,7 +347,7 @@ def _prepare(workspace: Any, spec: dict[str, Any], folder: Path) -> tuple[list[s
     for name, given in (spec.get("inputs") or {}).items():
         if given.get("uploaded"):
             target = folder / "inputs" / name
-            workspace.artifacts.download(spec["inputs_run"], f"inputs/{name}", target.parent)
+            workspace.artifacts.download(spec["inputs_run"], f"inputs/{name}", folder)
             inputs[name] = str(target / given["file"]) if given.get("file") else str(target)
         else:
             inputs[name] = str(given["uri"])
@@ -375,7 +375,7 @@ def _prepare(workspace: Any, spec: dict[str, Any], folder: Path) -> tuple[list[s
         return argv, env
     child = [sys.executable, "-m", "jupyter_mlws.jobs.child", kind, str(folder)]
     if kind in ("function", "cell"):
-        workspace.artifacts.download(spec["run_id_payload"], "job/payload.pkl", folder / "job")
+        workspace.artifacts.download(spec["run_id_payload"], "job/payload.pkl", folder)
         return child, env
     if kind == "notebook":
         return [*child, spec["notebook"], json.dumps(spec.get("parameters") or {})], env
