@@ -261,6 +261,7 @@ class Jobs:
         experiment: str,
         name: str | None = None,
         tags: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> JobHandle:
         """A notebook cell as a job (`%%mlrun --target`): `source` runs on a node with `variables`."""
         from ..jobs import submit as sub
@@ -282,7 +283,7 @@ class Jobs:
             },
             code=None,
             inputs={},
-            params={},
+            params=dict(params or {}),
             payload=payload,
             priority=0,
             max_retries=0,

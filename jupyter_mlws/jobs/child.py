@@ -16,6 +16,7 @@ Who runs it: `jobs/node.py`, in the job's folder, with `$MLWS_RUN_ID` naming the
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 import traceback
@@ -61,23 +62,30 @@ def _cell(job: Path) -> int:
     namespace = dict(payload.get("variables") or {})
     namespace.setdefault("__name__", "__main__")
     before = {k: id(v) for k, v in namespace.items()}
-    code = compile(payload["source"], "<cell>", "exec")
-    exec(code, namespace)  # the user's own cell, in a process of its own
-    _flush()
+    tree = ast.parse(payload["source"], "<cell>")
+    last = (
+        ast.Expression(tree.body.pop().value) if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    )
+    exec(compile(tree, "<cell>", "exec"), namespace)  # the user's own cell, in a process of its own
+    value = eval(compile(last, "<cell>", "eval"), namespace) if last is not None else None
     back, refused = {}, []
-    for name, value in namespace.items():
-        if name.startswith("_") or (name in before and before[name] == id(value)):
+    for name, assigned in namespace.items():
+        if name.startswith("_") or (name in before and before[name] == id(assigned)):
             continue
-        if type(value).__name__ == "module":
+        if type(assigned).__name__ == "module":
             continue
         try:
-            cloudpickle.dumps(value)
+            cloudpickle.dumps(assigned)
         except Exception as err:
             refused.append(f"{name} ({type(err).__name__})")
             continue
-        back[name] = value
+        back[name] = assigned
+    try:
+        cloudpickle.dumps(value)
+    except Exception:
+        value = repr(value)  # shown in the notebook as text when the object cannot come back
     with open(job / "result.pkl", "wb") as handle:
-        cloudpickle.dump({"variables": back, "not_returned": refused}, handle)
+        cloudpickle.dump({"variables": back, "not_returned": refused, "value": value}, handle)
     return 0
 
 

@@ -89,6 +89,11 @@ class WorkspaceMagics(Magics):
         help="after the cell, log these variables: numbers as metrics, bools and short strings as params",
     )
     @argument("--no-card", action="store_true", help="do not display the run card")
+    @argument(
+        "--target",
+        metavar="CLUSTER",
+        help="run the cell as a job on a node of this cluster (its variables go there and come back)",
+    )
     @output_can_be_silenced
     @cell_magic
     def mlrun(self, line: str, cell: str) -> Any:
@@ -121,6 +126,10 @@ class WorkspaceMagics(Magics):
             log_vars=parse_names(args.log_vars),
             card=not args.no_card,
         )
+        if args.target:
+            from .cell_jobs import run_on_target
+
+            return run_on_target(self.shell, self.session, options, args.target, cell)
         return CellRun(self.shell, self.session, options, line, cell).run()
 
     # ----- %mlws ---------------------------------------------------------------
