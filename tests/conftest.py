@@ -46,5 +46,6 @@ def jp_serverapp(jp_serverapp, jp_asyncio_loop):
     return jp_serverapp
 
 
+from .dask_processes import outside_scheduler  # noqa: E402,F401  (a shared fixture)
 from .live_server import live_server  # noqa: E402,F401  (a shared fixture)
 from .services import postgres_server, postgresql_url, s3_server  # noqa: E402,F401  (shared fixtures)

@@ -372,3 +372,28 @@ def test_a_node_that_reaches_the_workspace_only_through_its_url(ws: Any, project
         assert "through http://127.0.0.1:" in job.logs()
     finally:
         ws.compute.delete_cluster("url-only")
+
+
+def test_a_job_on_an_attached_scheduler_runs_on_its_worker(
+    ws: Any, project: Path, outside_scheduler: str
+) -> None:
+    """Somebody else's Dask cluster (a scheduler and a worker of their own): jobs run there, and the
+    cluster is left as it was."""
+    ws.compute.attach("hpc", address=outside_scheduler)
+    try:
+        job = ws.jobs.submit(
+            command=[sys.executable, "-c", "import os; print('parent', os.getppid())"],
+            target="hpc",
+            experiment="hpc",
+        )
+        job.wait(120)
+        assert job.status == "completed", (job.reason, job.logs())
+        parent = psutil.Process(int(job.logs().split()[-1]))
+        lineage = [" ".join(p.cmdline()) for p in [parent, *parent.parents()]]
+        assert any("dask worker" in line or "/dask worker" in line for line in lineage), lineage
+    finally:
+        ws.compute.detach("hpc")
+    from distributed import Client
+
+    with Client(outside_scheduler, timeout="5s") as client:
+        assert len(client.scheduler_info()["workers"]) == 1, "the attached cluster keeps running"

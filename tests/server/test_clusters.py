@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -166,48 +163,6 @@ async def test_bad_clusters_are_refused_with_the_reason(api: Api) -> None:
     assert (await api.call("POST", "/compute/clusters", {"name": "taken"})).code == 409
 
 
-@pytest.fixture
-def outside_scheduler(tmp_path: Path) -> Iterator[str]:
-    """A Dask scheduler and one worker, each a process of its own on 127.0.0.1 (not ours)."""
-    from tests.lab_server import free_port
-
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    bindir = Path(sys.executable).parent
-    scheduler = subprocess.Popen(
-        [str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    worker = subprocess.Popen(
-        [str(bindir / "dask"), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        from distributed import Client
-
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(address, timeout="2s") as client:
-                    if client.scheduler_info()["workers"]:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the outside scheduler did not come up")
-            time.sleep(0.3)
-        yield address
-    finally:
-        for proc in (worker, scheduler):
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 async def test_an_attached_scheduler_is_used_and_left_running(api: Api, outside_scheduler: str) -> None:
     from distributed import Client
 
@@ -245,12 +200,21 @@ async def test_another_backend_by_factory_runs_its_scheduler_in_a_process_of_its
         "max_nodes": 1,
         "idle_seconds_before_scaledown": IDLE,
         "factory": "distributed.deploy.subprocess.SubprocessCluster",
-        "factory_kwargs": {"host": "127.0.0.1", "n_workers": 0, "threads_per_worker": 1, "dashboard_address": None},
+        "factory_kwargs": {
+            "host": "127.0.0.1",
+            "n_workers": 0,
+            "threads_per_worker": 1,
+            "dashboard_address": None,
+        },
     }
     await api.json("POST", "/compute/clusters", body, expect=201)
     started = await api.json("PUT", "/compute/clusters/subprocess-cluster/state", {"state": "running"})
     port = int(started["address"].rsplit(":", 1)[1])
-    owners = {c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port and c.status == "LISTEN"}
+    owners = {
+        c.pid
+        for c in psutil.net_connections("tcp")
+        if c.laddr and c.laddr.port == port and c.status == "LISTEN"
+    }
     assert owners and os.getpid() not in owners, "the scheduler listens from a process of its own"
     client = await asyncio.get_running_loop().run_in_executor(
         None, lambda: Client(started["address"], set_as_default=False)
@@ -265,6 +229,8 @@ async def test_another_backend_by_factory_runs_its_scheduler_in_a_process_of_its
     assert (await api.call("DELETE", "/compute/clusters/subprocess-cluster")).code == 204
 
     def listening() -> bool:
-        return any(c.laddr and c.laddr.port == port and c.status == "LISTEN" for c in psutil.net_connections("tcp"))
+        return any(
+            c.laddr and c.laddr.port == port and c.status == "LISTEN" for c in psutil.net_connections("tcp")
+        )
 
     await _until(lambda: _async(lambda: not listening()), 15, "its scheduler process is gone")
