@@ -20,6 +20,7 @@ from .compute import (
     ComputeKernelsHandler,
     KeepAliveHandler,
 )
+from .dashboard import DashboardHandler, DashboardSocketHandler
 from .endpoints import (
     EndpointHandler,
     EndpointKeyHandler,
@@ -65,6 +66,8 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/compute/clusters", ClusterListHandler),
         (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)", ClusterHandler),
         (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/state", ClusterStateHandler),
+        (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/dashboard/(?P<page>.+)/ws", DashboardSocketHandler),
+        (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/dashboard/(?P<path>.*)", DashboardHandler),
         (f"{API_PREFIX}/jobs", JobListHandler),
         (f"{API_PREFIX}/jobs/(?P<job_id>[^/]+)", JobHandler),
         (f"{API_PREFIX}/jobs/(?P<job_id>[^/]+)/cancel", JobCancelHandler),

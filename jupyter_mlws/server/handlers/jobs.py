@@ -81,12 +81,31 @@ class NewJob(BaseModel):
     spec: dict[str, Any]
 
 
+class JobFields(BaseModel):
+    """The fields of a job that can change (as its attempts go), each optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
+    state: str | None = None
+    state_reason: str | None = None
+    priority: StrictInt | None = None
+    attempt: StrictInt | None = Field(None, ge=1)
+    max_retries: StrictInt | None = Field(None, ge=0)
+    owner: str | None = Field(None, max_length=256)
+    node: str | None = Field(None, max_length=256)
+    pid: StrictInt | None = Field(None, ge=0, le=2**31 - 1)
+    exit_code: StrictInt | None = Field(None, ge=-(2**31), le=2**31 - 1)
+    cancel_requested: StrictBool | None = None
+    started_time: StrictInt | None = Field(None, ge=0, le=2**62)
+    ended_time: StrictInt | None = Field(None, ge=0, le=2**62)
+
+
 class JobChange(BaseModel):
     """Fields to change, applied only when the job's fields still equal `expect`."""
 
     model_config = ConfigDict(extra="forbid")
-    expect: dict[str, Any] | None = None
-    changes: dict[str, Any]
+    expect: JobFields | None = None
+    changes: JobFields
 
 
 class LogChunkModel(BaseModel):
@@ -174,8 +193,12 @@ class JobHandler(JobsHandler):
     )
     async def patch(self, job_id: str) -> None:
         body = self.parse_body(JobChange)
+        expect = body.expect.model_dump(exclude_unset=True) if body.expect is not None else None
+        changes = body.changes.model_dump(exclude_unset=True)
+        if not changes:
+            raise InvalidParameter("Name at least one field to change in `changes`.")
         store = self.services.store
-        changed = await self.services.run(lambda: store.update_job(job_id, body.expect, **body.changes))
+        changed = await self.services.run(lambda: store.update_job(job_id, expect, **changes))
         self.wake()
         self.write_model(JobModel.of(changed))
 

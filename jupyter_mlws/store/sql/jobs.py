@@ -46,6 +46,12 @@ def _values(job: Job) -> dict[str, Any]:
     return values
 
 
+def _check_expect(expect: Mapping[str, Any] | None) -> None:
+    unknown = set(expect or {}) - set(_COLUMNS)
+    if unknown:
+        raise InvalidParameter(f"cannot compare {', '.join(sorted(unknown))} of a job")
+
+
 def _check_changes(changes: Mapping[str, Any]) -> None:
     fixed = set(changes) & set(_FIXED)
     unknown = set(changes) - set(Job.__dataclass_fields__)
@@ -94,6 +100,7 @@ class SqlJobMixin:
 
     def update_job(self, job_id: str, expect: Mapping[str, Any] | None = None, **changes: Any) -> Job:
         _check_changes(changes)
+        _check_expect(expect)
         values = dict(changes)
         if "spec" in values:
             values["spec"] = json.dumps(values["spec"], sort_keys=True)

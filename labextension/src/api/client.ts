@@ -1,3 +1,4 @@
+import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import {
@@ -17,6 +18,7 @@ import {
   IKeepAlive,
   IKernelUsageList
 } from './computeTypes';
+import { IClusterList, IJob, IJobList, IJobLogs, IJobSearch } from './jobTypes';
 import {
   IDeployBody,
   IDeployedEndpoint,
@@ -29,7 +31,7 @@ import {
   IScoreAnswer,
   KeyName
 } from './registryTypes';
-import { jsonBody, requestJSON, requestRaw, send } from './request';
+import { API_ROOT, jsonBody, requestJSON, requestRaw, send, withQuery } from './request';
 
 export { API_ROOT, MLWorkspaceAPIError } from './request';
 
@@ -76,24 +78,14 @@ export class MLWorkspaceAPI {
 
   /** `GET /runs`: one page of runs, in the order asked for. */
   searchRuns(search: IRunSearch = {}): Promise<IRunPage> {
-    const query = new URLSearchParams();
-    if (search.experimentId !== undefined) {
-      query.append('experiment_id', String(search.experimentId));
-    }
-    if (search.filter) {
-      query.append('filter', search.filter);
-    }
-    for (const entry of search.orderBy ?? []) {
-      query.append('order_by', entry);
-    }
-    if (search.limit !== undefined) {
-      query.append('limit', String(search.limit));
-    }
-    if (search.pageToken) {
-      query.append('page_token', search.pageToken);
-    }
-    const text = query.toString();
-    return this.request<IRunPage>(text ? `runs?${text}` : 'runs');
+    const query = {
+      experiment_id: search.experimentId,
+      filter: search.filter,
+      order_by: search.orderBy,
+      limit: search.limit,
+      page_token: search.pageToken
+    };
+    return this.request<IRunPage>(withQuery('runs', query));
   }
 
   /**
@@ -107,22 +99,14 @@ export class MLWorkspaceAPI {
     key: string,
     options: { maxPoints?: number; since?: number; minStep?: number; maxStep?: number } = {}
   ): Promise<IMetricHistory> {
-    const query = new URLSearchParams();
-    if (options.maxPoints !== undefined) {
-      query.append('max_points', String(Math.max(2, Math.round(options.maxPoints))));
-    }
-    if (options.since !== undefined) {
-      query.append('since', String(options.since));
-    }
-    if (options.minStep !== undefined) {
-      query.append('min_step', String(Math.floor(options.minStep)));
-    }
-    if (options.maxStep !== undefined) {
-      query.append('max_step', String(Math.ceil(options.maxStep)));
-    }
-    const text = query.toString();
+    const query = {
+      max_points: options.maxPoints === undefined ? undefined : Math.max(2, Math.round(options.maxPoints)),
+      since: options.since,
+      min_step: options.minStep === undefined ? undefined : Math.floor(options.minStep),
+      max_step: options.maxStep === undefined ? undefined : Math.ceil(options.maxStep)
+    };
     const endpoint = `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}`;
-    return this.request<IMetricHistory>(text ? `${endpoint}?${text}` : endpoint);
+    return this.request<IMetricHistory>(withQuery(endpoint, query));
   }
 
   /** `GET /runs/{id}/artifacts`: the run's recorded files, sorted by path. */
@@ -162,18 +146,39 @@ export class MLWorkspaceAPI {
 
   /** `GET /compute/events`: recorded compute events, newest first. */
   listComputeEvents(options: { instance?: string; kernelId?: string; limit?: number } = {}): Promise<IComputeEventList> {
-    const query = new URLSearchParams();
-    if (options.instance) {
-      query.append('instance', options.instance);
-    }
-    if (options.kernelId) {
-      query.append('kernel_id', options.kernelId);
-    }
-    if (options.limit !== undefined) {
-      query.append('limit', String(options.limit));
-    }
-    const text = query.toString();
-    return this.request<IComputeEventList>(text ? `compute/events?${text}` : 'compute/events');
+    const query = { instance: options.instance, kernel_id: options.kernelId, limit: options.limit };
+    return this.request<IComputeEventList>(withQuery('compute/events', query));
+  }
+
+  /** `GET /compute/clusters`: training and attached clusters, each with its nodes now. */
+  listClusters(): Promise<IClusterList> {
+    return this.request<IClusterList>('compute/clusters');
+  }
+
+  /**
+   * Where a cluster's Dask dashboard is shown: the server's authenticated
+   * proxy route (never the dashboard's own port, which a remote browser
+   * cannot reach and which has no authentication of its own).
+   */
+  clusterDashboardUrl(name: string): string {
+    const route = `compute/clusters/${encodeURIComponent(name)}/dashboard/status`;
+    return URLExt.join(this.serverSettings.baseUrl, API_ROOT, route);
+  }
+
+  /** `GET /jobs`: jobs newest first, of some states or one target. */
+  listJobs(search: IJobSearch = {}): Promise<IJobList> {
+    const query = { state: search.states?.join(','), target: search.target, limit: search.limit };
+    return this.request<IJobList>(withQuery('jobs', query));
+  }
+
+  /** `POST /jobs/{id}/cancel`: a queued job leaves the queue, a running one is killed. */
+  cancelJob(jobId: string): Promise<IJob> {
+    return this.request<IJob>(`jobs/${encodeURIComponent(jobId)}/cancel`, jsonBody('POST', {}));
+  }
+
+  /** `GET /jobs/{id}/logs`: the job's output stored after cursor `since` (every attempt). */
+  jobLogs(jobId: string, since = 0): Promise<IJobLogs> {
+    return this.request<IJobLogs>(withQuery(`jobs/${encodeURIComponent(jobId)}/logs`, { since }));
   }
 
   /** `GET /models`: the registered models, by name. */

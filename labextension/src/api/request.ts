@@ -33,6 +33,23 @@ export function jsonBody(method: string, body: unknown): RequestInit {
   return { method, body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } };
 }
 
+/** A query parameter's value; an array repeats the parameter, and undefined, null or '' leave it out. */
+export type QueryValue = string | number | null | undefined | readonly string[];
+
+/** `endpoint?a=1&b=x` with the given parameters in order (no `?` when none is left). */
+export function withQuery(endpoint: string, params: Record<string, QueryValue>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined && one !== null && one !== '') {
+        query.append(name, String(one));
+      }
+    }
+  }
+  const text = query.toString();
+  return text ? `${endpoint}?${text}` : endpoint;
+}
+
 /** An answer from the server that was not a success, or no answer at all. */
 export class MLWorkspaceAPIError extends Error {
   constructor(

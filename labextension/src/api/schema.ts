@@ -60,6 +60,24 @@ export interface paths {
         patch: operations["patchComputeClustersName"];
         trace?: never;
     };
+    "/mlws/api/v1/compute/clusters/{name}/dashboard/{path}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A running cluster's Dask dashboard (pages, scripts, styles), relayed from 127.0.0.1 with its status and Content-Type; 'status' is the main page */
+        get: operations["getComputeClustersNameDashboardPath"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** The headers of a dashboard answer (as GET, without the body) */
+        head: operations["headComputeClustersNameDashboardPath"];
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/compute/clusters/{name}/state": {
         parameters: {
             query?: never;
@@ -1576,17 +1594,80 @@ export interface components {
          * @description Fields to change, applied only when the job's fields still equal `expect`.
          */
         JobChange: {
+            /** @default null */
+            expect: components["schemas"]["JobFields"] | null;
+            changes: components["schemas"]["JobFields"];
+        };
+        /**
+         * JobFields
+         * @description The fields of a job that can change (as its attempts go), each optional.
+         */
+        JobFields: {
             /**
-             * Expect
+             * Run Id
              * @default null
              */
-            expect: {
-                [key: string]: unknown;
-            } | null;
-            /** Changes */
-            changes: {
-                [key: string]: unknown;
-            };
+            run_id: string | null;
+            /**
+             * State
+             * @default null
+             */
+            state: string | null;
+            /**
+             * State Reason
+             * @default null
+             */
+            state_reason: string | null;
+            /**
+             * Priority
+             * @default null
+             */
+            priority: number | null;
+            /**
+             * Attempt
+             * @default null
+             */
+            attempt: number | null;
+            /**
+             * Max Retries
+             * @default null
+             */
+            max_retries: number | null;
+            /**
+             * Owner
+             * @default null
+             */
+            owner: string | null;
+            /**
+             * Node
+             * @default null
+             */
+            node: string | null;
+            /**
+             * Pid
+             * @default null
+             */
+            pid: number | null;
+            /**
+             * Exit Code
+             * @default null
+             */
+            exit_code: number | null;
+            /**
+             * Cancel Requested
+             * @default null
+             */
+            cancel_requested: boolean | null;
+            /**
+             * Started Time
+             * @default null
+             */
+            started_time: number | null;
+            /**
+             * Ended Time
+             * @default null
+             */
+            ended_time: number | null;
         };
         /** JobList */
         JobList: {
@@ -3047,6 +3128,140 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getComputeClustersNameDashboardPath: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A running cluster's Dask dashboard (pages, scripts, styles), relayed from 127.0.0.1 with its status and Content-Type; 'status' is the main page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "*/*": string;
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    headComputeClustersNameDashboardPath: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                path: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The headers of a dashboard answer (as GET, without the body) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

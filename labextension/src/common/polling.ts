@@ -1,10 +1,11 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 /**
- * The polling shared by the state objects of the Compute, Models and
- * Endpoints tabs (compute/computeModel.ts, models/modelsModel.ts,
- * endpoints/endpointsModel.ts): a `refresh()` every `POLL_MS` while the tab
- * is the shown tab of a visible panel and the browser tab is visible;
+ * The polling shared by the state objects of the Compute, Jobs, Models and
+ * Endpoints tabs (compute/computeModel.ts, jobs/jobsModel.ts,
+ * models/modelsModel.ts, endpoints/endpointsModel.ts): a `refresh()` every
+ * `POLL_MS` (or the subclass's `pollMs`) while the tab is the shown tab of a
+ * visible panel and the browser tab is visible;
  * failures back off (doubling, up to `MAX_BACKOFF_MS`) and a success returns
  * to the normal pace.
  *
@@ -18,7 +19,9 @@ export const POLL_MS = 2000;
 const MAX_BACKOFF_MS = 30000;
 
 export abstract class PolledState {
-  constructor() {
+  /** `pollMs`: the pace while all goes well (the Jobs tab polls faster than the others). */
+  constructor(protected readonly pollMs: number = POLL_MS) {
+    this._delay = pollMs;
     document.addEventListener('visibilitychange', this._onVisibility);
   }
 
@@ -60,7 +63,7 @@ export abstract class PolledState {
       }
       apply();
       this.error = null;
-      this._delay = POLL_MS;
+      this._delay = this.pollMs;
     } catch (reason) {
       if (ticket !== this._ticket) {
         return;
@@ -102,7 +105,7 @@ export abstract class PolledState {
   };
 
   private _active = false;
-  private _delay = POLL_MS;
+  private _delay: number;
   private _timer: number | null = null;
   private _ticket = 0;
   private _changed = new Signal<PolledState, void>(this);

@@ -2,6 +2,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import { MLWorkspaceAPI } from '../api/client';
 import { IComputeInstance, IComputeInstanceBody } from '../api/computeTypes';
+import { ICluster, IComputeEventRecord } from '../api/jobTypes';
 import { message, PolledState } from '../common/polling';
 
 /**
@@ -18,10 +19,29 @@ import { message, PolledState } from '../common/polling';
  *   `update`, `remove` and `keepAlive`; they never fetch themselves.
  *
  * Decisions:
- * - One request per refresh: `GET /compute/instances` carries each
- *   instance's kernels with their usage, so the kernel rows need no second call.
+ * - One request per refresh for the instances: `GET /compute/instances`
+ *   carries each instance's kernels with their usage, so the kernel rows need
+ *   no second call. The clusters take two more (`GET /compute/clusters`, the
+ *   queued jobs) and one per cluster for its recent node events; a server
+ *   without clusters (a REST-backed one answers 503) shows the instances still,
+ *   with the clusters' error on their own.
  * - Polled as every tab is (common/polling.ts); live events refresh at once in between.
  */
+
+/** The event kinds a cluster card lists: what its nodes did, and why. */
+const NODE_EVENTS = ['node_added', 'node_removed', 'scaled', 'cluster_started', 'cluster_stopped'];
+/** Events read per cluster (its definition events are skipped) and how many are shown. */
+const EVENTS_ASKED = 30;
+const EVENTS_SHOWN = 5;
+
+/** A cluster as the Compute tab shows it. */
+export interface IClusterView {
+  cluster: ICluster;
+  /** Jobs waiting in the queue for this cluster. */
+  queued: number;
+  /** The newest node events first. */
+  events: IComputeEventRecord[];
+}
 
 export class ComputeModel extends PolledState {
   constructor(readonly api: MLWorkspaceAPI) {
@@ -35,15 +55,51 @@ export class ComputeModel extends PolledState {
 
   /** Instances by name, or null before the first answer. */
   instances: IComputeInstance[] | null = null;
+  /** Clusters with their queue and recent node events, or null before the first answer. */
+  clusters: IClusterView[] | null = null;
+  /** Why the clusters could not be read, or null. */
+  clustersError: string | null = null;
+
+  /** Where a cluster's Dask dashboard is shown (through the server, authenticated). */
+  dashboardUrl(name: string): string {
+    return this.api.clusterDashboardUrl(name);
+  }
+
   /** Errors of the last delete or keep-alive, by instance name or kernel id (shown next to them). */
   itemErrors = new Map<string, string>();
 
   /** One request: `GET /compute/instances` carries each instance's kernels with their usage. */
   protected async load(): Promise<() => void> {
-    const list = await this.api.listComputeInstances();
+    const [list, clusters] = await Promise.all([this.api.listComputeInstances(), this._loadClusters()]);
     return () => {
       this.instances = list.instances;
+      if (typeof clusters === 'string') {
+        this.clustersError = clusters;
+      } else {
+        this.clusters = clusters;
+        this.clustersError = null;
+      }
     };
+  }
+
+  /** The clusters with their queue and node events, or the error's message. */
+  private async _loadClusters(): Promise<IClusterView[] | string> {
+    try {
+      const [{ clusters }, { jobs }] = await Promise.all([
+        this.api.listClusters(),
+        this.api.listJobs({ states: ['queued'], limit: 10000 })
+      ]);
+      const events = await Promise.all(
+        clusters.map(c => this.api.listComputeEvents({ instance: c.name, limit: EVENTS_ASKED }))
+      );
+      return clusters.map((cluster, i) => ({
+        cluster,
+        queued: jobs.filter(j => j.target === cluster.name).length,
+        events: events[i].events.filter(e => NODE_EVENTS.includes(e.kind)).slice(0, EVENTS_SHOWN)
+      }));
+    } catch (reason) {
+      return message(reason);
+    }
   }
 
   /** `POST /compute/instances`; rejects with the server's message (the form shows it). */

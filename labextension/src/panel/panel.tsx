@@ -3,10 +3,13 @@ import * as React from 'react';
 
 import { IRunEvent } from '../api/types';
 import { workspaceIcon } from '../common/icons';
+import { ClustersSection } from '../compute/clusters';
 import { ComputeView } from '../compute/compute';
 import { ComputeModel } from '../compute/computeModel';
 import { EndpointsView } from '../endpoints/endpoints';
 import { EndpointsTabModel } from '../endpoints/endpointsModel';
+import { JobsView } from '../jobs/jobs';
+import { JobsModel } from '../jobs/jobsModel';
 import { ILineageActions, ModelsView } from '../models/models';
 import { ModelsTabModel } from '../models/modelsModel';
 import { WorkspaceBrowser } from '../runs/browser';
@@ -29,12 +32,13 @@ export interface IPanelActions {
 }
 
 /**
- * The "ML Workspace" panel in the left sidebar, with four tabs:
+ * The "ML Workspace" panel in the left sidebar, with five tabs:
  * - Experiments: the workspace browser (experiments, then an experiment's
  *   runs table, live), the workspace summary and the live activity. Runs and
  *   comparisons open in the main area.
  * - Compute: the compute instances and their running kernels (compute/compute.tsx),
- *   polled only while that tab of a visible panel is shown.
+ *   then the clusters with their nodes, queue and node events (compute/clusters.tsx).
+ * - Jobs: the job queue, running and recent jobs, a live log tail, cancel (jobs/jobs.tsx).
  * - Models: the model registry (models/models.tsx): versions, aliases, lineage.
  * - Endpoints: the scoring endpoints (endpoints/endpoints.tsx): state, traffic, keys, Try it.
  * Each tab's state object polls only while its tab of a visible panel is shown.
@@ -52,6 +56,7 @@ export class WorkspacePanel extends ReactWidget {
     this.browser = new BrowserModel(_workspace);
     this.browser.changed.connect(() => this.update(), this);
     this.compute = new ComputeModel(_workspace.api);
+    this.jobs = new JobsModel(_workspace.api);
     this.models = new ModelsTabModel(_workspace.api);
     this.endpoints = new EndpointsTabModel(_workspace.api);
     _workspace.runEvents.connect(this._onRunEvent, this);
@@ -62,6 +67,9 @@ export class WorkspacePanel extends ReactWidget {
 
   /** The compute instances of the Compute tab (live compute events refresh it, see compute/computeEvents.ts). */
   readonly compute: ComputeModel;
+
+  /** The jobs of the Jobs tab. */
+  readonly jobs: JobsModel;
 
   /** The registered models of the Models tab. */
   readonly models: ModelsTabModel;
@@ -90,6 +98,7 @@ export class WorkspacePanel extends ReactWidget {
     this._workspace.runEvents.disconnect(this._onRunEvent, this);
     this.browser.dispose();
     this.compute.dispose();
+    this.jobs.dispose();
     this.models.dispose();
     this.endpoints.dispose();
     super.dispose();
@@ -97,6 +106,7 @@ export class WorkspacePanel extends ReactWidget {
 
   private _syncPolling(): void {
     this.compute.setActive(this.isVisible && this._tab === 'compute');
+    this.jobs.setActive(this.isVisible && this._tab === 'jobs');
     this.models.setActive(this.isVisible && this._tab === 'models');
     this.endpoints.setActive(this.isVisible && this._tab === 'endpoints');
   }
@@ -161,7 +171,22 @@ export class WorkspacePanel extends ReactWidget {
       case 'compute':
         return (
           <div role="tabpanel" id="mlws-tabpanel-compute" key="compute">
-            <UseSignal signal={this.compute.changed}>{() => <ComputeView model={this.compute} />}</UseSignal>
+            <UseSignal signal={this.compute.changed}>
+              {() => (
+                <>
+                  <ComputeView model={this.compute} />
+                  <ClustersSection model={this.compute} />
+                </>
+              )}
+            </UseSignal>
+          </div>
+        );
+      case 'jobs':
+        return (
+          <div role="tabpanel" id="mlws-tabpanel-jobs" key="jobs">
+            <UseSignal signal={this.jobs.changed}>
+              {() => <JobsView model={this.jobs} onOpenRun={this._actions.openRun} />}
+            </UseSignal>
           </div>
         );
       case 'models':

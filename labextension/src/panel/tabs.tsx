@@ -1,11 +1,12 @@
 import * as React from 'react';
 
 /** The panel's tabs. */
-export type PanelTab = 'experiments' | 'compute' | 'models' | 'endpoints';
+export type PanelTab = 'experiments' | 'compute' | 'jobs' | 'models' | 'endpoints';
 
 const TABS: [PanelTab, string][] = [
   ['experiments', 'Experiments'],
   ['compute', 'Compute'],
+  ['jobs', 'Jobs'],
   ['models', 'Models'],
   ['endpoints', 'Endpoints']
 ];

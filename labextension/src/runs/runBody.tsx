@@ -1,6 +1,7 @@
 import * as React from 'react';
 
 import { IArtifactInfo, IRunModel } from '../api/types';
+import { JobRunLog } from '../jobs/jobRunLog';
 import { IMLWorkspace } from '../tokens';
 import { Artifacts, LOG_LINES, useArtifactText } from './runartifacts';
 import { Charts } from './runcharts';
@@ -34,6 +35,8 @@ export function RunBody({ workspace, run }: { workspace: IMLWorkspace; run: IRun
     return () => window.clearInterval(timer);
   }, [running]);
   const has = (path: string) => artifacts.some(a => a.path === path);
+  // A job's run shows the job's own output, live (jobs/jobRunLog.tsx).
+  const jobId = run.tags?.['mlws.job.id'];
   const log = useArtifactText(workspace, run.run_id, 'logs/output.txt', has('logs/output.txt'), `${tick}/${run.status}`);
   const cell = useArtifactText(workspace, run.run_id, 'code/cell.py', has('code/cell.py'), run.status);
   const history = useArtifactText(workspace, run.run_id, 'snapshot/history.py', has('snapshot/history.py'), run.status);
@@ -42,7 +45,14 @@ export function RunBody({ workspace, run }: { workspace: IMLWorkspace; run: IRun
       <Charts workspace={workspace} run={run} />
       <section className="jp-mlws-run-section" aria-label="Log">
         <h4>Log</h4>
-        {log === null ? (
+        {jobId ? (
+          <JobRunLog
+            api={workspace.api}
+            jobId={jobId}
+            attempt={Number(run.tags?.['mlws.job.attempt'] ?? 1)}
+            live={running}
+          />
+        ) : log === null ? (
           <p className="jp-mlws-muted">No log.</p>
         ) : (
           <pre className="jp-mlws-code jp-mlws-log">{lastLines(log, LOG_LINES)}</pre>
