@@ -10,6 +10,7 @@ Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
                                                     training clusters on Dask (cli/clusters.py)
     jupyter mlws models list|show|register|alias|unalias|delete   the model registry (cli/models.py)
     jupyter mlws endpoints list|show|deploy|delete|keys|serve     scoring endpoints (cli/endpoints.py)
+    jupyter mlws jobs submit|list|show|logs [-f]|cancel     jobs on training clusters (cli/jobs.py)
     jupyter mlws sync                               send what a workspace URL's clients spooled (cli/sync.py)
 
 `--workspace W` (any command) overrides `$MLWS_WORKSPACE`. A domain error
@@ -27,6 +28,7 @@ from ..errors import MLWSError
 from .clusters import add_cluster_commands
 from .compute import add_compute_commands
 from .endpoints import add_endpoint_commands
+from .jobs import add_job_commands
 from .models import add_model_commands
 from .runs import add_run_commands
 from .sync import add_sync_commands
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(sub)
     add_endpoint_commands(sub)
     add_sync_commands(sub)
+    add_job_commands(sub)
     return parser
 
 

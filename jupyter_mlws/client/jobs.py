@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 _dispatchers: dict[str, JobDispatcher] = {}
 _clusters: dict[str, Any] = {}
+_stores: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
@@ -124,7 +125,10 @@ class JobHandle:
         return self.record.state
 
     def cancel(self, wait: float = 5.0) -> JobHandle:
-        """Cancel: a queued job leaves the queue; a running one's processes are killed on its node."""
+        """Cancel: a queued job leaves the queue; a running one's processes are killed on its node.
+        An ended job stays as it ended."""
+        if self.refresh().ended:
+            return self
         self._jobs._store.update_job(self.id, cancel_requested=True)
         self._jobs._poke()
         deadline = time.monotonic() + wait
@@ -304,7 +308,8 @@ class Jobs:
         return jobs_frame(records, pd)
 
     # ----- dispatching ---------------------------------------------------------------------------
-    def _server_dispatches(self) -> bool:
+    def server_dispatches(self) -> bool:
+        """True when a Jupyter server dispatches this workspace's jobs (else this process does)."""
         if self.workspace.is_remote:
             return True
         from ..jobs.dispatcher import LEASE_MS
@@ -312,7 +317,7 @@ class Jobs:
         return any(kind == "server" for _, kind, _ in self._store.job_dispatchers(LEASE_MS))
 
     def _dispatch(self, job_id: str) -> None:
-        if self._server_dispatches():
+        if self.server_dispatches():
             return
         dispatcher = self.local_dispatcher()
         dispatcher.mine.add(job_id)
@@ -361,6 +366,7 @@ class _LocalClusters:
             running = _clusters.get(key)
             if running is None:
                 running = _clusters[key] = dask_clusters.start(self.store.get_cluster(name))
+                _record(self.store, name, "cluster_started", "started by a script's job dispatcher", running)
             return running
 
 
@@ -419,7 +425,7 @@ def queue_job(
                 run.log_artifacts(path, f"inputs/{input_name}")
                 shipped[input_name] = {"uploaded": True, "file": None}
             else:
-                workspace.artifact_store.put_file(run_id, path, f"inputs/{input_name}/{path.name}")
+                run.log_artifact(path, f"inputs/{input_name}")
                 shipped[input_name] = {"uploaded": True, "file": path.name}
         if shipped:
             spec["inputs"] = shipped
@@ -461,10 +467,30 @@ def stop_local_dispatchers() -> None:
     for key in list(_dispatchers):
         _dispatchers.pop(key).stop("the process that dispatched it exited")
     for key in list(_clusters):
+        running = _clusters.pop(key)
         try:
-            _clusters.pop(key).stop()
+            running.stop()
         except Exception:
             pass
+        for dispatcher_store in _stores.values():
+            if key.startswith(f"{id(dispatcher_store)}:"):
+                _record(
+                    dispatcher_store,
+                    running.definition.name,
+                    "cluster_stopped",
+                    "its process exited",
+                    running,
+                )
+
+
+def _record(store: Any, name: str, kind: str, reason: str, running: Any) -> None:
+    """Compute events as the server's cluster service records them, so `ws.compute.clusters()`
+    and the panel see a cluster a script started."""
+    details = {"address": running.address, "dashboard": running.dashboard, "attached": running.attached}
+    try:
+        store.record_compute_event(name, kind, reason=reason, details=details)
+    except Exception:
+        pass
 
 
 def jobs_frame(records: list[Job], pd: Any) -> Any:

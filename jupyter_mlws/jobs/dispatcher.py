@@ -302,8 +302,11 @@ class JobDispatcher:
         task = self.tasks.pop(job.job_id, None)
         if task is not None:
             self._try(task.future.cancel)
+        if job.cancel_requested:  # asked to stop, and it stopped (with its node): canceled
+            self._end(job, "canceled", f"canceled ({reason})")
+            return
         self._end_run(job.run_id, "killed", reason)
-        if job.attempt <= job.max_retries and not job.cancel_requested:
+        if job.attempt <= job.max_retries:
             try:
                 new_run = self._next_run(job)
                 self.store.update_job(

@@ -107,11 +107,18 @@ def run_notebook(folder: Path, notebook: str, parameters: dict[str, Any], execut
                 target.write(output.get("text", ""))
                 target.flush()
 
+    from jupyter_client.manager import KernelManager
+
     kernel = (nb.metadata.get("kernelspec") or {}).get("name") or "python3"
+    chosen = kernel if _has_kernel(kernel) else "python3"
+    # IPC sockets: the kernel is this process's child on the same machine (no TCP ports, and no
+    # "running over TCP without encryption" warning at the top of the job's log)
+    manager = KernelManager(kernel_name=chosen, transport="ipc")
     client = NotebookClient(
         nb,
+        km=manager,
         timeout=None,
-        kernel_name=kernel if _has_kernel(kernel) else "python3",
+        kernel_name=chosen,
         resources={"metadata": {"path": str(path.parent)}},
         on_cell_executed=on_cell_executed,
     )

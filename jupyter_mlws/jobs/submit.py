@@ -49,6 +49,8 @@ def parse_timeout(value: Any) -> float | None:
         raise InvalidParameter(f"timeout must be seconds or a text like '1h', not {value!r}.")
     if isinstance(value, (int, float)):
         seconds = float(value)
+    elif _is_number(str(value).strip()):
+        seconds = float(str(value).strip())
     else:
         match = _DURATION.match(str(value))
         if not match or not any(match.groups()):
@@ -231,11 +233,21 @@ def pickled(value: Any, what: str) -> bytes:
 
 
 def default_name(kind: str, spec: dict[str, Any]) -> str:
+    """A run name from what runs: the script of `python train.py`, `python -m pkg`, `python -c`,
+    else the program (`sleep`)."""
     if kind == "command":
         command = spec["command"]
-        words = command.split() if isinstance(command, str) else command
-        script = next((w for w in words[1:] if not w.startswith("-")), words[0]) if words else "job"
-        return os.path.basename(str(script))[:200]
+        words = command.split() if isinstance(command, str) else [str(w) for w in command]
+        if not words:
+            return "job"
+        program = os.path.basename(words[0])
+        if program.startswith("python") and len(words) > 1:
+            if words[1] in ("-c", "-m"):
+                target = words[2] if words[1] == "-m" and len(words) > 2 else ""
+                return f"{program} {words[1]} {target}".strip()[:200]
+            if not words[1].startswith("-"):
+                return os.path.basename(words[1])[:200]
+        return program[:200] or "job"
     if kind == "notebook":
         return os.path.basename(spec["notebook"])[:200]
     return str(spec.get("function_name") or kind)[:200]

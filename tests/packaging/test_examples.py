@@ -130,3 +130,27 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         found = Workspace(work / ".mlws").runs(experiment="remote")
         assert sorted(found["name"]) == ["from-a-script", "through-an-outage"]
         assert set(found["status"]) == {"completed"}
+    if path.name == "08-clusters-and-jobs.ipynb":
+        assert "200 points, stage demo" in text and "epoch  99  loss" in text  # streamed from the node
+        assert "completed {'args.data': '${{inputs.data}}', 'args.lr': '0.02'}" in text
+        assert "after 100 epochs" in text and "'outputs/model.json'" in text
+        assert "function: (3.0, " in text
+        assert "notebook: completed" in text and "{'prediction_at_10': 32.0}" in text
+        assert "'outputs/predict.ipynb'" in text
+        assert "waiting  canceled  canceled before it started" in text
+        assert "long-0   canceled  canceled" in text
+        assert "canceled | timeout after 2 s" in text
+        # the demo keeps its cluster definition (the clean-up cell is optional and off)
+        assert text.rstrip().endswith("['cpu']")
+        from jupyter_mlws import Workspace
+
+        jobs = Workspace(work / ".mlws").jobs.list()
+        assert dict(zip(jobs["name"], jobs["state"], strict=True)) == {
+            "train.py": "completed",
+            "least_squares": "completed",
+            "predict.ipynb": "completed",
+            "long-0": "canceled",
+            "long-1": "canceled",
+            "waiting": "canceled",
+            "too-slow": "canceled",
+        }

@@ -133,8 +133,9 @@ class Appended(BaseModel):
 
 
 class CancelBody(BaseModel):
+    """No fields: the answer comes at once; the job ends as its node reports (poll GET /jobs/{id})."""
+
     model_config = ConfigDict(extra="forbid")
-    wait: StrictBool = False
 
 
 class JobsHandler(MLWSHandler):
