@@ -29,14 +29,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..entities import JOB_ENDED, Job, RunStatus
 from ..errors import InvalidParameter
+from .run import Run
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..jobs.dispatcher import JobDispatcher
-    from .run import Run
     from .workspace import Workspace
 
+#: How long `submit` trusts a cluster definition it read (sizes are checked against it).
+CLUSTER_CACHE_SECONDS = 5.0
 _dispatchers: dict[str, JobDispatcher] = {}
 _clusters: dict[str, Any] = {}
 _stores: dict[str, Any] = {}
@@ -154,6 +156,7 @@ class Jobs:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._store = workspace.store
+        self._clusters: dict[str, tuple[float, Any]] = {}
 
     def submit(
         self,
@@ -193,7 +196,7 @@ class Jobs:
             raise InvalidParameter(f"priority is an integer (higher runs first), not {priority!r}.")
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidParameter(f"max_retries is an integer >= 0, not {max_retries!r}.")
-        cluster = sub.check_target(self._store, target)
+        cluster = self._cluster(target)
         checked_resources = sub.check_resources(cluster, resources)
         timeout_seconds = sub.parse_timeout(timeout)
         env = {str(k): str(v) for k, v in (environment_variables or {}).items()}
@@ -270,7 +273,7 @@ class Jobs:
         """A notebook cell as a job (`%%mlrun --target`): `source` runs on a node with `variables`."""
         from ..jobs import submit as sub
 
-        cluster = sub.check_target(self._store, target)
+        cluster = self._cluster(target)
         for key, value in variables.items():
             sub.pickled(value, f"The notebook variable {key!r} (read by the cell)")
         payload = sub.pickled({"source": source, "variables": variables}, "The cell's variables")
@@ -295,6 +298,19 @@ class Jobs:
         )
         self._dispatch(job.job_id)
         return JobHandle(self, job)
+
+    def _cluster(self, target: str | None) -> Any:
+        """The target's definition, checked (`jobs/submit.py`); kept `CLUSTER_CACHE_SECONDS` so a
+        loop of submits asks once (the server checks the target again when the job arrives)."""
+        from ..jobs import submit as sub
+
+        now = time.monotonic()
+        found = self._clusters.get(str(target))
+        if found is not None and now - found[0] < CLUSTER_CACHE_SECONDS:
+            return found[1]
+        cluster = sub.check_target(self._store, target)
+        self._clusters[str(target)] = (now, cluster)
+        return cluster
 
     def get(self, job_id: str) -> JobHandle:
         """The job `job_id` (`NotFound` when unknown)."""
@@ -406,7 +422,7 @@ def queue_job(
     try:
         if params:
             store.log_params(run_id, params)
-        run = workspace.get_run(run_id)
+        run = Run(workspace, run_id, record.info)  # (no read back: one round trip less per submit)
         spec = dict(spec)
         if code is not None:
             from .snapshot import take_snapshot

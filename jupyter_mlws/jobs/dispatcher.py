@@ -141,8 +141,9 @@ class JobDispatcher:
             self.store.beat_job_dispatcher(self.id, self.kind)
             self._last_beat = time.monotonic()
         jobs = self.store.list_jobs(states=["queued", "running"], limit=10_000)
-        live = {d for d, _, _ in self.store.job_dispatchers(LEASE_MS)} | {self.id}
-        servers_alive = any(kind == "server" for _, kind, _ in self.store.job_dispatchers(LEASE_MS))
+        dispatchers = self.store.job_dispatchers(LEASE_MS)
+        live = {d for d, _, _ in dispatchers} | {self.id}
+        servers_alive = any(kind == "server" for _, kind, _ in dispatchers)
         queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: (-j.priority, j.submitted_ns))
         full: set[str] = set()
         for job in queued:

@@ -294,7 +294,8 @@ class LogShipper:
         while True:
             self.wake.wait(timeout=1.0)
             self.wake.clear()
-            time.sleep(SHIP_SECONDS / 2)  # gather what arrives together into one write
+            if not self.closed:
+                time.sleep(SHIP_SECONDS / 2)  # gather what arrives together into one write
             self._ship()
             if self.closed:
                 self._ship()

@@ -159,7 +159,10 @@ def script_params(argv: list[str] | str) -> dict[str, str]:
     if isinstance(argv, str):
         return {}
     params: dict[str, str] = {}
-    i = 0
+    i = 1
+    if argv and os.path.basename(argv[0]).startswith("python") and len(argv) > 1:
+        # the script's (or module's) own arguments: after `train.py`, `-m pkg` or `-c CODE`
+        i = 3 if argv[1] in ("-c", "-m") else 2
     while i < len(argv):
         arg = argv[i]
         if arg.startswith("-") and len(arg) > 1 and not _is_number(arg):

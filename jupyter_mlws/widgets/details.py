@@ -6,6 +6,10 @@ new metric points (by `since` cursor), new metric keys, the status and end
 time, the log's last `LOG_LINES` lines and the artifact list; it stops when
 the run has ended (after one last refresh) or the widget is closed. A `Run`
 shown as the last expression of a cell displays as a RunDetails.
+
+A job's run (issue 15) shows its place in the queue as the status reason while it
+waits ("queued: #2 in cpu's queue") and the job's live output as its log while it
+runs, until the attempt's `logs/std_log.txt` exists.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class RunDetails(anywidget.AnyWidget):
         self._workspace, (self._run,) = resolve_runs([run], kwargs.pop("workspace", None))
         self._feed = SeriesFeed(self._workspace, x, max_points)
         self._ticks = 0
+        self._job: dict[str, str] | None = None
+        self._job_cursor = 0
+        self._job_text = ""
         super().__init__(run_id=self._run.id, x=x, **kwargs)
         self._workspace.flush()
         self._read_info()
@@ -81,10 +88,14 @@ class RunDetails(anywidget.AnyWidget):
         if not self.experiment:
             found = self._workspace.store.get_experiment(info.experiment_id)
             self.experiment = found.name if found is not None else str(info.experiment_id)
+        reason = info.status_reason or ""
+        job_id = data.tags.get("mlws.job.id")
+        if job_id and info.status.value == "queued":
+            reason = self._queue_place(job_id) or reason
         changes = {
             "name": info.name,
             "status": info.status.value,
-            "status_reason": info.status_reason or "",
+            "status_reason": reason,
             "start_time": info.start_time,
             "end_time": info.end_time,
             "params": dict(data.params),
@@ -109,11 +120,47 @@ class RunDetails(anywidget.AnyWidget):
         artifacts = [{"path": r.path, "size": int(r.size)} for r in rows]
         if artifacts != self.artifacts:
             self.artifacts = artifacts
+        text = None
         if any(r.path.startswith("logs/") for r in rows):
             text = self._run.logs()
+        elif "mlws.job.id" in self._job_tags():
+            text = self._job_output()
+        if text is not None:
             tail = "\n".join(text.splitlines()[-LOG_LINES:])
             if tail != self.logs:
                 self.logs = tail
+
+    # ----- a job's run (issue 15): its place in the queue and its output while it runs ---------------
+    def _job_tags(self) -> dict[str, str]:
+        if self._job is None:
+            tags = self._workspace.store.get_run(self._run.id).data.tags
+            self._job = {k: v for k, v in tags.items() if k.startswith("mlws.job.")}
+        return self._job
+
+    def _queue_place(self, job_id: str) -> str | None:
+        """ "queued: 2nd in cpu's queue" for a job's run that waits."""
+        try:
+            store = self._workspace.store
+            job = store.get_job(job_id)
+            waiting = sorted(
+                store.list_jobs(states=["queued"], target=job.target),
+                key=lambda j: (-j.priority, j.submitted_ns),
+            )
+        except Exception:
+            return None
+        place = next((i for i, j in enumerate(waiting, 1) if j.job_id == job_id), None)
+        return f"queued: #{place} in {job.target}'s queue" if place else f"queued on {job.target}"
+
+    def _job_output(self) -> str:
+        """What the job's current attempt printed so far (its live log, before the artifact exists)."""
+        tags = self._job_tags()
+        attempt = int(tags.get("mlws.job.attempt", "1") or 1)
+        chunks = self._workspace.store.job_logs(tags["mlws.job.id"], since=self._job_cursor)
+        if chunks:
+            self._job_cursor = chunks[-1].cursor
+            self._job_text += "".join(c.text for c in chunks if c.attempt == attempt)
+            self._job_text = self._job_text[-200_000:]
+        return self._job_text
 
     def _read_snapshot(self) -> None:
         try:

@@ -397,3 +397,24 @@ def test_a_job_on_an_attached_scheduler_runs_on_its_worker(
 
     with Client(outside_scheduler, timeout="5s") as client:
         assert len(client.scheduler_info()["workers"]) == 1, "the attached cluster keeps running"
+
+
+def test_run_details_shows_a_jobs_place_in_the_queue_then_its_output_live(ws: Any, project: Path) -> None:
+    from jupyter_mlws.widgets import RunDetails
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(4)"]
+    blockers = [ws.jobs.submit(command=sleeper, target=CLUSTER, experiment="widget") for _ in range(2)]
+    code = "import time; print('step one', flush=True); time.sleep(2); print('step two')"
+    for blocker in blockers:
+        until(lambda b=blocker: b.status == "running", 60, "the cluster full")
+    job = ws.jobs.submit(command=[sys.executable, "-c", code], target=CLUSTER, experiment="widget")
+    widget = RunDetails(job.run)
+    try:
+        assert widget.status == "queued" and widget.status_reason == f"queued: #1 in {CLUSTER}'s queue"
+        until(lambda: "step one" in widget.logs and widget.status == "running", 60, "the output live")
+        until(lambda: widget.status == "completed", 60, "the end")
+        assert "step two" in widget.logs
+    finally:
+        widget.close()
+        for blocker in blockers:
+            blocker.wait(60)

@@ -175,6 +175,9 @@ class JobListHandler(JobsHandler):
         if run.info.experiment_id != body.experiment_id:
             raise InvalidParameter("The job's experiment is not its run's experiment.")
         job = Job(**body.model_dump())
+        service = self.settings.get("mlws_jobs")
+        if service is not None and service.dispatcher is not None:
+            job.owner = service.dispatcher.id  # taken at once: the dispatcher need not claim it
         created = await self.services.run(store.create_job, job)
         self.wake()
         self.write_model(JobModel.of(created), status=201)
