@@ -48,6 +48,8 @@ CLUSTER_COLUMNS = [
     "min_nodes",
     "max_nodes",
     "busy_nodes",
+    "queued_jobs",
+    "running_jobs",
     "node",
     "idle_seconds_before_scaledown",
     "address",
@@ -246,11 +248,15 @@ class Compute:
         return cluster_status_from_events(self._store.list_compute_events(name, limit=200))
 
     def clusters(self) -> pd.DataFrame:
-        """One row per cluster: name, kind, state, nodes (now/min/max), busy nodes, node size, address."""
+        """One row per cluster: name, kind, state, nodes (now/min/max), busy nodes, the jobs queued
+        for it and running on it, node size, address."""
         import pandas as pd
 
         from ..compute.clusters import node_text
 
+        jobs: dict[tuple[str, str], int] = {}
+        for job in self._store.list_jobs(states=["queued", "running"], limit=10_000):
+            jobs[(job.target, job.state)] = jobs.get((job.target, job.state), 0) + 1
         rows = []
         for cluster in self._store.list_clusters():
             status = self.cluster_status(cluster.name)
@@ -263,6 +269,8 @@ class Compute:
                     "min_nodes": cluster.min_nodes,
                     "max_nodes": cluster.max_nodes,
                     "busy_nodes": status["busy_nodes"],
+                    "queued_jobs": jobs.get((cluster.name, "queued"), 0),
+                    "running_jobs": jobs.get((cluster.name, "running"), 0),
                     "node": node_text(cluster) if cluster.kind == "cluster" else "",
                     "idle_seconds_before_scaledown": cluster.idle_seconds_before_scaledown,
                     "address": status["address"] or cluster.address,

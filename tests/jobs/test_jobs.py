@@ -109,6 +109,8 @@ def test_six_jobs_on_two_nodes_wait_in_order_and_a_higher_priority_overtakes(ws:
         ws.jobs.submit(command=sleeper, target=CLUSTER, experiment="queue", name=f"low-{i}") for i in range(6)
     ]
     urgent = ws.jobs.submit(command=sleeper, target=CLUSTER, experiment="queue", name="urgent", priority=10)
+    row = ws.compute.clusters().set_index("name").loc[CLUSTER]
+    assert row.queued_jobs + row.running_jobs == 7 and row.queued_jobs >= 4, row
     table = ws.jobs.list(target=CLUSTER)
     queued = table[table.state == "queued"].sort_values("position")
     assert list(queued.position) == list(range(1, len(queued) + 1))
