@@ -192,10 +192,10 @@ class Jobs:
             raise InvalidParameter("Submit exactly one of: a function, command=[...], or notebook='...'.")
         if (args or kwargs) and function is None:
             raise InvalidParameter(f"Unknown submit arguments {sorted(kwargs) or list(args)!r}.")
-        if isinstance(priority, bool) or not isinstance(priority, int):
+        if isinstance(priority, bool) or not isinstance(priority, int) or abs(priority) >= 2**31:
             raise InvalidParameter(f"priority is an integer (higher runs first), not {priority!r}.")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidParameter(f"max_retries is an integer >= 0, not {max_retries!r}.")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or not 0 <= max_retries <= 100:
+            raise InvalidParameter(f"max_retries is an integer from 0 to 100, not {max_retries!r}.")
         cluster = self._cluster(target)
         checked_resources = sub.check_resources(cluster, resources)
         timeout_seconds = sub.parse_timeout(timeout)

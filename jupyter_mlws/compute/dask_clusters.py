@@ -33,6 +33,7 @@ import importlib
 import logging
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,9 @@ from ..entities import ComputeCluster
 from ..errors import InvalidParameter, Unavailable
 
 ATTACH_TIMEOUT = 5.0
+#: Dask's nanny pre-spawn variables as configured, read once (the config is emptied after).
+_PRE_SPAWN: dict[str, str] | None = None
+_PRE_SPAWN_LOCK = threading.Lock()
 
 
 @dataclass
@@ -159,11 +163,13 @@ def _keep_our_environment_clean() -> dict[str, str]:
     their own `env`; the config is emptied for this process."""
     import dask
 
-    wanted = {
-        str(k): str(v) for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}).items()
-    }
-    dask.config.set({"distributed.nanny.pre-spawn-environ": {}})
-    return wanted
+    global _PRE_SPAWN
+    with _PRE_SPAWN_LOCK:
+        if _PRE_SPAWN is None:  # read once: after this the config is empty in this process
+            configured = dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {}
+            _PRE_SPAWN = {str(k): str(v) for k, v in configured.items()}
+            dask.config.set({"distributed.nanny.pre-spawn-environ": {}})
+        return dict(_PRE_SPAWN)
 
 
 def _local_cluster(definition: ComputeCluster) -> Any:

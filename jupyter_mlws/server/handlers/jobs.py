@@ -24,6 +24,8 @@ from ...errors import InvalidParameter
 from .base import MLWSHandler, route
 
 _TAGS = ("jobs",)
+#: The most retries a job may ask for (jobs/submit.py says the same to Python callers).
+MAX_RETRIES = 100
 
 
 class JobModel(BaseModel):
@@ -76,8 +78,8 @@ class NewJob(BaseModel):
     target: str
     experiment_id: StrictInt
     run_id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    priority: StrictInt = 0
-    max_retries: StrictInt = Field(0, ge=0)
+    priority: StrictInt = Field(0, ge=-(2**31), le=2**31 - 1)
+    max_retries: StrictInt = Field(0, ge=0, le=MAX_RETRIES)
     spec: dict[str, Any]
 
 
@@ -88,9 +90,9 @@ class JobFields(BaseModel):
     run_id: str | None = Field(None, pattern=r"^[0-9a-f]{32}$")
     state: str | None = None
     state_reason: str | None = None
-    priority: StrictInt | None = None
-    attempt: StrictInt | None = Field(None, ge=1)
-    max_retries: StrictInt | None = Field(None, ge=0)
+    priority: StrictInt | None = Field(None, ge=-(2**31), le=2**31 - 1)
+    attempt: StrictInt | None = Field(None, ge=1, le=MAX_RETRIES + 1)
+    max_retries: StrictInt | None = Field(None, ge=0, le=MAX_RETRIES)
     owner: str | None = Field(None, max_length=256)
     node: str | None = Field(None, max_length=256)
     pid: StrictInt | None = Field(None, ge=0, le=2**31 - 1)

@@ -732,14 +732,11 @@ export interface components {
              */
             size: number;
         };
-        /** CancelBody */
-        CancelBody: {
-            /**
-             * Wait
-             * @default false
-             */
-            wait: boolean;
-        };
+        /**
+         * CancelBody
+         * @description No fields: the answer comes at once; the job ends as its node reports (poll GET /jobs/{id}).
+         */
+        CancelBody: Record<string, never>;
         /** ClusterList */
         ClusterList: {
             /** Clusters */
