@@ -40,8 +40,7 @@ if TYPE_CHECKING:
 #: How long `submit` trusts a cluster definition it read (sizes are checked against it).
 CLUSTER_CACHE_SECONDS = 5.0
 _dispatchers: dict[str, JobDispatcher] = {}
-_clusters: dict[str, Any] = {}
-_stores: dict[str, Any] = {}
+_clusters: dict[str, tuple[Any, Any]] = {}  # key -> (store, running cluster)
 _lock = threading.Lock()
 
 
@@ -379,11 +378,12 @@ class _LocalClusters:
 
         key = f"{id(self.store)}:{name}"
         with _lock:
-            running = _clusters.get(key)
-            if running is None:
-                running = _clusters[key] = dask_clusters.start(self.store.get_cluster(name))
+            found = _clusters.get(key)
+            if found is None:
+                running = dask_clusters.start(self.store.get_cluster(name))
+                found = _clusters[key] = (self.store, running)
                 _record(self.store, name, "cluster_started", "started by a script's job dispatcher", running)
-            return running
+            return found[1]
 
 
 def queue_job(
@@ -483,20 +483,12 @@ def stop_local_dispatchers() -> None:
     for key in list(_dispatchers):
         _dispatchers.pop(key).stop("the process that dispatched it exited")
     for key in list(_clusters):
-        running = _clusters.pop(key)
+        store, running = _clusters.pop(key)
         try:
             running.stop()
         except Exception:
             pass
-        for dispatcher_store in _stores.values():
-            if key.startswith(f"{id(dispatcher_store)}:"):
-                _record(
-                    dispatcher_store,
-                    running.definition.name,
-                    "cluster_stopped",
-                    "its process exited",
-                    running,
-                )
+        _record(store, running.definition.name, "cluster_stopped", "its process exited", running)
 
 
 def _record(store: Any, name: str, kind: str, reason: str, running: Any) -> None:
