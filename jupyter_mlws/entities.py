@@ -406,6 +406,8 @@ class JobLogChunk:
 
 # The registry's and endpoints' types live in model_entities.py; they are part of this module's names.
 from .model_entities import ENDPOINT_STATES as ENDPOINT_STATES  # noqa: E402
+from .model_entities import DataAsset as DataAsset  # noqa: E402
+from .model_entities import DataVersion as DataVersion  # noqa: E402
 from .model_entities import Deployment as Deployment  # noqa: E402
 from .model_entities import Endpoint as Endpoint  # noqa: E402
 from .model_entities import ModelFile as ModelFile  # noqa: E402

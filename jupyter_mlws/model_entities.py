@@ -233,3 +233,80 @@ class Endpoint:
             created_time=int(data.get("created_time") or 0),
             updated_time=int(data.get("updated_time") or 0),
         )
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    """One version of a data asset (issue 16): its files, content-addressed as a model version's
+    (`files` manifest, `sha256` its digest, `models/files.py`), where they came from (`source`: a
+    folder, a glob, a file or an fsspec URL, as given), and who registered it."""
+
+    name: str
+    version: int
+    files: tuple[ModelFile, ...]
+    sha256: str
+    size_bytes: int
+    source: str = ""
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    source_run_id: str | None = None
+    created_time: int = 0
+
+    @property
+    def ref(self) -> str:
+        """ "name:version", as jobs take it (`inputs={"data": "data:" + ref}`)."""
+        return f"{self.name}:{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "files": [f.to_dict() for f in self.files],
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "source": self.source,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "source_run_id": self.source_run_id,
+            "created_time": self.created_time,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DataVersion:
+        files = tuple(
+            ModelFile(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in data.get("files") or []
+        )
+        return cls(
+            name=data["name"],
+            version=int(data["version"]),
+            files=files,
+            sha256=data["sha256"],
+            size_bytes=int(data["size_bytes"]),
+            source=data.get("source") or "",
+            description=data.get("description") or "",
+            tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
+            source_run_id=data.get("source_run_id"),
+            created_time=int(data.get("created_time") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class DataAsset:
+    """A data asset's name and its newest version (`ws.data.list()`)."""
+
+    name: str
+    latest_version: int
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    created_time: int = 0
+    updated_time: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "latest_version": self.latest_version,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "created_time": self.created_time,
+            "updated_time": self.updated_time,
+        }

@@ -239,7 +239,7 @@ class Jobs:
             spec["function_name"] = getattr(function, "__qualname__", None) or getattr(
                 function, "__name__", "function"
             )
-        checked_inputs = sub.check_inputs(inputs, folder)
+        checked_inputs = self._pin_data(sub.check_inputs(inputs, folder))
         job = queue_job(
             self.workspace,
             kind=kind,
@@ -297,6 +297,14 @@ class Jobs:
         )
         self._dispatch(job.job_id)
         return JobHandle(self, job)
+
+    def _pin_data(self, inputs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Data-asset inputs resolved to the version they name now (an unknown one: NotFound)."""
+        for name, given in inputs.items():
+            if "data" in given:
+                version = self.workspace.data.get(given["data"])
+                inputs[name] = {"data": version.name, "version": version.version, "ref": version.ref}
+        return inputs
 
     def _cluster(self, target: str | None) -> Any:
         """The target's definition, checked (`jobs/submit.py`); kept `CLUSTER_CACHE_SECONDS` so a
@@ -409,6 +417,9 @@ def queue_job(
     job_id = uuid.uuid4().hex
     label = name or sub.default_name(kind, spec)
     run_tags = {**(tags or {}), "mlws.job.id": job_id, "mlws.job.kind": kind, "mlws.job.attempt": "1"}
+    for input_name, given in inputs.items():
+        if "data" in given:  # lineage: which data version the run read
+            run_tags[f"mlws.data.{input_name}"] = given["ref"]
     record = store.create_run(
         workspace._experiment_id(experiment),
         name=label,
@@ -435,6 +446,9 @@ def queue_job(
         for input_name, given in inputs.items():
             if "uri" in given:
                 shipped[input_name] = {"uri": given["uri"]}
+                continue
+            if "data" in given:
+                shipped[input_name] = {"data": given["data"], "version": given["version"]}
                 continue
             path: Path = given["local"]
             if path.is_dir():

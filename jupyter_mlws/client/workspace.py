@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..store.artifacts import ArtifactStore
     from ..store.base import MetadataStore
     from .compute import Compute
+    from .data import DataAssets
     from .endpoints import Endpoints
     from .jobs import Jobs
     from .models import Models
@@ -308,6 +309,13 @@ class Workspace:
         from .endpoints import Endpoints
 
         return Endpoints(self)
+
+    @functools.cached_property
+    def data(self) -> DataAssets:
+        """Data assets (`ws.data.register("batch-data", path="data/*.csv")`, `get("batch-data:2")`)."""
+        from .data import DataAssets
+
+        return DataAssets(self)
 
     @functools.cached_property
     def jobs(self) -> Jobs:

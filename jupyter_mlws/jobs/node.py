@@ -346,7 +346,14 @@ def _prepare(workspace: Any, spec: dict[str, Any], folder: Path) -> tuple[list[s
     env.update({str(k): str(v) for k, v in (spec.get("environment_variables") or {}).items()})
     inputs: dict[str, str] = {}
     for name, given in (spec.get("inputs") or {}).items():
-        if given.get("uploaded"):
+        if given.get("data"):
+            from ..models.files import cache_root, materialize
+
+            version = workspace.store.get_data_version(given["data"], int(given["version"]))
+            inputs[name] = str(
+                materialize(workspace.artifacts, version, cache_root(workspace.location, "data-cache"))
+            )
+        elif given.get("uploaded"):
             target = folder / "inputs" / name
             workspace.artifacts.download(spec["inputs_run"], f"inputs/{name}", folder)
             inputs[name] = str(target / given["file"]) if given.get("file") else str(target)

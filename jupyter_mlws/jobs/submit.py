@@ -16,7 +16,9 @@ Decisions (docs/clusters-and-jobs.md):
 - The script's arguments become params `args.<name>` (`--reg 0.01`, `--reg=0.01`, `-r 0.01`), as
   Azure ML users see their script's inputs on the run.
 - Inputs are local files or folders (copied into the run as `inputs/<name>`, materialized on the
-  node under `inputs/<name>`) or URLs (`s3://...`, `https://...`, passed as they are). Local ones
+  node under `inputs/<name>`), data assets (`"data:batch-data"`, `"data:batch-data:2"`: pinned to a
+  version at submit, recorded on the run as the tag `mlws.data.<input>`, materialized on the node
+  from their blobs), or URLs (`s3://...`, `https://...`, passed as they are). Local ones
   must lie under the current folder, the code folder, or a folder in `$MLWS_JOB_INPUT_ROOTS`
   (os.pathsep-separated): a job cannot be used to lift `/etc/passwd` or a home folder's keys into
   a workspace others read.
@@ -209,6 +211,9 @@ def check_inputs(inputs: dict[str, Any] | None, code: Path | None) -> dict[str, 
         text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
         if text is None:
             raise InvalidParameter(f"Input {name!r} is a path or a URL, not {type(value).__name__}.")
+        if text.startswith("data:"):
+            checked[name] = {"data": text[5:]}  # a data asset: resolved to a version by ws.jobs
+            continue
         if "://" in text:
             checked[name] = {"uri": text}
             continue

@@ -306,10 +306,11 @@ def _remove(path: Path) -> None:
             shutil.rmtree(path)
 
 
-def cache_root(location: WorkspaceLocation) -> Path:
+def cache_root(location: WorkspaceLocation, folder: str = "models-cache") -> Path:
     """Where verified copies of model versions go: ``<workspace>/models-cache`` for a folder workspace,
-    else ``$XDG_CACHE_HOME/jupyter_mlws/models-cache`` (a database or server workspace has no folder)."""
+    else ``$XDG_CACHE_HOME/jupyter_mlws/models-cache`` (a database or server workspace has no folder).
+    Data asset versions use the same rule with `folder` "data-cache"."""
     if location.is_local:
-        return Path(location.workspace).expanduser().absolute() / "models-cache"
+        return Path(location.workspace).expanduser().absolute() / folder
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "jupyter_mlws" / "models-cache"
+    return Path(base) / "jupyter_mlws" / folder

@@ -33,11 +33,14 @@ from ..entities import (
     ComputeCluster,
     ComputeEvent,
     ComputeInstance,
+    DataAsset,
+    DataVersion,
     Experiment,
     Job,
     JobLogChunk,
     Metric,
     MetricSeries,
+    ModelFile,
     RunInfo,
     RunRecord,
     RunStatus,
@@ -321,6 +324,35 @@ class MetadataStore(RegistryStore, ABC):
     @abstractmethod
     def drop_job_dispatcher(self, dispatcher_id: str) -> None:
         """Forget a dispatcher that stopped."""
+
+    # ----- data assets (issue 16; versioned file sets, content-addressed like models) -------------
+    @abstractmethod
+    def create_data_version(
+        self,
+        name: str,
+        *,
+        files: Sequence[ModelFile],
+        sha256: str,
+        size_bytes: int,
+        source: str = "",
+        description: str = "",
+        tags: Mapping[str, Any] | None = None,
+        source_run_id: str | None = None,
+    ) -> DataVersion:
+        """The next version of data asset `name` (created with its first version), whose files are
+        already stored as blobs."""
+
+    @abstractmethod
+    def get_data_version(self, name: str, version: int | None = None) -> DataVersion:
+        """Version `version` of data asset `name` (None: the latest), or `NotFound`."""
+
+    @abstractmethod
+    def list_data_assets(self) -> list[DataAsset]:
+        """Every data asset with its latest version number, by name."""
+
+    @abstractmethod
+    def list_data_versions(self, name: str) -> list[DataVersion]:
+        """Every version of data asset `name`, oldest first (`NotFound` for an unknown name)."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

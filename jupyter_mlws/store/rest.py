@@ -51,6 +51,7 @@ from .rest_bodies import experiment_from_body as _experiment
 from .rest_bodies import record_from_body as _record
 from .rest_bodies import run_info_from_body as _info
 from .rest_compute import RestClusterMixin, RestComputeMixin
+from .rest_data import RestDataMixin
 from .rest_jobs import RestJobMixin
 from .rest_registry import RestEndpointCalls, RestRegistryMixin
 
@@ -60,7 +61,13 @@ MAX_METRICS, MAX_PARAMS, MAX_TAGS = 1000, 100, 100
 
 
 class RestStore(
-    RestComputeMixin, RestClusterMixin, RestJobMixin, RestRegistryMixin, RestEndpointCalls, MetadataStore
+    RestComputeMixin,
+    RestClusterMixin,
+    RestJobMixin,
+    RestDataMixin,
+    RestRegistryMixin,
+    RestEndpointCalls,
+    MetadataStore,
 ):
     """`MetadataStore` backed by a jupyter_mlws server."""
 

@@ -344,3 +344,22 @@ def test_a_training_cluster_by_url_is_plain_dask(server: LabServer, client_env: 
     assert ws.compute.clusters().empty
     kinds = ws.compute.events("remote-cpu")["kind"].tolist()
     assert {"created", "cluster_started", "cluster_stopped", "deleted"} <= set(kinds)
+
+
+def test_data_assets_through_the_workspace_url(server: LabServer, client_env: Path) -> None:
+    """Blobs go up first, then the manifest; the server checks both; another machine reads it back."""
+    from jupyter_mlws import Workspace
+
+    folder = client_env / "data"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x\n1\n")
+    (folder / "b.csv").write_text("x\n2\n")
+    ws = Workspace(server.url, token=server.token)
+    first = ws.data.register("remote-data", path=folder / "*.csv")
+    assert first.version == 1 and ws.data.register("remote-data", path=folder).version == 1
+    (folder / "b.csv").write_text("x\n3\n")
+    second = ws.data.register("remote-data", path=folder)
+    assert second.version == 2 and ws.data.get("remote-data@latest").sha256 == second.sha256
+    assert (ws.data.path("remote-data:1") / "b.csv").read_text() == "x\n2\n"
+    local = Workspace(server.root_dir / ".mlws")
+    assert [v.version for v in local.store.list_data_versions("remote-data")] == [1, 2]

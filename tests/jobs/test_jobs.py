@@ -419,3 +419,30 @@ def test_run_details_shows_a_jobs_place_in_the_queue_then_its_output_live(ws: An
         widget.close()
         for blocker in blockers:
             blocker.wait(60)
+
+
+def test_a_data_asset_input_is_pinned_recorded_and_materialized_on_the_node(ws: Any, project: Path) -> None:
+    folder = project / "batch"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"part-{i}.csv").write_text(f"x\n{i}\n")
+    version = ws.data.register("job-input", path=folder)
+    job = ws.jobs.submit(
+        command=[
+            sys.executable,
+            "-c",
+            "import os, sys; print(sorted(os.listdir(sys.argv[1])))",
+            "${{inputs.rows}}",
+        ],
+        target=CLUSTER,
+        experiment="data",
+        inputs={"rows": "data:job-input"},
+    )
+    (folder / "part-3.csv").write_text("x\n3\n")
+    assert ws.data.register("job-input", path=folder).version == version.version + 1
+    job.wait(60)
+    assert job.status == "completed", (job.reason, job.logs())
+    assert "['part-0.csv', 'part-1.csv', 'part-2.csv']" in job.logs(), "the version pinned at submit"
+    assert job.run.tags["mlws.data.rows"] == version.ref
+    with pytest.raises(NotFound, match="no-such-data"):
+        ws.jobs.submit(command=["python", "-c", "pass"], target=CLUSTER, inputs={"rows": "data:no-such-data"})

@@ -21,6 +21,7 @@ from .compute import (
     KeepAliveHandler,
 )
 from .dashboard import DashboardHandler, DashboardSocketHandler
+from .data import DataListHandler, DataVersionHandler, DataVersionsHandler
 from .endpoints import (
     EndpointHandler,
     EndpointKeyHandler,
@@ -68,6 +69,9 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/state", ClusterStateHandler),
         (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/dashboard/(?P<page>.+)/ws", DashboardSocketHandler),
         (f"{API_PREFIX}/compute/clusters/(?P<name>[^/]+)/dashboard/(?P<path>.*)", DashboardHandler),
+        (f"{API_PREFIX}/data", DataListHandler),
+        (f"{API_PREFIX}/data/(?P<name>[^/]+)/versions", DataVersionsHandler),
+        (f"{API_PREFIX}/data/(?P<name>[^/]+)/versions/(?P<version>[^/]+)", DataVersionHandler),
         (f"{API_PREFIX}/jobs", JobListHandler),
         (f"{API_PREFIX}/jobs/(?P<job_id>[^/]+)", JobHandler),
         (f"{API_PREFIX}/jobs/(?P<job_id>[^/]+)/cancel", JobCancelHandler),

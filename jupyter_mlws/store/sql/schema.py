@@ -38,7 +38,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -354,4 +354,36 @@ job_dispatchers = Table(
     Column("kind", String(16), nullable=False),
     Column("heartbeat", BigInteger, nullable=False),
     PrimaryKeyConstraint("id"),
+)
+
+# Data assets (schema v8, issue 16): versioned like models. A version's files are blobs of the
+# artifact store; the row keeps their manifest (`files`, JSON) and its digest (`sha256`).
+data_assets = Table(
+    "data_assets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("last_version", Integer, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    UniqueConstraint("name"),
+)
+
+data_versions = Table(
+    "data_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("asset", Integer, ForeignKey("data_assets.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("files", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("source_run_id", String(64), nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("asset", "version"),
 )

@@ -33,6 +33,7 @@ from .changes import changes_since as _changes_since
 from .changes import prune as _prune_changes
 from .clusters import SqlClusterMixin
 from .compute import SqlComputeMixin
+from .data import SqlDataMixin
 from .endpoints import SqlEndpointMixin
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
 from .gate import WriteGate
@@ -55,6 +56,7 @@ class SqlStore(
     SqlComputeMixin,
     SqlClusterMixin,
     SqlJobMixin,
+    SqlDataMixin,
     SqlRegistryMixin,
     SqlEndpointMixin,
     MetadataStore,

@@ -183,6 +183,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mlws/api/v1/data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List data assets */
+        get: operations["getData"];
+        put?: never;
+        /** Register a version of a data asset from uploaded blobs (the newest, unchanged: no new version) */
+        post: operations["postData"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/data/{name}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every version of a data asset */
+        get: operations["getDataNameVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/data/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One version of a data asset ('latest': the newest) */
+        get: operations["getDataNameVersionsVersion"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/endpoints": {
         parameters: {
             query?: never;
@@ -1178,6 +1230,82 @@ export interface components {
              */
             kernel_id: string | null;
         };
+        /** DataAssetList */
+        DataAssetList: {
+            /** Assets */
+            assets: components["schemas"]["DataAssetModel"][];
+        };
+        /** DataAssetModel */
+        DataAssetModel: {
+            /** Name */
+            name: string;
+            /** Latest Version */
+            latest_version: number;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+        };
+        /** DataFileModel */
+        DataFileModel: {
+            /** Path */
+            path: string;
+            /** Size */
+            size: number;
+            /** Sha256 */
+            sha256: string;
+        };
+        /** DataVersionList */
+        DataVersionList: {
+            /** Versions */
+            versions: components["schemas"]["DataVersionModel"][];
+        };
+        /**
+         * DataVersionModel
+         * @description One version of a data asset: its files (content-addressed) and where they came from.
+         */
+        DataVersionModel: {
+            /** Name */
+            name: string;
+            /** Version */
+            version: number;
+            /** Files */
+            files: components["schemas"]["DataFileModel"][];
+            /** Sha256 */
+            sha256: string;
+            /** Size Bytes */
+            size_bytes: number;
+            /**
+             * Source
+             * @default
+             */
+            source: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /**
+             * Source Run Id
+             * @default null
+             */
+            source_run_id: string | null;
+            /** Created Time */
+            created_time: number;
+        };
         /** DeployEndpoint */
         DeployEndpoint: {
             /**
@@ -2052,6 +2180,44 @@ export interface components {
              * @description Milliseconds since the Unix epoch (UTC).
              */
             created_time: number;
+        };
+        /**
+         * NewDataVersion
+         * @description A version from blobs already uploaded.
+         */
+        NewDataVersion: {
+            /** Name */
+            name: string;
+            /** Files */
+            files: components["schemas"]["DataFileModel"][];
+            /**
+             * Sha256
+             * @description The manifest's digest, if the client computed it (checked).
+             * @default null
+             */
+            sha256: string | null;
+            /**
+             * Source
+             * @default
+             */
+            source: string;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Source Run Id
+             * @default null
+             */
+            source_run_id: string | null;
         };
         /**
          * NewJob
@@ -3735,6 +3901,167 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List data assets */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataAssetList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postData: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewDataVersion"];
+            };
+        };
+        responses: {
+            /** @description Register a version of a data asset from uploaded blobs (the newest, unchanged: no new version) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataVersionModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getDataNameVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every version of a data asset */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataVersionList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getDataNameVersionsVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One version of a data asset ('latest': the newest) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataVersionModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
