@@ -15,7 +15,8 @@ Decisions (docs/data.md says the same for users):
   (no new number): a version names different content, as in DVC; a changed file makes the next one.
 - References: "name" and "name@latest" are the newest version, "name:3" version 3 (Azure ML's
   `azureml:name:3`, without the prefix). A job takes `"data:" + ref` as an input; its run gets the tag
-  `mlws.data.<input>` = "name:version" (the lineage: which version a run read).
+  `mlws.data.<input>` = "name:version" and `mlws.data` listing every version it read (the lineage:
+  `ws.data.runs("name:3")` finds the runs that read a version).
 - `path(ref)` is a verified local copy (rebuilt from the blobs when edited, as for models), under
   `<workspace>/data-cache` or `$XDG_CACHE_HOME/jupyter_mlws/data-cache`; `download(ref, dest)`
   copies the files to a folder of the user's.
@@ -148,6 +149,13 @@ class DataAssets:
 
         version = self.get(ref)
         return pd.DataFrame([f.to_dict() for f in version.files], columns=["path", "size", "sha256"])
+
+    def runs(self, ref: str) -> pd.DataFrame:
+        """The runs that read this version (jobs given it as an input), as `ws.runs` returns them."""
+        from .jobs import DATA_LINEAGE_TAG
+
+        version = self.get(ref)
+        return self.workspace.runs(filter=f"tags.{DATA_LINEAGE_TAG} like '% {version.ref} %'")
 
     def path(self, ref: str) -> Path:
         """A verified local copy of the version's files (read-only; see the module docstring)."""

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from ..jobs.dispatcher import JobDispatcher
     from .workspace import Workspace
 
+#: The run tag that lists every data version a job read, space-delimited (`ws.data.runs`).
+DATA_LINEAGE_TAG = "mlws.data"
 #: How long `submit` trusts a cluster definition it read (sizes are checked against it).
 CLUSTER_CACHE_SECONDS = 5.0
 _dispatchers: dict[str, JobDispatcher] = {}
@@ -417,9 +419,12 @@ def queue_job(
     job_id = uuid.uuid4().hex
     label = name or sub.default_name(kind, spec)
     run_tags = {**(tags or {}), "mlws.job.id": job_id, "mlws.job.kind": kind, "mlws.job.attempt": "1"}
+    read = sorted({given["ref"] for given in inputs.values() if "data" in given})
     for input_name, given in inputs.items():
         if "data" in given:  # lineage: which data version the run read
             run_tags[f"mlws.data.{input_name}"] = given["ref"]
+    if read:  # one tag to search by (`ws.data.runs(ref)`): " name:v other:w "
+        run_tags[DATA_LINEAGE_TAG] = f" {' '.join(read)} "
     record = store.create_run(
         workspace._experiment_id(experiment),
         name=label,

@@ -444,5 +444,8 @@ def test_a_data_asset_input_is_pinned_recorded_and_materialized_on_the_node(ws: 
     assert job.status == "completed", (job.reason, job.logs())
     assert "['part-0.csv', 'part-1.csv', 'part-2.csv']" in job.logs(), "the version pinned at submit"
     assert job.run.tags["mlws.data.rows"] == version.ref
+    readers = ws.data.runs(version.ref)
+    assert list(readers.run_id) == [job.run.id], "the version knows the runs that read it"
+    assert ws.data.runs(f"job-input:{version.version + 1}").empty, "no run read the newer version"
     with pytest.raises(NotFound, match="no-such-data"):
         ws.jobs.submit(command=["python", "-c", "pass"], target=CLUSTER, inputs={"rows": "data:no-such-data"})
