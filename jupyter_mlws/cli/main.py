@@ -11,6 +11,7 @@ Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
     jupyter mlws models list|show|register|alias|unalias|delete   the model registry (cli/models.py)
     jupyter mlws endpoints list|show|deploy|delete|keys|serve     scoring endpoints (cli/endpoints.py)
     jupyter mlws jobs submit|list|show|logs [-f]|cancel     jobs on training clusters (cli/jobs.py)
+    jupyter mlws data register|list|show|download|runs      data assets (cli/data.py)
     jupyter mlws sync                               send what a workspace URL's clients spooled (cli/sync.py)
 
 `--workspace W` (any command) overrides `$MLWS_WORKSPACE`. A domain error
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from ..errors import MLWSError
 from .clusters import add_cluster_commands
 from .compute import add_compute_commands
+from .data import add_data_commands
 from .endpoints import add_endpoint_commands
 from .jobs import add_job_commands
 from .models import add_model_commands
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_endpoint_commands(sub)
     add_sync_commands(sub)
     add_job_commands(sub)
+    add_data_commands(sub)
     return parser
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import DataVersion
 from ..errors import InvalidParameter, NotFound
+from ..models.files import MAX_FILES
 from ..paths import safe_relative_path
 
 if TYPE_CHECKING:
@@ -72,9 +73,10 @@ class DataAssets:
         """Store the files `path` names as the next version of `name` (or return the newest version
         when its files are these)."""
         from ..models.files import store_files
-        from ..validation import validate_model_name
+        from ..validation import validate_data_name
 
-        validate_model_name(name)
+        validate_data_name(name)
+        tags = {str(k): str(v) for k, v in (tags or {}).items()}
         source = os.fspath(path)
         with tempfile.TemporaryDirectory(prefix="mlws-data-") as scratch:
             collected = _collect(source, Path(scratch))
@@ -155,7 +157,13 @@ class DataAssets:
         from .jobs import DATA_LINEAGE_TAG
 
         version = self.get(ref)
-        return self.workspace.runs(filter=f"tags.{DATA_LINEAGE_TAG} like '% {version.ref} %'")
+        found = self.workspace.runs(filter=f"tags.{DATA_LINEAGE_TAG} like '% {version.ref} %'")
+        column = f"tags.{DATA_LINEAGE_TAG}"
+        if found.empty or column not in found.columns:
+            return found
+        # LIKE reads '_' in a name as any one character: keep the runs whose list names it exactly
+        exact = found[column].map(lambda listed: version.ref in str(listed).split())
+        return found[exact].reset_index(drop=True)
 
     def path(self, ref: str) -> Path:
         """A verified local copy of the version's files (read-only; see the module docstring)."""
@@ -189,12 +197,25 @@ def _collect_glob(pattern: str) -> list[tuple[str, Path]]:
     matches = sorted(p for p in globbing.glob(expanded, recursive=True) if os.path.isfile(p))
     if not matches:
         raise NotFound(f"The pattern {pattern!r} matches no files.")
+    _check_limits(pattern, len(matches), sum(os.path.getsize(p) for p in matches))
     base = _static_prefix(expanded)
     out = []
     for match in matches:
         rel = os.path.relpath(match, base) if base else match
         out.append((safe_relative_path(Path(rel).as_posix()), Path(match).resolve()))
     return out
+
+
+def _check_limits(source: str, count: int, total: int) -> None:
+    """The limits of a model folder (models/files.py) for a glob or a URL, before anything is read."""
+    from ..models.files import MAX_FILES, MAX_TOTAL_BYTES
+
+    if count > MAX_FILES:
+        raise InvalidParameter(f"{source!r} matches {count} files, more than {MAX_FILES}; refused.")
+    if total > MAX_TOTAL_BYTES:
+        raise InvalidParameter(
+            f"{source!r} holds {total} bytes, more than {MAX_TOTAL_BYTES // 1024**3} GiB; refused."
+        )
 
 
 def _static_prefix(pattern: str) -> str:
@@ -223,6 +244,7 @@ def _collect_url(url: str, scratch: Path) -> list[tuple[str, Path]]:
         raise NotFound(f"Nothing at {url!r}.")
     if not remote:
         raise NotFound(f"The URL {url!r} matches no files.")
+    _check_limits(url, len(remote), sum(int(fs.size(item) or 0) for item in remote[: MAX_FILES + 1]))
     out = []
     for index, item in enumerate(remote):
         rel = safe_relative_path(item[len(base) :].lstrip("/") if base and item.startswith(base) else item)

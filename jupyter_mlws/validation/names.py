@@ -99,6 +99,16 @@ def validate_model_name(name: Any) -> str:
     return name
 
 
+def validate_data_name(name: Any) -> str:
+    """A data asset's name: the rules of a model's name (`validate_model_name`)."""
+    if not isinstance(name, str) or not MODEL_NAME.match(name) or name.endswith("."):
+        raise InvalidParameter(
+            f"data asset name {name!r} is not valid: 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
 def validate_alias(alias: Any) -> str:
     if not isinstance(alias, str) or not ALIAS_NAME.match(alias):
         raise InvalidParameter(

@@ -140,15 +140,25 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert "waiting  canceled  canceled before it started" in text
         assert "long-0   canceled  canceled" in text
         assert "canceled | timeout after 2 s" in text
+        # a data asset: registered from a folder, unchanged files give the same version back; a job
+        # reads it as an input (the version materialized on the node) and the version knows its reader
+        assert "points:1 4 files, " in text and "registered again, unchanged: points:1" in text
+        parts = ", ".join(f"'part-{i}.csv'" for i in range(4))
+        assert f"completed | 4 files, 200 rows: [{parts}]" in text
         # the demo keeps its cluster definition (the clean-up cell is optional and off)
         assert text.rstrip().endswith("['cpu']")
         from jupyter_mlws import Workspace
 
-        jobs = Workspace(work / ".mlws").jobs.list()
+        ws = Workspace(work / ".mlws")
+        readers = ws.data.runs("points:1")
+        assert list(readers["name"]) == ["count-rows"]
+        assert list(readers["tags.mlws.data.rows"]) == ["points:1"]
+        jobs = ws.jobs.list()
         assert dict(zip(jobs["name"], jobs["state"], strict=True)) == {
             "train.py": "completed",
             "least_squares": "completed",
             "predict.ipynb": "completed",
+            "count-rows": "completed",
             "long-0": "canceled",
             "long-1": "canceled",
             "waiting": "canceled",

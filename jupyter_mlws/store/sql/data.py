@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...entities import DataAsset, DataVersion, ModelFile
 from ...errors import InvalidParameter, NotFound
-from ...validation import validate_model_name
+from ...validation import validate_data_name
 from ..base import now_ms
 from .registry import _description, _files, _sha, _tags
 from .schema import data_assets, data_versions
@@ -75,7 +75,7 @@ class SqlDataMixin:
         tags: Mapping[str, Any] | None = None,
         source_run_id: str | None = None,
     ) -> DataVersion:
-        validate_model_name(name)
+        validate_data_name(name)
         values = {
             "files": _files(files),
             "sha256": _sha(sha256, "sha256"),
