@@ -231,17 +231,24 @@ def _checked_manifest(version: ModelVersion) -> tuple[ModelFile, ...]:
     """The version's manifest, every path re-validated and the whole hashing to `version.sha256`."""
     files = tuple(version.files)
     if not files:
-        raise ModelIntegrityError(f"Model {version.name!r} version {version.version} lists no files.")
+        raise ModelIntegrityError(
+            f"{_kind(version)} {version.name!r} version {version.version} lists no files."
+        )
     for f in files:
         if safe_relative_path(f.path) != f.path:
             raise InvalidParameter(f"Manifest path {f.path!r} is not in canonical form; refused.")
     _check_unique(files)
     if manifest_sha256(files) != version.sha256:
         raise ModelIntegrityError(
-            f"Model {version.name!r} version {version.version}: its file list does not hash to the "
-            "recorded sha256 (the registry entry was altered); refused."
+            f"{_kind(version)} {version.name!r} version {version.version}: its file list does not hash "
+            "to the recorded sha256 (the registry entry was altered); refused."
         )
     return files
+
+
+def _kind(version: ModelVersion) -> str:
+    """What the manifest belongs to, for messages: a model version, or a data asset's (issue 16)."""
+    return "Model" if hasattr(version, "flavor") else "Data asset"
 
 
 def _check_unique(files: Sequence[ModelFile]) -> None:
