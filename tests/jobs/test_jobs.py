@@ -121,11 +121,18 @@ def test_six_jobs_on_two_nodes_wait_in_order_and_a_higher_priority_overtakes(ws:
         assert job.status == "completed", job.reason
     started = {job.record.name: job.record.started_time for job in [*low, urgent]}
     order = sorted(started, key=started.get)
-    lows = [n for n in order if n.startswith("low-")]
-    assert lows == [f"low-{i}" for i in range(6)], f"FIFO within a priority: {order}"
-    # two jobs fill the cluster; none had ended when the urgent one came, so it is the third
+    # Two jobs handed to Dask in the same look (two nodes freed together) start side by side, in
+    # either order by a few ms; a job that jumped the queue would start a whole job (2.5 s) early.
+    together_ms = 1000
+    for i in range(5):
+        assert started[f"low-{i}"] <= started[f"low-{i + 1}"] + together_ms, (
+            f"FIFO within a priority: {order}"
+        )
+    # two jobs fill the cluster; none had ended when the urgent one came, so it goes next
     assert min(job.record.ended_time for job in low) > urgent.record.submitted_time
-    assert order.index("urgent") == 2, f"the urgent job overtook the queued ones: {order}"
+    assert all(started["urgent"] <= started[f"low-{i}"] + together_ms for i in range(2, 6)), (
+        f"the urgent job overtook the queued ones: {order}"
+    )
     nodes = {job.record.node for job in [*low, urgent]}
     assert 1 <= len(nodes) <= 2, "never more nodes than max_nodes"
     # never more than two jobs ran at once (one CPU per node, two nodes)
