@@ -53,6 +53,8 @@ export namespace CommandIDs {
   export const openRun = 'mlws:open-run';
   /** Compare runs in the main area; args `{runIds: string[]}` (two or more). */
   export const compareRuns = 'mlws:compare-runs';
+  /** Show a data version in the panel's Data tab; args `{name: string, version?: number}` (newest when missing). */
+  export const openData = 'mlws:open-data';
   /** Open a notebook at a cell; args `{path: string, cellId?: string}`. */
   export const goToCell = 'mlws:go-to-cell';
   /** Make the active notebook cell a `%%mlrun` cell (if it is not) and run it. */
@@ -177,7 +179,10 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           }
           openInMain(`mlws-run-${runId}`, () => {
             const model = new RunViewModel(workspace, runId);
-            const content = new RunWidget(model, (path, cell) => void goToCell(path, cell));
+            const content = new RunWidget(model, {
+              onGoToCell: (path, cell) => void goToCell(path, cell),
+              onOpenData: (name, version) => void commands.execute(CommandIDs.openData, { name, version })
+            });
             const widget = new MainAreaWidget({ content });
             widget.title.label = `Run ${runId.slice(0, 8)}`;
             widget.title.icon = workspaceIcon;
@@ -211,6 +216,18 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
             widget.title.closable = true;
             return widget;
           });
+        }
+      }),
+      commands.addCommand(CommandIDs.openData, {
+        label: 'Show Data Version in ML Workspace',
+        describedBy: {
+          args: { type: 'object', properties: { name: { type: 'string' }, version: { type: 'number' } } }
+        },
+        execute: async args => {
+          if (typeof args.name === 'string' && args.name) {
+            shell.activateById(panel.id);
+            await panel.openData(args.name, typeof args.version === 'number' ? args.version : null);
+          }
         }
       }),
       commands.addCommand(CommandIDs.goToCell, {

@@ -19,6 +19,7 @@ import {
   IKernelUsageList
 } from './computeTypes';
 import { IClusterList, IJob, IJobList, IJobLogs, IJobSearch } from './jobTypes';
+import { IDataAssetList, IDataVersion, IDataVersionList } from './dataTypes';
 import {
   IDeployBody,
   IDeployedEndpoint,
@@ -209,6 +210,21 @@ export class MLWorkspaceAPI {
     await this.request<void>(`models/${encodeURIComponent(name)}/aliases/${encodeURIComponent(alias)}`, {
       method: 'DELETE'
     });
+  }
+
+  /** `GET /data`: the data assets, by name, each with its newest version number. */
+  listDataAssets(): Promise<IDataAssetList> {
+    return this.request<IDataAssetList>('data');
+  }
+
+  /** `GET /data/{name}/versions`: every version in full (files, digest, source), oldest first. */
+  listDataVersions(name: string): Promise<IDataVersionList> {
+    return this.request<IDataVersionList>(`data/${encodeURIComponent(name)}/versions`);
+  }
+
+  /** `GET /data/{name}/versions/{version}`; `'latest'` is the newest. */
+  getDataVersion(name: string, version: number | 'latest'): Promise<IDataVersion> {
+    return this.request<IDataVersion>(`data/${encodeURIComponent(name)}/versions/${version}`);
   }
 
   /** `GET /endpoints`: every endpoint with its deployments and stats (never key material). */

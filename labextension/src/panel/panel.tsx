@@ -6,6 +6,8 @@ import { workspaceIcon } from '../common/icons';
 import { ClustersSection } from '../compute/clusters';
 import { ComputeView } from '../compute/compute';
 import { ComputeModel } from '../compute/computeModel';
+import { DataView } from '../data/data';
+import { DataTabModel } from '../data/dataModel';
 import { EndpointsView } from '../endpoints/endpoints';
 import { EndpointsTabModel } from '../endpoints/endpointsModel';
 import { JobsView } from '../jobs/jobs';
@@ -32,13 +34,14 @@ export interface IPanelActions {
 }
 
 /**
- * The "ML Workspace" panel in the left sidebar, with five tabs:
+ * The "ML Workspace" panel in the left sidebar, with six tabs:
  * - Experiments: the workspace browser (experiments, then an experiment's
  *   runs table, live), the workspace summary and the live activity. Runs and
  *   comparisons open in the main area.
  * - Compute: the compute instances and their running kernels (compute/compute.tsx),
  *   then the clusters with their nodes, queue and node events (compute/clusters.tsx).
  * - Jobs: the job queue, running and recent jobs, a live log tail, cancel (jobs/jobs.tsx).
+ * - Data: the data assets (data/data.tsx): versions, files, and the runs that read each version.
  * - Models: the model registry (models/models.tsx): versions, aliases, lineage.
  * - Endpoints: the scoring endpoints (endpoints/endpoints.tsx): state, traffic, keys, Try it.
  * Each tab's state object polls only while its tab of a visible panel is shown.
@@ -57,6 +60,7 @@ export class WorkspacePanel extends ReactWidget {
     this.browser.changed.connect(() => this.update(), this);
     this.compute = new ComputeModel(_workspace.api);
     this.jobs = new JobsModel(_workspace.api);
+    this.data = new DataTabModel(_workspace.api);
     this.models = new ModelsTabModel(_workspace.api);
     this.endpoints = new EndpointsTabModel(_workspace.api);
     _workspace.runEvents.connect(this._onRunEvent, this);
@@ -70,6 +74,9 @@ export class WorkspacePanel extends ReactWidget {
 
   /** The jobs of the Jobs tab. */
   readonly jobs: JobsModel;
+
+  /** The data assets of the Data tab. */
+  readonly data: DataTabModel;
 
   /** The registered models of the Models tab. */
   readonly models: ModelsTabModel;
@@ -91,6 +98,16 @@ export class WorkspacePanel extends ReactWidget {
     this.update();
   }
 
+  /**
+   * Show a data version in the Data tab (the newest when `version` is null),
+   * opened, with its files and readers: the `mlws:open-data` command, from
+   * the run view's Data section.
+   */
+  openData(name: string, version: number | null): Promise<void> {
+    this.tab = 'data';
+    return this.data.reveal(name, version);
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;
@@ -99,6 +116,7 @@ export class WorkspacePanel extends ReactWidget {
     this.browser.dispose();
     this.compute.dispose();
     this.jobs.dispose();
+    this.data.dispose();
     this.models.dispose();
     this.endpoints.dispose();
     super.dispose();
@@ -107,6 +125,7 @@ export class WorkspacePanel extends ReactWidget {
   private _syncPolling(): void {
     this.compute.setActive(this.isVisible && this._tab === 'compute');
     this.jobs.setActive(this.isVisible && this._tab === 'jobs');
+    this.data.setActive(this.isVisible && this._tab === 'data');
     this.models.setActive(this.isVisible && this._tab === 'models');
     this.endpoints.setActive(this.isVisible && this._tab === 'endpoints');
   }
@@ -186,6 +205,14 @@ export class WorkspacePanel extends ReactWidget {
           <div role="tabpanel" id="mlws-tabpanel-jobs" key="jobs">
             <UseSignal signal={this.jobs.changed}>
               {() => <JobsView model={this.jobs} onOpenRun={this._actions.openRun} />}
+            </UseSignal>
+          </div>
+        );
+      case 'data':
+        return (
+          <div role="tabpanel" id="mlws-tabpanel-data" key="data">
+            <UseSignal signal={this.data.changed}>
+              {() => <DataView model={this.data} onOpenRun={this._actions.openRun} />}
             </UseSignal>
           </div>
         );

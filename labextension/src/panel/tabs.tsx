@@ -1,12 +1,13 @@
 import * as React from 'react';
 
 /** The panel's tabs. */
-export type PanelTab = 'experiments' | 'compute' | 'jobs' | 'models' | 'endpoints';
+export type PanelTab = 'experiments' | 'compute' | 'jobs' | 'data' | 'models' | 'endpoints';
 
 const TABS: [PanelTab, string][] = [
   ['experiments', 'Experiments'],
   ['compute', 'Compute'],
   ['jobs', 'Jobs'],
+  ['data', 'Data'],
   ['models', 'Models'],
   ['endpoints', 'Endpoints']
 ];

@@ -2,12 +2,15 @@ import * as React from 'react';
 
 import { IRunModel } from '../api/types';
 import { Row } from '../common/components';
+import { isDataTag } from '../data/lineage';
+import { RunDataInputs } from '../data/runData';
 import { formatDuration, formatMetric, formatTime, KNOWN_STATUSES } from './runformat';
 import { RunViewModel } from './runViewModel';
 
 /**
  * The side column of the run view (runview.tsx): the run's name, live
- * status, timing, source, params, tags and latest metrics, as text.
+ * status, timing, source, params, the data it read (data/runData.tsx; those
+ * lineage tags are left out of the Tags table), tags and latest metrics, as text.
  */
 
 function Duration({ run }: { run: IRunModel }): JSX.Element {
@@ -79,11 +82,13 @@ export function KeyValues({ title, entries, empty }: IKeyValueProps): JSX.Elemen
 export function RunDetails({
   model,
   run,
-  onGoToCell
+  onGoToCell,
+  onOpenData
 }: {
   model: RunViewModel;
   run: IRunModel;
   onGoToCell?: (notebookPath: string, cellId: string | null) => void;
+  onOpenData?: (name: string, version: number) => void;
 }): JSX.Element {
   const statusClass = KNOWN_STATUSES.includes(run.status) ? run.status : 'other';
   const experiment = model.experimentName ?? `#${run.experiment_id}`;
@@ -130,12 +135,17 @@ export function RunDetails({
         <Row label="Run id" value={run.run_id} />
       </dl>
       <KeyValues title="Parameters" entries={Object.entries(run.params ?? {})} empty="No parameters." />
+      <RunDataInputs tags={run.tags} onOpenData={onOpenData} />
       <KeyValues
         title="Latest metrics"
         entries={Object.entries(run.metrics ?? {}).map(([k, v]) => [k, formatMetric(v)])}
         empty="No metrics yet."
       />
-      <KeyValues title="Tags" entries={Object.entries(run.tags ?? {})} empty="No tags." />
+      <KeyValues
+        title="Tags"
+        entries={Object.entries(run.tags ?? {}).filter(([key]) => !isDataTag(key))}
+        empty="No tags."
+      />
     </>
   );
 }

@@ -14,10 +14,12 @@ import { RunViewModel } from './runViewModel';
 export interface IRunPageProps {
   model: RunViewModel;
   onGoToCell?: (notebookPath: string, cellId: string | null) => void;
+  /** Show a data version the run read in the panel's Data tab. */
+  onOpenData?: (name: string, version: number) => void;
 }
 
 /** The whole run view (main area): details, params, charts, log, artifacts, code. */
-export function RunPage({ model, onGoToCell }: IRunPageProps): JSX.Element {
+export function RunPage({ model, onGoToCell, onOpenData }: IRunPageProps): JSX.Element {
   const run = model.run;
   return (
     <section className="jp-mlws-runview" aria-label={run ? `Run ${run.name}` : 'Run'}>
@@ -34,7 +36,7 @@ export function RunPage({ model, onGoToCell }: IRunPageProps): JSX.Element {
       {run !== null && (
         <div className="jp-mlws-runpage-columns">
           <div className="jp-mlws-runpage-side">
-            <RunDetails model={model} run={run} onGoToCell={onGoToCell} />
+            <RunDetails model={model} run={run} onGoToCell={onGoToCell} onOpenData={onOpenData} />
           </div>
           <div className="jp-mlws-runpage-main">
             <RunBody workspace={model.workspace} run={run} />
@@ -49,7 +51,7 @@ export function RunPage({ model, onGoToCell }: IRunPageProps): JSX.Element {
 export class RunWidget extends ReactWidget {
   constructor(
     readonly model: RunViewModel,
-    private readonly _onGoToCell?: (notebookPath: string, cellId: string | null) => void
+    private readonly _actions: Omit<IRunPageProps, 'model'> = {}
   ) {
     super();
     this.addClass('jp-mlws-runpage');
@@ -64,7 +66,7 @@ export class RunWidget extends ReactWidget {
   render(): JSX.Element {
     return (
       <UseSignal signal={this.model.changed}>
-        {() => <RunPage model={this.model} onGoToCell={this._onGoToCell} />}
+        {() => <RunPage model={this.model} {...this._actions} />}
       </UseSignal>
     );
   }
