@@ -15,6 +15,8 @@ and serves (`serving/protocol.py`):
 - `GET /healthz` (alive) and `GET /ready` (models loaded), no key; anything else 404.
 - SIGHUP: re-read the config in a thread (models already loaded are reused), then swap the
   whole state in one assignment — requests keep being answered by the old state meanwhile.
+  Reloads run one at a time, each reading the file when its turn comes, so the newest config
+  always wins (two close together could otherwise finish out of order).
   A config that fails to load keeps the old state and reports `reload_error`.
 - SIGTERM: drain (stop accepting, finish in-flight) and exit 0. The replica also exits
   on its own when its parent (the manager) is gone.
@@ -94,6 +96,10 @@ class Replica:
         self._busy_since = 0.0
         self._batch: list[tuple[Loaded, Any, float, Any]] = []
         self._stop: asyncio.Event | None = None
+        # One reload at a time, each reading the file when its turn comes: two SIGHUPs close
+        # together (a deploy, then a key rotation) could otherwise finish out of order and leave
+        # the older config in force (a rotated key answered 401 until the next change).
+        self._reloading = asyncio.Lock()
 
     def read_config(self) -> dict[str, Any]:
         config: dict[str, Any] = json.loads(self.config_path.read_text())
@@ -274,15 +280,16 @@ class Replica:
 
     async def _reload(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            config = await loop.run_in_executor(None, self.read_config)
-            self.state = await loop.run_in_executor(None, load_state, config, self.state)
-            self.reload_error = None
-            _freeze_heap()
-        except Exception as exc:
-            traceback.print_exc(file=sys.stderr)
-            self.reload_error = f"{type(exc).__name__}: {exc}"[:500]
-        self.write_stats()
+        async with self._reloading:
+            try:
+                config = await loop.run_in_executor(None, self.read_config)
+                self.state = await loop.run_in_executor(None, load_state, config, self.state)
+                self.reload_error = None
+                _freeze_heap()
+            except Exception as exc:
+                traceback.print_exc(file=sys.stderr)
+                self.reload_error = f"{type(exc).__name__}: {exc}"[:500]
+            self.write_stats()
 
     async def _ticker(self, parent: int) -> None:
         assert self._stop is not None
