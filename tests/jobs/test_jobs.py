@@ -134,7 +134,7 @@ def test_six_jobs_on_two_nodes_wait_in_order_and_a_higher_priority_overtakes(ws:
         f"the urgent job overtook the queued ones: {order}"
     )
     nodes = {job.record.node for job in [*low, urgent]}
-    assert 1 <= len(nodes) <= 2, "never more nodes than max_nodes"
+    assert len(nodes) <= ws.compute.get_cluster(CLUSTER).max_nodes, f"more nodes than max_nodes: {nodes}"
     # never more than two jobs ran at once (one CPU per node, two nodes)
     spans = [(job.record.started_time, job.record.ended_time) for job in [*low, urgent]]
     for at, _ in spans:
