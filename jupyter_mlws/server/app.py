@@ -196,6 +196,13 @@ class MLWorkspaceApp(ExtensionApp):
         self.handlers.extend(api_routes())
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        self.services.extension_starting()
+        try:
+            await self._start_all(serverapp)
+        finally:
+            self.services.extension_started()
+
+    async def _start_all(self, serverapp: Any) -> None:
         await self.services.start()
         if self.event_interval > 0 and self.location.store_kind != "rest":
             watcher = RunEventWatcher(self.services, serverapp.event_logger, self.event_interval)

@@ -57,6 +57,8 @@ class WorkspaceServices:
         self._ready: asyncio.Future[None] | None = None
         self.start_error: str | None = None
         self.started = False
+        #: Set by the app once its clusters, job dispatcher and endpoint manager run.
+        self._extension_ready: asyncio.Event | None = None
 
     # ----- lifecycle ---------------------------------------------------------
     async def start(self) -> None:
@@ -89,6 +91,32 @@ class WorkspaceServices:
             raise
         except Exception as err:
             raise Unavailable(f"The ML workspace could not start: {err}") from err
+
+    def extension_starting(self) -> None:
+        """The app begins starting what runs beside the stores (clusters, jobs, endpoints)."""
+        self._extension_ready = asyncio.Event()
+
+    def extension_started(self) -> None:
+        """All of it has started (or failed, and said so in the log): waiting requests go on."""
+        if self._extension_ready is not None:
+            self._extension_ready.set()
+
+    async def wait_extension(self, timeout: float = 120.0) -> None:
+        """Wait until the app has started its clusters, job dispatcher and endpoint manager.
+
+        jupyter_server answers requests while the extension still starts them; a route that
+        uses them waits here rather than answering 503 for a server that is about to have them.
+        """
+        await self.wait_ready(timeout)
+        ready = self._extension_ready
+        if ready is None or ready.is_set():
+            return
+        try:
+            await asyncio.wait_for(ready.wait(), timeout)
+        except asyncio.TimeoutError:
+            raise Unavailable(
+                f"The ML workspace's clusters, jobs and endpoints did not start within {timeout:.0f} s."
+            ) from None
 
     async def _start(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="mlws-store")

@@ -353,3 +353,56 @@ def test_endpoints_stop_with_the_server_and_come_back_after_a_restart(tmp_path: 
         _rest(second, "DELETE", "/endpoints/churn-api")
     finally:
         second.stop()
+
+
+#: Put in a server's config folder: its clusters take 3 s to start (a slow start, as a cluster
+#: with nodes to spawn has), so the server answers requests while its extension still starts.
+_SLOW_CLUSTER_START = """
+import asyncio
+from jupyter_mlws.server import clusters as _clusters
+
+_start = _clusters.ClusterService.start
+
+
+async def _slow_start(self):
+    await asyncio.sleep(3)
+    await _start(self)
+
+
+_clusters.ClusterService.start = _slow_start
+"""
+
+
+@pytest.mark.slow
+def test_requests_during_a_slow_start_wait_for_clusters_jobs_and_endpoints(tmp_path: Path) -> None:
+    """Jupyter answers requests before the extension has started its clusters, job dispatcher and
+    endpoint manager: a deploy, a cluster list and a job list made then wait and succeed (they were
+    503 "No endpoint manager runs this workspace" / "This server runs no clusters")."""
+    from sklearn.linear_model import LogisticRegression
+
+    from jupyter_mlws.client.workspace import Workspace
+    from jupyter_mlws.models.flavors import save_sklearn
+
+    from .test_server_crash import start_server
+
+    root, workspace = tmp_path / "root", tmp_path / "root" / "ws"
+    root.mkdir()
+    model = LogisticRegression().fit([[0.0, 1.0], [1.0, 0.0], [0.9, 0.1], [0.1, 0.9]], [0, 1, 1, 0])
+    ws = Workspace(workspace)
+    ws.models.register("churn", save_sklearn(model, root / "churn.skops"))
+    ws.close()
+    config = tmp_path / "state" / "config"
+    config.mkdir(parents=True)
+    (config / "jupyter_server_config.py").write_text(_SLOW_CLUSTER_START)
+
+    server = start_server(root, tmp_path / "state", workspace)
+    try:
+        began = time.monotonic()
+        created = _rest(server, "POST", "/endpoints", {"name": "churn-api", "model": "churn:1"})
+        assert time.monotonic() - began > 1.0, "the server was not still starting: the test proves nothing"
+        assert _score(created["scoring_url"], created["keys"]["primary"], [{"a": 0.9, "b": 0.1}])[0] == 200
+        assert _rest(server, "GET", "/compute/clusters")["clusters"] == []
+        assert _rest(server, "GET", "/jobs")["jobs"] == []
+        _rest(server, "DELETE", "/endpoints/churn-api")
+    finally:
+        server.stop()

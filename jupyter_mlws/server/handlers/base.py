@@ -71,6 +71,8 @@ class MLWSHandler(APIHandler):
     max_body_size = MAX_JSON_BODY
     #: Whether requests wait for the workspace's stores to be open (diagnostics do not).
     needs_store = True
+    #: Whether requests wait for the app's clusters, job dispatcher and endpoint manager to start.
+    needs_extension = False
 
     _body_chunks: list[bytes]
     _body_size: int
@@ -83,7 +85,9 @@ class MLWSHandler(APIHandler):
         refused = self.settings.get("mlws_refusal")
         if refused:  # exposed with no credentials (server/exposure.py, RELIABILITY A10)
             raise Forbidden(refused)
-        if self.needs_store:
+        if self.needs_extension:
+            await self.services.wait_extension()
+        elif self.needs_store:
             await self.services.wait_ready()
         declared = self.request.headers.get("Content-Length")
         if declared is not None:

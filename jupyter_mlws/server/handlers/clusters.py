@@ -131,6 +131,7 @@ def _node(size: NodeSize | None) -> dict[str, Any] | None:
 
 class ClustersHandler(MLWSHandler):
     auth_resource = "mlws:compute"
+    needs_extension = True
 
     @property
     def clusters(self) -> Any:

@@ -168,6 +168,7 @@ class EndpointsHandler(RegistryHandler):
     """What the endpoint handlers share: the server-side endpoint service (server/endpoints.py)."""
 
     auth_resource = "mlws:endpoints"
+    needs_extension = True
     change_action = "endpoint_changed"
 
     @property

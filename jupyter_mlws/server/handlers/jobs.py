@@ -142,6 +142,7 @@ class CancelBody(BaseModel):
 
 class JobsHandler(MLWSHandler):
     auth_resource = "mlws:jobs"
+    needs_extension = True
 
     def wake(self) -> None:
         service = self.settings.get("mlws_jobs")
