@@ -95,7 +95,11 @@ EXAMPLE = textwrap.dedent(
     predictor = ws.models.load("churn@production")
     out["predict_matches"] = bool(np.array_equal(predictor.predict(X.head(5)), model.predict(X.head(5))))
     ep = ws.endpoints.deploy("churn-api", model="churn@production", replicas=1)
-    out["score_matches"] = bool(np.array_equal(np.asarray(ep.score(X.head(5))), model.predict(X.head(5))))
+    # allclose, not equal: this process (its environment stripped to two variables) and the replica
+    # (the server's environment) may run BLAS with other thread counts, which sum in another order;
+    # the bit-for-bit promise for one configuration is tested in tests/serving/.
+    scored, expected = ep.score(X.head(5)), model.predict(X.head(5))
+    out["score_matches"] = bool(np.allclose(scored, expected, rtol=1e-12, atol=0))
     out["endpoints"] = ws.endpoints.list()["name"].tolist()
     out["endpoint_logs"] = "serving churn-api" in ep.logs()
     ws.compute.create_instance("cpu-small", cpus=1, memory="2GiB", gpus=0, idle_shutdown_minutes=60)
