@@ -341,7 +341,7 @@ class ComputeEvent:
         }
 
 
-JOB_KINDS = ("command", "notebook", "function", "cell")
+JOB_KINDS = ("command", "notebook", "function", "cell", "batch")
 JOB_STATES = ("queued", "running", "completed", "failed", "canceled", "killed")
 JOB_ENDED = ("completed", "failed", "canceled", "killed")
 

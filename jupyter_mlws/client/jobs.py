@@ -300,6 +300,13 @@ class Jobs:
         self._dispatch(job.job_id)
         return JobHandle(self, job)
 
+    def batch_score(self, model: str | None = None, inputs: Any = None, **options: Any) -> Any:
+        """Batch inference on a cluster: a model (or an entry script) over a data asset, folder, glob
+        or DataFrame in mini-batches; see `client/batch.py` and docs/batch.md. Returns a `BatchJob`."""
+        from .batch import batch_score
+
+        return batch_score(self, model, inputs, **options)
+
     def _pin_data(self, inputs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Data-asset inputs resolved to the version they name now (an unknown one: NotFound)."""
         for name, given in inputs.items():
@@ -322,8 +329,13 @@ class Jobs:
         return cluster
 
     def get(self, job_id: str) -> JobHandle:
-        """The job `job_id` (`NotFound` when unknown)."""
-        return JobHandle(self, self._store.get_job(job_id))
+        """The job `job_id` (`NotFound` when unknown); a batch job's handle has its predictions too."""
+        record = self._store.get_job(job_id)
+        if record.kind == "batch":
+            from .batch import BatchJob
+
+            return BatchJob(self, record)
+        return JobHandle(self, record)
 
     def list(self, state: str | None = None, target: str | None = None, limit: int = 500) -> pd.DataFrame:
         """DataFrame of jobs, newest first: state, queue position (1 = next), node, times, run."""

@@ -119,7 +119,14 @@ class JobDispatcher:
                         lambda j=job: self.store.update_job(j.job_id, expect={"owner": self.id}, owner=None)
                     )
             for task in self.tasks.values():
-                self._try(task.future.cancel)
+                if getattr(task.future, "local", False):  # a batch driver in this process: stop it
+                    self._try(lambda t=task: t.future.cancel(f"{reason} while it ran"))
+                else:
+                    self._try(task.future.cancel)
+            deadline = time.monotonic() + 10  # stopped drivers upload what they have, then end
+            for task in self.tasks.values():
+                if getattr(task.future, "local", False):
+                    task.future.wait(max(deadline - time.monotonic(), 0))
             self.tasks.clear()
             self.store.drop_job_dispatcher(self.id)
         except Exception:
@@ -168,6 +175,8 @@ class JobDispatcher:
             if job.cancel_requested:
                 self._kill_running(job)
                 continue
+            if job.kind == "batch":
+                continue  # its driver is a thread of this process: not on a node that can leave
             if job.target not in workers:
                 workers[job.target] = self._workers(job.target)
             known = workers[job.target]
@@ -216,6 +225,12 @@ class JobDispatcher:
         except Exception as err:
             log.warning("mlws: cluster %s cannot take job %s now: %s", job.target, job.job_id, err)
             return False
+        if job.kind == "batch":  # its driver runs here, beside this dispatcher (jobs/batch_dispatch.py)
+            from .batch_dispatch import start_driver
+
+            task = start_driver(self.spec(job), client, self._wake.set)
+            self.tasks[job.job_id] = _Task(job.attempt, task, job.target, 0.0)
+            return True
         units = _units(job)
         in_flight = sum(
             t.units for t in self.tasks.values() if t.target == job.target and not t.future.done()
@@ -280,6 +295,14 @@ class JobDispatcher:
         def kill() -> None:
             from . import node
 
+            if job.kind == "batch":  # the driver is a thread of this process: ask it to stop
+                task = self.tasks.get(job.job_id)
+                if task is not None and not task.future.done():
+                    task.future.cancel("canceled")
+                else:
+                    self._end(job, "canceled", "canceled (its driver had already ended)")
+                self._killing.discard(key)
+                return
             try:
                 client = self.clusters(job.target).client()
                 found = client.run(

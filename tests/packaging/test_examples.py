@@ -164,3 +164,30 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             "waiting": "canceled",
             "too-slow": "canceled",
         }
+    if path.name == "09-batch-scoring.ipynb":
+        # nine files, one cut off: three mini-batches of three files on the cluster; every row of the
+        # eight readable files exactly once, as the model in memory scores them; the cut-off file named
+        assert "diabetes:1 ['age', 'sex', 'bmi', 'bp', 's1', 's2', 's3', 's4', 's5', 's6']" in text
+        assert "diabetes-visits:1 9 files" in text
+        assert "completed | batch: 3 mini-batches of up to 3 files" in text
+        assert "442 rows from 8 files\nthe model's own answers: True" in text
+        assert "'mlws.batch.model': 'diabetes:1', 'mlws.data.data': 'diabetes-visits:1'" in text
+        assert "'outputs/failures.csv', 'outputs/predictions.csv'" in text
+        # past error_threshold=0 the job fails naming the file, and its output is marked partial
+        assert "failed | 1 items failed, more than error_threshold=0: visits-8.csv: ParserError" in text
+        assert "outputs/predictions.partial.csv" in text
+        assert "4 mini-batches, 100 rows, the model's own answers: True" in text
+        assert text.rstrip().endswith("['cpu']")
+        from jupyter_mlws import Workspace
+
+        ws = Workspace(work / ".mlws")
+        jobs = ws.jobs.list()  # newest first
+        assert list(jobs["kind"]) == ["batch"] * 3
+        assert list(jobs["state"]) == ["completed", "failed", "completed"]
+        files_job = ws.jobs.get(jobs["job_id"].iloc[-1])
+        failures = files_job.failures()[["mini_batch", "item", "count"]]
+        assert failures.values.tolist() == [[2, "visits-8.csv", 1]]
+        assert files_job.predictions().source_file.value_counts().to_dict() == {
+            **{f"visits-{i}.csv": 56 for i in range(7)}, "visits-7.csv": 50
+        }
+        assert sorted(ws.data.runs("diabetes-visits:1")["status"]) == ["completed", "failed"]

@@ -4,13 +4,15 @@ import { IRunModel } from '../api/types';
 import { Row } from '../common/components';
 import { isDataTag } from '../data/lineage';
 import { RunDataInputs } from '../data/runData';
+import { isBatchRun, RunBatch } from './runBatch';
 import { formatDuration, formatMetric, formatTime, KNOWN_STATUSES } from './runformat';
 import { RunViewModel } from './runViewModel';
 
 /**
  * The side column of the run view (runview.tsx): the run's name, live
  * status, timing, source, params, the data it read (data/runData.tsx; those
- * lineage tags are left out of the Tags table), tags and latest metrics, as text.
+ * lineage tags are left out of the Tags table), tags and latest metrics, as text;
+ * a batch-scoring job's run also its progress and failed items (runBatch.tsx).
  */
 
 function Duration({ run }: { run: IRunModel }): JSX.Element {
@@ -134,6 +136,7 @@ export function RunDetails({
         {run.parent_run_id && <Row label="Parent run" value={run.parent_run_id} />}
         <Row label="Run id" value={run.run_id} />
       </dl>
+      {isBatchRun(run) && <RunBatch workspace={model.workspace} run={run} />}
       <KeyValues title="Parameters" entries={Object.entries(run.params ?? {})} empty="No parameters." />
       <RunDataInputs tags={run.tags} onOpenData={onOpenData} />
       <KeyValues
