@@ -310,3 +310,75 @@ class DataAsset:
             "created_time": self.created_time,
             "updated_time": self.updated_time,
         }
+
+
+#: The settings of a batch endpoint's jobs (`ws.jobs.batch_score`'s), with Azure ML's defaults.
+BATCH_SETTINGS: dict[str, Any] = {
+    "mini_batch_size": 10,
+    "error_threshold": -1,
+    "max_retries": 3,
+    "timeout": 30.0,
+    "output_action": "append_row",
+    "output_file": "predictions.csv",
+}
+
+
+@dataclass(frozen=True)
+class BatchEndpoint:
+    """A named batch endpoint (issue 16): a model reference, a cluster and the settings every batch
+    job it starts gets, unless the invoke overrides them.
+
+    `model` is kept as given ("diabetes@production") and resolved when a job starts, so an alias
+    that moves takes the endpoint along. `defaults` holds the `BATCH_SETTINGS`; `entry_script` is
+    the file name of an entry script and `entry_source` its text (None where the endpoint was read
+    over REST: the source stays on the server). `key_hashes` ("primary"/"secondary" -> sha256 hex)
+    never leave the server, as an endpoint's. `last_job_id` is the job its last invoke started.
+    """
+
+    name: str
+    model: str | None
+    target: str
+    defaults: dict[str, Any] = field(default_factory=lambda: dict(BATCH_SETTINGS))
+    entry_script: str | None = None
+    entry_source: str | None = None
+    key_hashes: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    last_job_id: str | None = None
+    created_time: int = 0
+    updated_time: int = 0
+
+    def to_dict(self, *, with_keys: bool = False) -> dict[str, Any]:
+        """JSON-able, without the entry script's source; the key hashes only when `with_keys`."""
+        data: dict[str, Any] = {
+            "name": self.name,
+            "model": self.model,
+            "target": self.target,
+            "defaults": dict(self.defaults),
+            "entry_script": self.entry_script,
+            "description": self.description,
+            "tags": dict(self.tags),
+            "last_job_id": self.last_job_id,
+            "created_time": self.created_time,
+            "updated_time": self.updated_time,
+        }
+        if with_keys:
+            data["key_hashes"] = dict(self.key_hashes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BatchEndpoint:
+        return cls(
+            name=data["name"],
+            model=data.get("model"),
+            target=data["target"],
+            defaults=dict(data.get("defaults") or {}),
+            entry_script=data.get("entry_script"),
+            entry_source=data.get("entry_source"),
+            key_hashes=dict(data.get("key_hashes") or {}),
+            description=data.get("description") or "",
+            tags=_tags(data.get("tags")),
+            last_job_id=data.get("last_job_id"),
+            created_time=int(data.get("created_time") or 0),
+            updated_time=int(data.get("updated_time") or 0),
+        )

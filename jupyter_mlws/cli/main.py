@@ -12,6 +12,8 @@ Installed as the `jupyter-mlws` script, which `jupyter mlws` finds. Commands:
     jupyter mlws endpoints list|show|deploy|delete|keys|serve     scoring endpoints (cli/endpoints.py)
     jupyter mlws jobs submit|list|show|logs [-f]|cancel     jobs on training clusters (cli/jobs.py)
     jupyter mlws data register|list|show|download|runs      data assets (cli/data.py)
+    jupyter mlws batch-endpoints list|show|deploy|invoke|jobs|keys|delete
+                                                    batch endpoints (cli/batch_endpoints.py)
     jupyter mlws sync                               send what a workspace URL's clients spooled (cli/sync.py)
 
 `--workspace W` (any command) overrides `$MLWS_WORKSPACE`. A domain error
@@ -26,6 +28,7 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import MLWSError
+from .batch_endpoints import add_batch_endpoint_commands
 from .clusters import add_cluster_commands
 from .compute import add_compute_commands
 from .data import add_data_commands
@@ -50,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sync_commands(sub)
     add_job_commands(sub)
     add_data_commands(sub)
+    add_batch_endpoint_commands(sub)
     return parser
 
 

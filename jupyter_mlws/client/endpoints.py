@@ -23,7 +23,7 @@ is in the handle returned by the call that created it (`deploy` of a new endpoin
 Where the rest is: one endpoint's handle (`EndpointHandle`, `EndpointKeys`: URL, scoring,
 stats, update) in `endpoint_handle.py`; the store-side halves of `deploy` and `regenerate_key`
 (`apply_deploy`, `regenerate_key`: traffic splits, keys) in `deployments.py`. All of them are
-importable from here too.
+importable from here too. Batch endpoints (`deploy_batch`, ...) are client/batch_endpoints.py.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ..entities import Endpoint
 from ..errors import Unavailable
 from ..serving import procs
 from ..validation import validate_endpoint_name, validate_timeout_seconds
+from .batch_endpoints import BatchEndpointHandle, BatchEndpointsMixin
 from .deployments import apply_deploy, regenerate_key, with_traffic
 from .endpoint_handle import EndpointHandle, EndpointKeys
 
@@ -64,6 +65,7 @@ _MANAGERS_LOCK = threading.Lock()
 
 __all__ = [
     "ENDPOINT_COLUMNS",
+    "BatchEndpointHandle",
     "EndpointHandle",
     "EndpointKeys",
     "Endpoints",
@@ -73,8 +75,9 @@ __all__ = [
 ]
 
 
-class Endpoints:
-    """The endpoints of one workspace."""
+class Endpoints(BatchEndpointsMixin):
+    """The endpoints of one workspace; its batch endpoints' part is `BatchEndpointsMixin`
+    (client/batch_endpoints.py: deploy_batch, get_batch, list_batch, delete_batch)."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace

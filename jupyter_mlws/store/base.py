@@ -47,6 +47,7 @@ from ..entities import (
     RunTable,
 )
 from ..errors import AlreadyExists, NotFound
+from .base_batch import BatchEndpointStore
 from .base_registry import RegistryStore
 
 
@@ -55,7 +56,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStore(RegistryStore, ABC):
+class MetadataStore(RegistryStore, BatchEndpointStore, ABC):
     """Experiments, runs, params, tags, metrics and artifact records."""
 
     url: str

@@ -46,6 +46,7 @@ from ..validation import (
 )
 from ..wire import decode_float, encode_float
 from .base import MetadataStore, now_ms
+from .rest_batch_endpoints import RestBatchEndpointMixin
 from .rest_bodies import PreparedBatch, execution_body, execution_from_body
 from .rest_bodies import experiment_from_body as _experiment
 from .rest_bodies import record_from_body as _record
@@ -65,6 +66,7 @@ class RestStore(
     RestClusterMixin,
     RestJobMixin,
     RestDataMixin,
+    RestBatchEndpointMixin,
     RestRegistryMixin,
     RestEndpointCalls,
     MetadataStore,

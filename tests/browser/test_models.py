@@ -250,3 +250,41 @@ async def test_model_registry_widget_in_a_notebook(lab: LabServer, churn: dict[s
         await versions.get_by_role("row", name="Version 1").get_by_role("link").click()
         main = page.locator("#jp-main-dock-panel")
         await expect(main.get_by_role("tab", name="Run baseline-lr")).to_be_visible(timeout=15_000)
+
+
+async def test_batch_endpoints_are_listed_in_the_endpoints_tab(lab: LabServer, churn: dict[str, Any]) -> None:
+    """A batch endpoint deployed from Python shows in the Endpoints tab: its model reference, its
+    cluster and "no job yet"; its keys never reach the page. (Invoking one runs a job on a cluster:
+    tests/jobs/test_batch_endpoints.py.)"""
+    from jupyter_mlws import Workspace
+
+    ws = Workspace(lab.root_dir / ".mlws")
+    try:
+        ws.compute.create_cluster("batch-cpu", min_nodes=0, max_nodes=1)
+        ep = ws.endpoints.deploy_batch(
+            "churn-batch", "churn@production", target="batch-cpu", mini_batch_size=5
+        )
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            await _open_tab(page, lab, "Endpoints")
+            panel = page.locator("#mlws-sidebar")
+            batch = panel.get_by_role("region", name="Batch endpoints")
+            item = batch.get_by_role("listitem", name="Batch endpoint churn-batch")
+            await expect(item).to_be_visible(timeout=15_000)
+            scores = item.get_by_label("Scores")
+            await expect(scores).to_contain_text("churn@production on batch-cpu · 5 per mini-batch")
+            await expect(item.get_by_label("Last job")).to_have_text("no job yet")
+            assert ep.keys.primary not in (await panel.inner_text())
+            await item.scroll_into_view_if_needed()
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await panel.screenshot(path=str(SCREENSHOTS / "batch-endpoints.png"))
+            ws.endpoints.delete_batch("churn-batch")
+            await expect(item).to_have_count(0, timeout=15_000)
+            await expect(batch).to_contain_text("None yet")
+    finally:
+        try:
+            ws.endpoints.delete_batch("churn-batch")
+        except Exception:
+            pass
+        ws.compute.delete_cluster("batch-cpu")
+        ws.close()

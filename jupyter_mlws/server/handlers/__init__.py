@@ -11,6 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from .artifacts import ArtifactHandler, ArtifactListHandler
+from .batch_endpoints import (
+    BatchEndpointHandler,
+    BatchEndpointJobsHandler,
+    BatchEndpointKeyHandler,
+    BatchEndpointListHandler,
+)
 from .blobs import BlobHandler
 from .clusters import ClusterHandler, ClusterListHandler, ClusterStateHandler
 from .compute import (
@@ -89,6 +95,10 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/keys/(?P<key_name>[^/]+)", EndpointKeyHandler),
         (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/score", EndpointScoreHandler),
         (f"{API_PREFIX}/endpoints/(?P<name>[^/]+)/logs", EndpointLogsHandler),
+        (f"{API_PREFIX}/batch-endpoints", BatchEndpointListHandler),
+        (f"{API_PREFIX}/batch-endpoints/(?P<name>[^/]+)", BatchEndpointHandler),
+        (f"{API_PREFIX}/batch-endpoints/(?P<name>[^/]+)/keys/(?P<key_name>[^/]+)", BatchEndpointKeyHandler),
+        (f"{API_PREFIX}/batch-endpoints/(?P<name>[^/]+)/jobs", BatchEndpointJobsHandler),
         # Last: anything else under the API is a JSON 404.
         (f"{API_PREFIX}/(?P<path>.*)", UnknownResourceHandler),
     ]

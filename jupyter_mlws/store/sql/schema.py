@@ -38,7 +38,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -386,4 +386,23 @@ data_versions = Table(
     Column("source_run_id", String(64), nullable=True),
     Column("created_time", BigInteger, nullable=False),
     UniqueConstraint("asset", "version"),
+)
+
+# Batch endpoints (schema v9, issue 16): a model reference (resolved at each invoke), a cluster, the
+# settings of the jobs it starts (`defaults`, JSON, with the entry script's name and source), the
+# sha256 of its two keys (`key_hashes`, JSON) and the job its last invoke started.
+batch_endpoints = Table(
+    "batch_endpoints",
+    metadata,
+    Column("name", String(64), nullable=False),
+    Column("model", String(300), nullable=True),
+    Column("target", String(64), nullable=False),
+    Column("defaults", Text, nullable=False),
+    Column("key_hashes", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", Text, nullable=False),
+    Column("last_job_id", String(32), nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("name"),
 )

@@ -29,6 +29,7 @@ from . import artifact_records, removal
 from . import executions as execution_ops
 from . import metrics as metric_ops
 from . import search as search_ops
+from .batch_endpoints import SqlBatchEndpointMixin
 from .changes import changes_since as _changes_since
 from .changes import prune as _prune_changes
 from .clusters import SqlClusterMixin
@@ -57,6 +58,7 @@ class SqlStore(
     SqlClusterMixin,
     SqlJobMixin,
     SqlDataMixin,
+    SqlBatchEndpointMixin,
     SqlRegistryMixin,
     SqlEndpointMixin,
     MetadataStore,

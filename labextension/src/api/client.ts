@@ -21,6 +21,7 @@ import {
 import { IClusterList, IJob, IJobList, IJobLogs, IJobSearch } from './jobTypes';
 import { IDataAssetList, IDataVersion, IDataVersionList } from './dataTypes';
 import {
+  IBatchEndpointList,
   IDeployBody,
   IDeployedEndpoint,
   IEndpointList,
@@ -248,6 +249,11 @@ export class MLWorkspaceAPI {
       `endpoints/${encodeURIComponent(name)}/keys/${which}`,
       jsonBody('POST', {})
     );
+  }
+
+  /** `GET /batch-endpoints`: every batch endpoint with the state of its last job (never keys). */
+  listBatchEndpoints(): Promise<IBatchEndpointList> {
+    return this.request<IBatchEndpointList>('batch-endpoints');
   }
 
   /** `GET /endpoints/{name}/logs`: what the endpoint's replicas printed last. */

@@ -82,3 +82,9 @@ export interface IScoreAnswer {
   status: number;
   body: unknown;
 }
+
+/** A batch endpoint (`GET /batch-endpoints/{name}`): model, target, settings, last job; never keys. */
+export type IBatchEndpoint = Schemas['BatchEndpointModel'];
+
+/** `GET /batch-endpoints` */
+export type IBatchEndpointList = Schemas['BatchEndpointList'];

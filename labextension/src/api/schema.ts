@@ -4,6 +4,78 @@
  */
 
 export interface paths {
+    "/mlws/api/v1/batch-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List batch endpoints */
+        get: operations["getBatchEndpoints"];
+        put?: never;
+        /** Deploy a batch endpoint: created with its keys (201), or the fields given changed (200) */
+        post: operations["postBatchEndpoints"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/batch-endpoints/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A batch endpoint (no key material) */
+        get: operations["getBatchEndpointsName"];
+        put?: never;
+        post?: never;
+        /** Delete a batch endpoint (its keys stop working; its jobs stay) */
+        delete: operations["deleteBatchEndpointsName"];
+        options?: never;
+        head?: never;
+        /** Change a batch endpoint's model, target, settings, entry script, description or tags */
+        patch: operations["patchBatchEndpointsName"];
+        trace?: never;
+    };
+    "/mlws/api/v1/batch-endpoints/{name}/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The jobs a batch endpoint started, newest first */
+        get: operations["getBatchEndpointsNameJobs"];
+        put?: never;
+        /** Invoke a batch endpoint: a batch job over a data asset (Jupyter auth, or 'Authorization: Bearer <key>' with one of the endpoint's keys) */
+        post: operations["postBatchEndpointsNameJobs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/batch-endpoints/{name}/keys/{key_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Regenerate the primary or secondary key (the new key is shown once; the old one stops at once) */
+        post: operations["postBatchEndpointsNameKeysKeyName"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/blobs/{sha256}": {
         parameters: {
             query?: never;
@@ -761,6 +833,136 @@ export interface components {
              */
             artifacts: components["schemas"]["ArtifactInfo"][];
         };
+        /**
+         * BatchEndpointCreated
+         * @description The deploy answer: the only time both keys are shown (the store keeps their hashes).
+         */
+        BatchEndpointCreated: {
+            /** Name */
+            name: string;
+            /**
+             * Model
+             * @description The reference as given ('name@alias' follows the alias at each invoke).
+             */
+            model: string | null;
+            /**
+             * Target
+             * @description The cluster its jobs run on.
+             */
+            target: string;
+            defaults: components["schemas"]["BatchSettingsModel"];
+            /**
+             * Entry Script
+             * @description The entry script's file name, if it has one.
+             * @default null
+             */
+            entry_script: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /**
+             * Last Job Id
+             * @default null
+             */
+            last_job_id: string | null;
+            /** @default null */
+            last_job: components["schemas"]["LastJobModel"] | null;
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+            /**
+             * @description The plaintext keys, shown once when the endpoint is created; null when it was changed.
+             * @default null
+             */
+            keys: components["schemas"]["EndpointKeys"] | null;
+        };
+        /** BatchEndpointList */
+        BatchEndpointList: {
+            /** Batch Endpoints */
+            batch_endpoints: components["schemas"]["BatchEndpointModel"][];
+        };
+        /**
+         * BatchEndpointModel
+         * @description A batch endpoint (never with key material or the entry script's source).
+         */
+        BatchEndpointModel: {
+            /** Name */
+            name: string;
+            /**
+             * Model
+             * @description The reference as given ('name@alias' follows the alias at each invoke).
+             */
+            model: string | null;
+            /**
+             * Target
+             * @description The cluster its jobs run on.
+             */
+            target: string;
+            defaults: components["schemas"]["BatchSettingsModel"];
+            /**
+             * Entry Script
+             * @description The entry script's file name, if it has one.
+             * @default null
+             */
+            entry_script: string | null;
+            /**
+             * Description
+             * @default
+             */
+            description: string;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
+            /**
+             * Last Job Id
+             * @default null
+             */
+            last_job_id: string | null;
+            /** @default null */
+            last_job: components["schemas"]["LastJobModel"] | null;
+            /** Created Time */
+            created_time: number;
+            /** Updated Time */
+            updated_time: number;
+        };
+        /** BatchJobList */
+        BatchJobList: {
+            /** Jobs */
+            jobs: components["schemas"]["JobModel"][];
+        };
+        /**
+         * BatchJobStarted
+         * @description An invoke's answer: the job it queued (follow it with `GET /jobs/{job_id}` and a Jupyter token).
+         */
+        BatchJobStarted: {
+            /** Job Id */
+            job_id: string;
+            /** Endpoint */
+            endpoint: string;
+            /** Name */
+            name: string;
+            /** State */
+            state: string;
+            /**
+             * Run Id
+             * @description The run of the job's first attempt: its outputs/ hold the predictions.
+             */
+            run_id: string;
+            /** Target */
+            target: string;
+            /** Experiment Id */
+            experiment_id: number;
+            /** Submitted Time */
+            submitted_time: number;
+        };
         /** BatchResult */
         BatchResult: {
             /** Batch Id */
@@ -770,6 +972,42 @@ export interface components {
              * @description False when this batch id had been applied before (a retry).
              */
             applied: boolean;
+        };
+        /**
+         * BatchSettingsModel
+         * @description The settings of a batch endpoint's jobs (`ws.jobs.batch_score`'s).
+         */
+        BatchSettingsModel: {
+            /**
+             * Mini Batch Size
+             * @description Files (or rows) per mini-batch.
+             */
+            mini_batch_size: number;
+            /**
+             * Error Threshold
+             * @description Failed items tolerated; -1 for any number.
+             */
+            error_threshold: number;
+            /**
+             * Max Retries
+             * @description Retries of a failed mini-batch.
+             */
+            max_retries: number;
+            /**
+             * Timeout
+             * @description Seconds one mini-batch may run.
+             */
+            timeout: number;
+            /**
+             * Output Action
+             * @description append_row or summary_only.
+             */
+            output_action: string;
+            /**
+             * Output File
+             * @description The output table's name in the run's outputs/.
+             */
+            output_file: string;
         };
         /** BlobInfo */
         BlobInfo: {
@@ -1306,6 +1544,72 @@ export interface components {
             /** Created Time */
             created_time: number;
         };
+        /** DeployBatchEndpoint */
+        DeployBatchEndpoint: {
+            /**
+             * Mini Batch Size
+             * @default null
+             */
+            mini_batch_size: number | null;
+            /**
+             * Error Threshold
+             * @default null
+             */
+            error_threshold: number | null;
+            /**
+             * Max Retries
+             * @default null
+             */
+            max_retries: number | null;
+            /**
+             * Timeout
+             * @description Seconds, or a text like '5m'.
+             * @default null
+             */
+            timeout: number | string | null;
+            /**
+             * Output Action
+             * @description append_row or summary_only.
+             * @default null
+             */
+            output_action: string | null;
+            /**
+             * Output File
+             * @default null
+             */
+            output_file: string | null;
+            /**
+             * Name
+             * @description Lowercase letters, digits and '-', at most 63 characters.
+             */
+            name: string;
+            /**
+             * Model
+             * @description 'name', 'name:3' or 'name@alias'; needed when new (or a script).
+             * @default null
+             */
+            model: string | null;
+            /**
+             * Target
+             * @description A cluster's name; needed when new.
+             * @default null
+             */
+            target: string | null;
+            /** @default null */
+            entry_script: components["schemas"]["ScriptBody"] | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
+        };
         /** DeployEndpoint */
         DeployEndpoint: {
             /**
@@ -1715,6 +2019,49 @@ export interface components {
             status: string;
         };
         /**
+         * InvokeBatchEndpoint
+         * @description What to score, and settings for this job only.
+         */
+        InvokeBatchEndpoint: {
+            /**
+             * Mini Batch Size
+             * @default null
+             */
+            mini_batch_size: number | null;
+            /**
+             * Error Threshold
+             * @default null
+             */
+            error_threshold: number | null;
+            /**
+             * Max Retries
+             * @default null
+             */
+            max_retries: number | null;
+            /**
+             * Timeout
+             * @description Seconds, or a text like '5m'.
+             * @default null
+             */
+            timeout: number | string | null;
+            /**
+             * Output Action
+             * @description append_row or summary_only.
+             * @default null
+             */
+            output_action: string | null;
+            /**
+             * Output File
+             * @default null
+             */
+            output_file: string | null;
+            /**
+             * Inputs
+             * @description A data asset: 'data:name' (its newest version) or 'data:name:3'.
+             */
+            inputs: string;
+        };
+        /**
          * JobChange
          * @description Fields to change, applied only when the job's fields still equal `expect`.
          */
@@ -1970,6 +2317,33 @@ export interface components {
              * @description The new key, shown once; the old one stops working within a second.
              */
             key: string;
+        };
+        /**
+         * LastJobModel
+         * @description The job the endpoint's last invoke started.
+         */
+        LastJobModel: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * State
+             * @description queued, running, completed, failed, canceled or killed.
+             */
+            state: string;
+            /**
+             * State Reason
+             * @default null
+             */
+            state_reason: string | null;
+            /** Run Id */
+            run_id: string;
+            /** Submitted Time */
+            submitted_time: number;
+            /**
+             * Ended Time
+             * @default null
+             */
+            ended_time: number | null;
         };
         /** LogBatch */
         LogBatch: {
@@ -2616,6 +2990,19 @@ export interface components {
             /** Version */
             version: number;
         };
+        /**
+         * ScriptBody
+         * @description An entry script: `init()` and `run(mini_batch)`, as Azure ML's batch scoring scripts.
+         */
+        ScriptBody: {
+            /**
+             * Name
+             * @description Its file name, e.g. 'score.py'.
+             */
+            name: string;
+            /** Source */
+            source: string;
+        };
         /** SetAlias */
         SetAlias: {
             /**
@@ -2623,6 +3010,68 @@ export interface components {
              * @description The version the alias points at from now on.
              */
             version: number;
+        };
+        /**
+         * UpdateBatchEndpoint
+         * @description Only the fields given change; `entry_script: null` removes the script.
+         */
+        UpdateBatchEndpoint: {
+            /**
+             * Mini Batch Size
+             * @default null
+             */
+            mini_batch_size: number | null;
+            /**
+             * Error Threshold
+             * @default null
+             */
+            error_threshold: number | null;
+            /**
+             * Max Retries
+             * @default null
+             */
+            max_retries: number | null;
+            /**
+             * Timeout
+             * @description Seconds, or a text like '5m'.
+             * @default null
+             */
+            timeout: number | string | null;
+            /**
+             * Output Action
+             * @description append_row or summary_only.
+             * @default null
+             */
+            output_action: string | null;
+            /**
+             * Output File
+             * @default null
+             */
+            output_file: string | null;
+            /**
+             * Model
+             * @default null
+             */
+            model: string | null;
+            /**
+             * Target
+             * @default null
+             */
+            target: string | null;
+            /** @default null */
+            entry_script: components["schemas"]["ScriptBody"] | null;
+            /**
+             * Description
+             * @default null
+             */
+            description: string | null;
+            /**
+             * Tags
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
         };
         /**
          * UpdateCluster
@@ -2904,6 +3353,461 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    getBatchEndpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description List batch endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchEndpointList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postBatchEndpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeployBatchEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Deploy a batch endpoint: created with its keys (201), or the fields given changed (200) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchEndpointCreated"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getBatchEndpointsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A batch endpoint (no key material) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchEndpointModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteBatchEndpointsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Delete a batch endpoint (its keys stop working; its jobs stay) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patchBatchEndpointsName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateBatchEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Change a batch endpoint's model, target, settings, entry script, description or tags */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchEndpointModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getBatchEndpointsNameJobs: {
+        parameters: {
+            query?: {
+                limit?: number | null;
+            };
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The jobs a batch endpoint started, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchJobList"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postBatchEndpointsNameJobs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InvokeBatchEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Invoke a batch endpoint: a batch job over a data asset (Jupyter auth, or 'Authorization: Bearer <key>' with one of the endpoint's keys) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchJobStarted"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postBatchEndpointsNameKeysKeyName: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                name: string;
+                key_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Regenerate the primary or secondary key (the new key is shown once; the old one stops at once) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KeyRegenerated"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     getBlobsSha256: {
         parameters: {
             query?: never;

@@ -2,6 +2,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import * as React from 'react';
 
 import { IEndpoint, IEndpointKeys, KeyName } from '../api/registryTypes';
+import { BatchEndpointsList } from './batchEndpoints';
 import { EndpointLogs } from './endpointsLogs';
 import { EndpointsTabModel, scoringUrl } from './endpointsModel';
 import { TryIt } from './endpointsTry';
@@ -12,7 +13,8 @@ import { message } from '../common/polling';
  * endpoint its state, replicas, scoring URL, deployments with their traffic,
  * request count and latency percentiles, key regeneration (the new key is
  * shown once, with a Copy button), the Try it box (endpointsTry.tsx) and
- * the replicas' recent log lines (endpointsLogs.tsx).
+ * the replicas' recent log lines (endpointsLogs.tsx); then the batch
+ * endpoints (batchEndpoints.tsx).
  *
  * Who calls what: `WorkspacePanel` renders `EndpointsView` inside a
  * `UseSignal` on `EndpointsTabModel.changed`; the model polls while the tab
@@ -225,6 +227,7 @@ export function EndpointsView({ model }: { model: EndpointsTabModel }): JSX.Elem
           ))}
         </ul>
       )}
+      <BatchEndpointsList endpoints={model.batchEndpoints} />
     </section>
   );
 }

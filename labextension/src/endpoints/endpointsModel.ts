@@ -1,11 +1,20 @@
 import { MLWorkspaceAPI } from '../api/client';
-import { IDeployBody, IEndpoint, IEndpointKeys, IScoreAnswer, ISignature, KeyName } from '../api/registryTypes';
+import {
+  IBatchEndpoint,
+  IDeployBody,
+  IEndpoint,
+  IEndpointKeys,
+  IScoreAnswer,
+  ISignature,
+  KeyName
+} from '../api/registryTypes';
 import { message, PolledState } from '../common/polling';
 
 /**
  * The state behind the panel's Endpoints tab: the endpoints (state,
  * replicas, deployments, request counts and latency), keys shown once,
- * and the Try it box's answers.
+ * the Try it box's answers, and the batch endpoints (model, target, the
+ * state of the job their last invoke started), polled together.
  *
  * Who calls what:
  * - `WorkspacePanel` calls `setActive(true)` while the Endpoints tab is the
@@ -30,6 +39,8 @@ export class EndpointsTabModel extends PolledState {
 
   /** Endpoints by name, or null before the first answer. */
   endpoints: IEndpoint[] | null = null;
+  /** Batch endpoints by name (with their last job), or null before the first answer. */
+  batchEndpoints: IBatchEndpoint[] | null = null;
   /** Errors of the last operation on an endpoint, by its name. */
   itemErrors = new Map<string, string>();
   /** Keys shown once, by endpoint name, until dismissed. */
@@ -131,7 +142,7 @@ export class EndpointsTabModel extends PolledState {
   }
 
   protected async load(): Promise<() => void> {
-    const list = await this.api.listEndpoints();
+    const [list, batch] = await Promise.all([this.api.listEndpoints(), this.api.listBatchEndpoints()]);
     const missing = new Set<string>();
     for (const endpoint of list.endpoints) {
       for (const d of endpoint.deployments) {
@@ -154,6 +165,7 @@ export class EndpointsTabModel extends PolledState {
     );
     return () => {
       this.endpoints = list.endpoints;
+      this.batchEndpoints = batch.batch_endpoints;
     };
   }
 }
