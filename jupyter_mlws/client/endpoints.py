@@ -23,7 +23,8 @@ is in the handle returned by the call that created it (`deploy` of a new endpoin
 Where the rest is: one endpoint's handle (`EndpointHandle`, `EndpointKeys`: URL, scoring,
 stats, update) in `endpoint_handle.py`; the store-side halves of `deploy` and `regenerate_key`
 (`apply_deploy`, `regenerate_key`: traffic splits, keys) in `deployments.py`. All of them are
-importable from here too. Batch endpoints (`deploy_batch`, ...) are client/batch_endpoints.py.
+importable from here too. Batch endpoints (`deploy_batch`, ...): client/batch_endpoint_handle.py
+(the Python API) and client/batch_endpoints.py (the store-side halves).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from ..entities import Endpoint
 from ..errors import Unavailable
 from ..serving import procs
 from ..validation import validate_endpoint_name, validate_timeout_seconds
-from .batch_endpoints import BatchEndpointHandle, BatchEndpointsMixin
+from .batch_endpoint_handle import BatchEndpointHandle, BatchEndpointsMixin
 from .deployments import apply_deploy, regenerate_key, with_traffic
 from .endpoint_handle import EndpointHandle, EndpointKeys
 
@@ -77,7 +78,7 @@ __all__ = [
 
 class Endpoints(BatchEndpointsMixin):
     """The endpoints of one workspace; its batch endpoints' part is `BatchEndpointsMixin`
-    (client/batch_endpoints.py: deploy_batch, get_batch, list_batch, delete_batch)."""
+    (client/batch_endpoint_handle.py: deploy_batch, get_batch, list_batch, delete_batch)."""
 
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
