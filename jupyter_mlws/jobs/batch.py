@@ -120,9 +120,10 @@ class BatchDriver:
         }
         client = self.client
         model = self.spec.get("model")
-        if model and not self.spec.get("entry_script"):
+        if model and not self.spec.get("entry_script") and not _checked_lately(client, model):
             try:  # once, on a worker (where it stays loaded): a model that cannot load fails the batch once
                 client.submit(check_model, context, pure=False).result()
+                _CHECKED[_check_key(client, model)] = time.monotonic()
             except Exception as err:
                 return self._give_up(
                     f"could not load model {model['name']}:{model['version']}: {_words(err)}"
@@ -135,19 +136,36 @@ class BatchDriver:
         finished: queue.Queue[Any] = queue.Queue()
         futures: dict[Any, int] = {}
 
-        def submit(index: int) -> None:
+        def key(index: int) -> str:
             attempt = self.tries.get(index, 0) + 1
             self.tries[index] = attempt
-            key = f"mlws-batch-{self.spec['job_id'][:12]}-{self.spec['attempt']}-{index}-{attempt}"
-            future = client.submit(score_mini_batch, context, index, chunks[index], key=key, pure=False)
+            return f"mlws-batch-{self.spec['job_id'][:12]}-{self.spec['attempt']}-{index}-{attempt}"
+
+        def track(future: Any, index: int) -> None:
             futures[future] = index
             future.add_done_callback(finished.put)
+
+        def submit(index: int) -> None:  # a retry
+            track(
+                client.submit(score_mini_batch, context, index, chunks[index], key=key(index), pure=False),
+                index,
+            )
 
         stopped: str | None = None
         timeouts = _Timeouts(client, float(self.spec["timeout_seconds"]), self.say)
         try:
-            for index in chunks:
-                submit(index)
+            order = list(chunks)  # all at once: one message to the scheduler, as `client.map` is
+            keys = [key(index) for index in order]
+            mapped = client.map(
+                score_mini_batch,
+                [context] * len(order),
+                order,
+                [chunks[i] for i in order],
+                key=keys,
+                pure=False,
+            )
+            for future, index in zip(mapped, order, strict=True):
+                track(future, index)
             while futures:
                 done = _drain(finished, PROGRESS_SECONDS)
                 for future in done:
@@ -398,6 +416,21 @@ def _drain(finished: queue.Queue[Any], wait: float) -> list[Any]:
             done.append(finished.get_nowait())
         except queue.Empty:
             return done
+
+
+#: (scheduler, model, version) -> when a worker of that scheduler last loaded the model for a batch.
+_CHECKED: dict[tuple[str, str, int], float] = {}
+#: A model that loaded on the cluster this recently is not checked again before the next batch.
+CHECK_SECONDS = 60.0
+
+
+def _check_key(client: Any, model: dict[str, Any]) -> tuple[str, str, int]:
+    return (str(client.scheduler.address), str(model["name"]), int(model["version"]))
+
+
+def _checked_lately(client: Any, model: dict[str, Any]) -> bool:
+    when = _CHECKED.get(_check_key(client, model))
+    return when is not None and time.monotonic() - when < CHECK_SECONDS
 
 
 def _items(count: int) -> str:
