@@ -295,16 +295,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    if args.slot not in ("primary", "secondary"):
-        raise InvalidParameter(f"the key to regenerate is primary or secondary, not {args.slot!r}")
-    ws = open_workspace(args)
-    try:
-        key = ws.endpoints.regenerate_batch_key(args.name, args.slot)
-    finally:
-        ws.close()
-    print(f"New {args.slot} key of batch endpoint {args.name} (shown once; the old one stops working):")
-    print(f"  {key}")
-    return 0
+    from .endpoints import rotate_key
+
+    regenerate = lambda ws: ws.endpoints.regenerate_batch_key(args.name, args.slot)  # noqa: E731
+    return rotate_key(args, regenerate, f"batch endpoint {args.name}")
 
 
 def cmd_delete(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ in its own short-lived process, which would stop with it. Bad option values are
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidParameter, Unavailable
@@ -236,14 +237,19 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    return rotate_key(args, lambda ws: ws.endpoints.regenerate_key(args.name, args.slot), args.name)
+
+
+def rotate_key(args: argparse.Namespace, regenerate: Callable[[Any], str], label: str) -> int:
+    """`... keys NAME SLOT` of an endpoint or a batch endpoint: the new key, printed once."""
     if args.slot not in ("primary", "secondary"):
         raise InvalidParameter(f"the key to regenerate is primary or secondary, not {args.slot!r}")
     ws = open_workspace(args)
     try:
-        key = ws.endpoints.regenerate_key(args.name, args.slot)
+        key = regenerate(ws)
     finally:
         ws.close()
-    print(f"New {args.slot} key of {args.name} (shown once; the old one stops working):")
+    print(f"New {args.slot} key of {label} (shown once; the old one stops working):")
     print(f"  {key}")
     return 0
 

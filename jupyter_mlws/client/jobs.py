@@ -13,6 +13,9 @@ Jobs queued by such a process and not finished when it exits are taken over by t
 `job.result()` unpickles a function job's return value: the user's own function's value, written
 by the process that ran it. A job's `logs()` are its live output (every attempt); the run's
 `logs()` the same text as an artifact once the attempt ended.
+
+Queueing itself (the run, snapshot, inputs and payload stored, then the queue entry) and the
+`ws.jobs.list()` table are in client/job_queue.py; batch scoring in client/batch.py.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ import os
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..entities import JOB_ENDED, Job, RunStatus
+from ..entities import JOB_ENDED, Job
 from ..errors import InvalidParameter
+from .job_queue import DATA_LINEAGE_TAG as DATA_LINEAGE_TAG  # (where it was; job_queue.py now)
+from .job_queue import jobs_frame as jobs_frame
+from .job_queue import queue_job as queue_job
 from .run import Run
 
 if TYPE_CHECKING:
@@ -37,8 +42,6 @@ if TYPE_CHECKING:
     from ..jobs.dispatcher import JobDispatcher
     from .workspace import Workspace
 
-#: The run tag that lists every data version a job read, space-delimited (`ws.data.runs`).
-DATA_LINEAGE_TAG = "mlws.data"
 #: How long `submit` trusts a cluster definition it read (sizes are checked against it).
 CLUSTER_CACHE_SECONDS = 5.0
 _dispatchers: dict[str, JobDispatcher] = {}
@@ -408,107 +411,6 @@ class _LocalClusters:
             return found[1]
 
 
-def queue_job(
-    workspace: Any,
-    *,
-    kind: str,
-    name: str | None,
-    target: str,
-    experiment: str,
-    spec: dict[str, Any],
-    code: Path | None,
-    inputs: dict[str, dict[str, Any]],
-    params: dict[str, Any],
-    payload: bytes | None,
-    priority: int,
-    max_retries: int,
-    tags: dict[str, Any] | None,
-) -> Job:
-    """Create the run, store code, inputs and payload in it, queue the job (see the module docstring)."""
-    from ..jobs import submit as sub
-
-    store = workspace.store
-    job_id = uuid.uuid4().hex
-    label = name or sub.default_name(kind, spec)
-    run_tags = {**(tags or {}), "mlws.job.id": job_id, "mlws.job.kind": kind, "mlws.job.attempt": "1"}
-    read = sorted({given["ref"] for given in inputs.values() if "data" in given})
-    for input_name, given in inputs.items():
-        if "data" in given:  # lineage: which data version the run read
-            run_tags[f"mlws.data.{input_name}"] = given["ref"]
-    if read:  # one tag to search by (`ws.data.runs(ref)`): " name:v other:w "
-        run_tags[DATA_LINEAGE_TAG] = f" {' '.join(read)} "
-    record = store.create_run(
-        workspace._experiment_id(experiment),
-        name=label,
-        status=RunStatus.QUEUED,
-        source_kind="job",
-        compute_target=target,
-        tags=run_tags,
-        user=_user(),
-    )
-    run_id = record.info.run_id
-    try:
-        if params:
-            store.log_params(run_id, params)
-        run = Run(workspace, run_id, record.info)  # (no read back: one round trip less per submit)
-        spec = dict(spec)
-        if code is not None:
-            from .snapshot import take_snapshot
-
-            result = take_snapshot(run, code)
-            if result.skipped:
-                raise InvalidParameter(f"The code folder cannot be snapshotted: {result.skipped}")
-            spec["snapshot_run"] = run_id
-        shipped: dict[str, Any] = {}
-        for input_name, given in inputs.items():
-            if "uri" in given:
-                shipped[input_name] = {"uri": given["uri"]}
-                continue
-            if "data" in given:
-                shipped[input_name] = {"data": given["data"], "version": given["version"]}
-                continue
-            path: Path = given["local"]
-            if path.is_dir():
-                run.log_artifacts(path, f"inputs/{input_name}")
-                shipped[input_name] = {"uploaded": True, "file": None}
-            else:
-                run.log_artifact(path, f"inputs/{input_name}")
-                shipped[input_name] = {"uploaded": True, "file": path.name}
-        if shipped:
-            spec["inputs"] = shipped
-            spec["inputs_run"] = run_id
-        if payload is not None:
-            run.log_bytes(payload, "job/payload.pkl")
-            spec["run_id_payload"] = run_id
-        job = Job(
-            job_id=job_id,
-            name=label,
-            kind=kind,
-            target=target,
-            experiment_id=record.info.experiment_id,
-            run_id=run_id,
-            priority=int(priority),
-            max_retries=int(max_retries),
-            spec=spec,
-        )
-        return store.create_job(job)
-    except BaseException:
-        try:
-            store.delete_run(run_id)
-        except Exception:
-            pass
-        raise
-
-
-def _user() -> str | None:
-    import getpass
-
-    try:
-        return getpass.getuser()
-    except Exception:
-        return None
-
-
 def stop_local_dispatchers() -> None:
     """Stop this process's dispatchers and the clusters they started (at exit)."""
     for key in list(_dispatchers):
@@ -530,57 +432,3 @@ def _record(store: Any, name: str, kind: str, reason: str, running: Any) -> None
         store.record_compute_event(name, kind, reason=reason, details=details)
     except Exception:
         pass
-
-
-def jobs_frame(records: list[Job], pd: Any) -> Any:
-    """The `ws.jobs.list()` table; queue position counts per target, priority first, then FIFO."""
-    queued = sorted(
-        (j for j in records if j.state == "queued"), key=lambda j: (j.target, -j.priority, j.submitted_ns)
-    )
-    position: dict[str, int] = {}
-    counts: dict[str, int] = {}
-    for job in queued:
-        counts[job.target] = counts.get(job.target, 0) + 1
-        position[job.job_id] = counts[job.target]
-    rows = []
-    for job in records:
-        end = job.ended_time
-        rows.append(
-            {
-                "job_id": job.job_id,
-                "name": job.name,
-                "kind": job.kind,
-                "target": job.target,
-                "state": job.state,
-                "position": position.get(job.job_id),
-                "priority": job.priority,
-                "attempt": job.attempt,
-                "node": job.node,
-                "submitted": pd.to_datetime(job.submitted_time, unit="ms", utc=True),
-                "started": pd.to_datetime(job.started_time, unit="ms", utc=True)
-                if job.started_time
-                else pd.NaT,
-                "duration": (end - job.started_time) / 1000 if end and job.started_time else None,
-                "exit_code": job.exit_code,
-                "reason": job.state_reason,
-                "run_id": job.run_id,
-            }
-        )
-    columns = [
-        "job_id",
-        "name",
-        "kind",
-        "target",
-        "state",
-        "position",
-        "priority",
-        "attempt",
-        "node",
-        "submitted",
-        "started",
-        "duration",
-        "exit_code",
-        "reason",
-        "run_id",
-    ]
-    return pd.DataFrame(rows, columns=columns)

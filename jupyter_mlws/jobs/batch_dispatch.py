@@ -9,7 +9,7 @@ client (already connected: no process to start, no import, no second connection 
 fixed cost is a few tens of milliseconds).
 
 An attempt is what `node.run_job` does for other jobs, with the same pieces: claim it (exactly
-once), the run `running`, the driver's lines shipped to the job's log (`node.LogShipper`), then
+once), the run `running`, the driver's lines shipped to the job's log (`node_access.LogShipper`), then
 `node._finish` uploads `outputs/` and the log and ends the run and the job. A cancel (`cancel`)
 sets the driver's stop event: it cancels its mini-batches and ends `canceled`. A dispatcher that
 stops does the same; the job is retried by the next dispatcher, as a job of a lost node is.

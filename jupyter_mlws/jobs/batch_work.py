@@ -4,7 +4,7 @@ Who calls it: the batch driver (`jobs/batch.py`) submits `score_mini_batch(conte
 to the cluster's Dask scheduler once per mini-batch; Dask runs it in a worker process (a node).
 
 Per worker process, once (kept for every later mini-batch of the same job, or of another job with
-the same model): the workspace connection (`node.open_workspace`), the model version materialized
+the same model): the workspace connection (`node_access.open_workspace`), the model version materialized
 and loaded through the one loading gate (`models/gate.py: load_model`, so trust is enforced here as
 in an endpoint), the entry script's module with its `init()` run, and the data version's verified
 local copy. A lock makes the threads of one worker share them.
@@ -42,7 +42,7 @@ READERS = (".csv", ".tsv", ".txt", ".parquet", ".json", ".jsonl")
 def score_mini_batch(context: dict[str, Any], index: int, items: Any) -> dict[str, Any]:
     """Score one mini-batch on this worker (see the module docstring)."""
     began = time.perf_counter()
-    from .node import open_workspace
+    from .node_access import open_workspace
 
     workspace = open_workspace(context["workspace"])
     script = _script(workspace, context) if context.get("entry_script") else None
@@ -77,7 +77,7 @@ def executing(dask_worker: Any) -> list[str]:
 def check_model(context: dict[str, Any]) -> str:
     """Load the batch's model on this worker (kept for its mini-batches): the driver asks once, so
     a model that cannot load fails the batch once, not in every mini-batch."""
-    from .node import open_workspace
+    from .node_access import open_workspace
 
     return repr(_predictor(open_workspace(context["workspace"]), context))
 
