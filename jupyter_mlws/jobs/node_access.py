@@ -116,6 +116,7 @@ class LogShipper:
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.closed = False
+        self._closing = threading.Event()  # ends the gathering pause at once: close() waits on no timer
         self.thread = threading.Thread(target=self._ship_loop, daemon=True, name="mlws-job-logs")
         self.thread.start()
 
@@ -137,7 +138,7 @@ class LogShipper:
             self.wake.wait(timeout=1.0)
             self.wake.clear()
             if not self.closed:
-                time.sleep(SHIP_SECONDS / 2)  # gather what arrives together into one write
+                self._closing.wait(SHIP_SECONDS / 2)  # gather what arrives together into one write
             self._ship()
             if self.closed:
                 self._ship()
@@ -154,6 +155,7 @@ class LogShipper:
 
     def close(self) -> None:
         self.closed = True
+        self._closing.set()
         self.wake.set()
         self.thread.join(timeout=10)
 
