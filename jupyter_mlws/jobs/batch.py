@@ -19,11 +19,13 @@ What the driver does:
 4. Counts failed items (a file that could not be read or scored, or rows an entry script did not
    return); past `error_threshold` (-1: never) it stops: outstanding mini-batches are canceled.
 5. Logs progress into the batch's run as it goes (`batch.mini_batches_done`,
-   `batch.mini_batches_failed`, `batch.items_failed`, `batch.rows`, `batch.rows_per_s`) and at the
-   end writes `outputs/<output_file>` (`append_row`: the parts in mini-batch order, one header), or
-   `outputs/predictions.partial.csv` when it stopped early (kept, and named so nobody takes it for
-   the whole), `outputs/failures.csv` (mini_batch, item, error, attempts) and
-   `outputs/batch_summary.json`; the node uploads `outputs/` as the run's artifacts.
+   `batch.mini_batches_failed`, `batch.items_failed`, `batch.rows`, `batch.rows_per_s`). The
+   output (`append_row`) is streamed into the run's artifacts as `outputs/<output_file>` while the
+   batch runs: a part goes in, under one header, once every mini-batch before it is settled, so its
+   writing and hashing overlap the scoring, and the whole is committed at the end. A batch that
+   stopped early drops it and writes `outputs/predictions.partial.csv` instead (kept, and named so
+   nobody takes it for the whole). Then `outputs/failures.csv` (mini_batch, item, error, attempts)
+   and `outputs/batch_summary.json`, uploaded with the job's log as any job's `outputs/`.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class BatchDriver:
         self.parts.mkdir(parents=True, exist_ok=True)
         self.columns: list[str] | None = None
         self.accepted: dict[int, tuple[bytes | Path, int]] = {}
+        self.upload: Any = None  # the output being streamed into the run (`_open_stream`)
         self.held = 0
         self.failed_batches: dict[int, str] = {}
         self.failures: list[dict[str, Any]] = []
@@ -153,6 +156,7 @@ class BatchDriver:
 
         stopped: str | None = None
         timeouts = _Timeouts(client, float(self.spec["timeout_seconds"]), self.say)
+        self._open_stream()
         try:
             order = list(chunks)  # all at once: one message to the scheduler, as `client.map` is
             keys = [key(index) for index in order]
@@ -176,6 +180,7 @@ class BatchDriver:
                 for future, why in timeouts.expired(futures):
                     index = futures.pop(future)
                     self._retry_or_fail(index, chunks, submit, why)
+                self._stream(total)
                 stopped = self._over_threshold()
                 if self.stop.is_set():
                     stopped = self.stop_reason or "stopped"
@@ -183,6 +188,9 @@ class BatchDriver:
                 if stopped:
                     client.cancel(list(futures))
                     futures.clear()
+        except BaseException:
+            self._close_stream(commit=False)
+            raise
         finally:
             timeouts.close()
         self._progress(total, force=True)
@@ -284,9 +292,62 @@ class BatchDriver:
             self.say("stderr", f"batch: could not record progress: {err}\n")
 
     # ----- the end -------------------------------------------------------------------------------
+    # ----- the output, streamed ---------------------------------------------------------------------
+    def _open_stream(self) -> None:
+        """Start `outputs/<output_file>` in the run's artifacts: the parts go into it, in order, as
+        soon as all before them are settled, so its writing and hashing overlap the scoring."""
+        self.streamed = 0  # mini-batches settled and, when they had rows, written
+        self.header_written = False
+        if self.spec["output_action"] == "append_row":
+            path = f"outputs/{self.spec['output_file']}"
+            self.upload = self.workspace.artifacts.begin_upload(self.run_id, path)
+
+    def _stream(self, total: int) -> None:
+        while self.upload is not None and self.streamed < total:
+            index = self.streamed
+            if index in self.accepted:
+                part, rows = self.accepted[index]
+                if rows:
+                    if not self.header_written:
+                        self.upload.write(_csv_line(self.columns or []).encode())
+                        self.header_written = True
+                    self._copy(part, self.upload)
+            elif index not in self.failed_batches:
+                return  # not settled yet: the parts after it wait
+            self.streamed += 1
+
+    def _close_stream(self, commit: bool) -> None:
+        """Commit the streamed output (every mini-batch settled) or drop it (a batch that stopped:
+        its partial output is written under another name)."""
+        from ..entities import ArtifactRecord
+
+        upload, self.upload = self.upload, None
+        if upload is None:
+            return
+        if not commit:
+            upload.abort()
+            return
+        try:
+            if not self.header_written and self.columns is not None:
+                upload.write(_csv_line(self.columns).encode())
+            info = upload.commit()
+        except BaseException:
+            upload.abort()
+            raise
+        self.store.record_artifact(self.run_id, ArtifactRecord(info.path, info.size, info.sha256))
+
+    @staticmethod
+    def _copy(part: bytes | Path, upload: Any) -> None:
+        if isinstance(part, bytes):
+            upload.write(part)
+            return
+        with open(part, "rb") as source:
+            while block := source.read(1024 * 1024):
+                upload.write(block)
+
     def _write_output(self, artifact_path: str) -> None:
         """The parts in mini-batch order under one header, written straight into the run's
-        artifacts (no second copy of a large table on this machine's disk)."""
+        artifacts (the partial output of a batch that stopped)."""
         from ..entities import ArtifactRecord
 
         upload = self.workspace.artifacts.begin_upload(self.run_id, artifact_path)
@@ -294,13 +355,7 @@ class BatchDriver:
             if self.columns is not None:
                 upload.write(_csv_line(self.columns).encode())
             for index in sorted(self.accepted):
-                part, _ = self.accepted[index]
-                if isinstance(part, bytes):
-                    upload.write(part)
-                    continue
-                with open(part, "rb") as source:
-                    while block := source.read(1024 * 1024):
-                        upload.write(block)
+                self._copy(self.accepted[index][0], upload)
             info = upload.commit()
         except BaseException:
             upload.abort()
@@ -312,7 +367,12 @@ class BatchDriver:
         outputs.mkdir(exist_ok=True)
         name = self.spec["output_file"]
         if self.spec["output_action"] == "append_row":
-            self._write_output(f"outputs/{name if not stopped else 'predictions.partial.csv'}")
+            if stopped:  # what was streamed is dropped; the partial output gets its own name
+                self._close_stream(commit=False)
+                self._write_output("outputs/predictions.partial.csv")
+            else:
+                self._stream(total)
+                self._close_stream(commit=True)
         if self.failures:
             with open(outputs / "failures.csv", "w", newline="") as handle:
                 writer = csv.DictWriter(handle, ["mini_batch", "item", "error", "count", "attempts"])
