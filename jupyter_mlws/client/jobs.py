@@ -31,6 +31,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from ..entities import JOB_ENDED, Job
 from ..errors import InvalidParameter
+from ..jobs import notice
 from .job_queue import DATA_LINEAGE_TAG as DATA_LINEAGE_TAG  # (where it was; job_queue.py now)
 from .job_queue import jobs_frame as jobs_frame
 from .job_queue import queue_job as queue_job
@@ -88,6 +89,10 @@ class JobHandle:
         while self.refresh().state not in JOB_ENDED:
             if deadline is not None and time.monotonic() > deadline:
                 raise TimeoutError(f"Job {self.id} is still {self.record.state} after {timeout:g} s.")
+            if self._jobs.dispatched_here(self.id):  # woken by its end (jobs/notice.py), no polling
+                left = notice.FALLBACK_SECONDS if deadline is None else deadline - time.monotonic()
+                notice.wait(self.id, min(notice.FALLBACK_SECONDS, max(left, 0.0)))
+                continue
             time.sleep(delay)
             delay = min(delay * 1.5, poll if poll > 0 else 0.05, 0.5)
         return self
@@ -362,6 +367,11 @@ class Jobs:
         dispatcher = self.local_dispatcher()
         dispatcher.mine.add(job_id)
         dispatcher.wake()
+
+    def dispatched_here(self, job_id: str) -> bool:
+        """Whether a dispatcher of this process took the job (it announces the job's end)."""
+        found = _dispatchers.get(self.workspace.location.store_url)
+        return found is not None and found.alive() and job_id in found.mine
 
     def _poke(self) -> None:
         found = _dispatchers.get(self.workspace.location.store_url)

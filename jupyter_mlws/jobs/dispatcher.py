@@ -46,6 +46,7 @@ from typing import Any
 
 from ..entities import Job, RunStatus
 from ..errors import Conflict, NotFound
+from . import notice
 
 #: A dispatcher whose heartbeat is older than this is gone; its jobs are taken over.
 LEASE_MS = 10_000
@@ -228,7 +229,7 @@ class JobDispatcher:
         if job.kind == "batch":  # its driver runs here, beside this dispatcher (jobs/batch_dispatch.py)
             from .batch_dispatch import start_driver
 
-            task = start_driver(self.spec(job), client, self._wake.set)
+            task = start_driver(self.spec(job), client, lambda: self._task_done(job.job_id))
             self.tasks[job.job_id] = _Task(job.attempt, task, job.target, 0.0)
             return True
         units = _units(job)
@@ -247,8 +248,13 @@ class JobDispatcher:
             pure=False,
         )
         self.tasks[job.job_id] = _Task(job.attempt, future, job.target, units)
-        future.add_done_callback(lambda _: self._wake.set())  # room again: look at the queue now
+        future.add_done_callback(lambda _: self._task_done(job.job_id))
         return True
+
+    def _task_done(self, job_id: str) -> None:
+        """A job's task or driver is done (its end is in the store): tell waiters, look at the queue."""
+        notice.announce(job_id)
+        self._wake.set()  # room again: look at the queue now
 
     def _workers(self, target: str) -> set[str] | None:
         try:
@@ -384,6 +390,7 @@ class JobDispatcher:
             return
         if not skip_run:
             self._end_run(job.run_id, state, reason)
+        notice.announce(job.job_id)
 
     def _end_run(self, run_id: str, state: str, reason: str) -> None:
         try:
