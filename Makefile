@@ -50,16 +50,24 @@ $(LABEXT): $(BIN)/python $(TS_SOURCES)
 CONSTRAINTS := tests/constraints.txt
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml package.json $(CONSTRAINTS) $(LABEXT)
-	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[sklearn]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[sklearn,mlflow]"
 	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[test]"
 	@touch $@
 
+# The last MLflow 2.x client in a venv of its own (tests/mlflow/test_mlflow2.py), pinned like the rest.
+MLFLOW2_VENV := .venv-mlflow2
+MLFLOW2_PINS := tests/mlflow/constraints-mlflow2.txt
+$(MLFLOW2_VENV)/.installed: $(MLFLOW2_PINS)
+	$(PYTHON) -m venv --clear $(MLFLOW2_VENV)
+	$(MLFLOW2_VENV)/bin/python -m pip install --quiet -r $(MLFLOW2_PINS)
+	@touch $@
+
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(MLFLOW2_VENV)/.installed
 
 lab: install
 	@mkdir -p $(DEMO) $(JUPYTER_CONFIG_DIR)/labconfig

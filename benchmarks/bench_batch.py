@@ -30,10 +30,11 @@ StandardScaler + LogisticRegression pipeline fitted on 2,000 such rows; the outp
   spread over the set and extrapolated to all of them (running it on every file would take
   minutes); the same CLI once on all the rows concatenated into one CSV beforehand (untimed); and
   `mlflow.pyfunc.load_model(DIR).predict` over each file in one process, writing the same output
-  CSV. MLflow runs in the Python given by `--mlflow-python`, else this one when it imports mlflow,
-  else a venv of its own (`--mlflow-venv`, default `.venv-mlflow`, git-ignored) created on first
-  use with MLflow and this Python's numpy, pandas, scikit-learn and scipy versions (MLflow 3.17
-  wants older cryptography and pyarrow than tests/constraints.txt pins, so not the test venv).
+  CSV. MLflow runs in the Python given by `--mlflow-python`, else this one when it has the full
+  `mlflow` (not only the tests' `mlflow-skinny` client), else a venv of its own (`--mlflow-venv`,
+  default `.venv-mlflow`, git-ignored) created on first use with MLflow and this Python's numpy,
+  pandas, scikit-learn and scipy versions (MLflow 3.17 wants older cryptography and pyarrow than
+  tests/constraints.txt pins, so not the test venv).
 
 How each figure is taken (wall clock, `time.time()`):
 - ours: from just before `batch_score(...)` (its checks, the run, the queue entry included) to the
@@ -341,13 +342,13 @@ def mlflow_python(args: argparse.Namespace) -> Path:
     """The Python that runs MLflow (see the module docstring)."""
     if args.mlflow_python:
         return Path(args.mlflow_python)
-    try:
-        import mlflow  # noqa: F401
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:  # the full MLflow (its server and CLI), not only mlflow-skinny (the tests' client)
+        version("mlflow")
         return Path(sys.executable)
-    except ImportError:
+    except PackageNotFoundError:
         pass
-    from importlib.metadata import version
 
     venv = Path(args.mlflow_venv)
     python = venv / "bin" / "python"

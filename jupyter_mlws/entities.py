@@ -82,6 +82,10 @@ class Experiment:
     artifact_location: str | None
     created_time: int
     last_update_time: int
+    #: "active" or "deleted" (MLflow's soft delete; see mlflow_entities.py).
+    lifecycle_stage: str = "active"
+    # Left out of the hash so an experiment stays hashable, as it was before it had tags.
+    tags: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(slots=True)
@@ -110,6 +114,7 @@ class RunInfo:
     host: str | None = None
     pid: int | None = None
     kernel_id: str | None = None
+    lifecycle_stage: str = "active"
 
 
 @dataclass(frozen=True)
@@ -404,7 +409,12 @@ class JobLogChunk:
     time_ms: int
 
 
-# The registry's and endpoints' types live in model_entities.py; they are part of this module's names.
+# The registry's and endpoints' types live in model_entities.py, MLflow's lifecycle and logged models in
+# mlflow_entities.py; they are part of this module's names.
+from .mlflow_entities import LIFECYCLE_STAGES as LIFECYCLE_STAGES  # noqa: E402
+from .mlflow_entities import LOGGED_MODEL_STATUSES as LOGGED_MODEL_STATUSES  # noqa: E402
+from .mlflow_entities import VIEWS as VIEWS  # noqa: E402
+from .mlflow_entities import LoggedModel as LoggedModel  # noqa: E402
 from .model_entities import ENDPOINT_STATES as ENDPOINT_STATES  # noqa: E402
 from .model_entities import DataAsset as DataAsset  # noqa: E402
 from .model_entities import DataVersion as DataVersion  # noqa: E402

@@ -12,12 +12,15 @@ Flavors (the ``flavor`` of a ModelVersion):
 - ``python``: an entry script (``score.py`` at the top, or the file named by the version tag
   ``entry_script``) defining ``init()`` and ``run(data)``, as in Azure ML. It is code.
 - ``pickle``: ``*.pkl``, ``*.pickle``, ``*.joblib`` (pickle, joblib, cloudpickle). Loading runs code.
+- ``mlflow``: an MLflow model folder, ``MLmodel`` at its top (MLflow's registry API registers these).
+  How it loads, and whether that needs trust, depends on its flavors: models/mlflow_flavor.py (an
+  ONNX or skops model loads untrusted; a pickle or MLflow's python loaders need a trusted version).
 
 Detection order: an entry script wins (Azure ML folders hold ``score.py`` next to the pickle it
-loads), then skops, ONNX, pickle. Nothing else is ever looked at: a manifest file such as MLflow's
-``MLmodel`` naming a ``loader_module``, a ``code/`` folder, a "pickle module name" file are plain
-bytes to us and never decide what is imported (RELIABILITY S2). When a folder holds several files of
-the flavor, the one named ``model.<ext>`` is used, else the choice is refused as ambiguous.
+loads), then ``MLmodel``, skops, ONNX, pickle. Beyond that, no file decides what is imported: an
+``MLmodel``'s ``loader_module`` and ``code/``, a "pickle module name" file, are never imported for
+an untrusted version (RELIABILITY S2). When a folder holds several files of the flavor, the one
+named ``model.<ext>`` is used, else the choice is refused as ambiguous.
 """
 
 from __future__ import annotations
@@ -39,11 +42,13 @@ __all__ = [
     "save_sklearn",
 ]
 
-FLAVORS = ("sklearn", "onnx", "python", "pickle")
+FLAVORS = ("sklearn", "onnx", "python", "pickle", "mlflow")
 #: Flavors whose loading runs code from the model files: they need a version registered trusted.
 CODE_FLAVORS = ("python", "pickle")
 ENTRY_SCRIPT = "score.py"
 ENTRY_SCRIPT_TAG = "entry_script"
+#: The file that makes a folder an MLflow model (models/mlflow_flavor.py reads it).
+MLMODEL = "MLmodel"
 _SUFFIXES = {"sklearn": (".skops",), "onnx": (".onnx",), "pickle": (".pkl", ".pickle", ".joblib")}
 
 
@@ -55,13 +60,15 @@ def detect_flavor(paths: Collection[str], tags: Mapping[str, str] | None = None)
     script = (tags or {}).get(ENTRY_SCRIPT_TAG) or ENTRY_SCRIPT
     if script in paths:
         return "python"
+    if MLMODEL in paths:
+        return "mlflow"
     for flavor in ("sklearn", "onnx", "pickle"):
         if any(p.lower().endswith(_SUFFIXES[flavor]) for p in paths):
             return flavor
     shown = ", ".join(sorted(paths)[:5])
     raise InvalidParameter(
         f"Cannot tell the model's flavor from its files ({shown}): expected a .skops, .onnx, "
-        f"{ENTRY_SCRIPT} or .pkl/.joblib file, or pass flavor= one of {', '.join(FLAVORS)}."
+        f"{ENTRY_SCRIPT}, {MLMODEL} or .pkl/.joblib file, or pass flavor= one of {', '.join(FLAVORS)}."
     )
 
 
@@ -77,6 +84,11 @@ def entry_file(flavor: str, paths: Collection[str], tags: Mapping[str, str] | No
                 f"A python-flavor model needs its entry script {script!r} among its files."
             )
         return script
+    if flavor == "mlflow":
+        if MLMODEL not in paths:
+            raise InvalidParameter(f"An mlflow-flavor model needs its {MLMODEL} file at the top of its "
+                                   "files.")
+        return MLMODEL
     found = sorted(p for p in paths if p.lower().endswith(_SUFFIXES[flavor]))
     if len(found) == 1:
         return found[0]

@@ -30,6 +30,10 @@ What it allows, by flavor (see models/flavors.py):
   (``def run(data: pd.DataFrame)``, or the string ``"pd.DataFrame"`` under postponed
   annotations): it then gets the frame the signature builds from records / split / CSV, and its
   answer is enveloped like every other flavor's (`Predictor.raw` tells which).
+- ``mlflow`` (an MLflow model folder): models/mlflow_flavor.py reads its ``MLmodel`` as data and
+  picks one way to load it: ONNX and skops as above (no trust needed), a pickle or MLflow's own
+  python loaders (``mlflow.pyfunc.load_model``) only for a trusted version, refused before any of
+  its files but the ``MLmodel`` is read.
 
 `Predictor.predict(data)` takes a DataFrame (or anything `signature.to_frame` accepts: records, split
 dict, CSV text) and returns what the model returns (list, ndarray or DataFrame). For the sklearn and
@@ -203,6 +207,8 @@ def load_model(folder: str | os.PathLike[str], version: ModelVersion) -> Predict
             f"then trust it: ws.models.trust('{version.name}:{version.version}') (or register it with "
             "trusted=True)."
         )
+    if version.flavor == "mlflow":
+        return _load_mlflow(root, version, manifest)
     rel = entry_file(version.flavor, manifest, version.tags)
     path = root / rel
     if path.is_symlink() or not path.is_file():
@@ -214,6 +220,55 @@ def load_model(folder: str | os.PathLike[str], version: ModelVersion) -> Predict
     if version.flavor == "pickle":
         return _EstimatorPredictor(version, root, _load_pickle(path))
     return _ScriptPredictor(version, root, _load_script(path, root, version))
+
+
+class _PyfuncPredictor(Predictor):
+    """A trusted MLflow model loaded by MLflow's own `mlflow.pyfunc.load_model`."""
+
+    def __init__(self, version: ModelVersion, folder: Path, model: Any) -> None:
+        super().__init__(version, folder)
+        self.pyfunc = model
+
+    def _predict(self, frame: pd.DataFrame) -> Any:
+        return self.pyfunc.predict(frame)
+
+
+def _load_mlflow(root: Path, version: ModelVersion, manifest: set[str]) -> Predictor:
+    """An MLflow folder, the way models/mlflow_flavor.py `plan`s it; trust is checked before any
+    file but the MLmodel is opened."""
+    from .mlflow_flavor import plan, read_mlmodel
+
+    how = plan(read_mlmodel(root), manifest)
+    if how.needs_trust and not version.trusted:
+        what = "a pickle" if how.kind == "pickle" else "MLflow's python loader and the code it names"
+        raise UntrustedModel(
+            f"Model {version.name!r} version {version.version} is an MLflow model that loads with {what}: "
+            "loading it runs code from its files, and it is not registered as trusted. Review where it "
+            f"comes from, then trust it: ws.models.trust('{version.name}:{version.version}')."
+        )
+    if how.kind == "pyfunc":
+        return _PyfuncPredictor(version, root, _load_pyfunc(root))
+    assert how.entry is not None
+    path = root / how.entry
+    if path.is_symlink() or not path.is_file():
+        raise InvalidParameter(f"{how.entry!r} is not a regular file in the model folder; refused.")
+    if how.kind == "onnx":
+        return _OnnxPredictor(version, root, _load_onnx(path, root, manifest))
+    if how.kind == "skops":
+        return _EstimatorPredictor(version, root, _load_skops(path, version))
+    return _EstimatorPredictor(version, root, _load_pickle(path))
+
+
+def _load_pyfunc(root: Path) -> Any:
+    """Only reached for a trusted version (checked in `_load_mlflow`)."""
+    try:
+        import mlflow.pyfunc
+    except ImportError:
+        raise Unavailable(
+            "This MLflow model loads with MLflow's python loader, and mlflow is not installed here: "
+            "pip install mlflow."
+        ) from None
+    return mlflow.pyfunc.load_model(os.fspath(root))
 
 
 def _load_skops(path: Path, version: ModelVersion) -> Any:

@@ -47,6 +47,7 @@ from __future__ import annotations
 import ast
 import numbers
 import os
+import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -262,6 +263,8 @@ class CellRun:
         session = self.session
         shell = self.shell
         previous_env = os.environ.get(RUN_ID_ENV)
+        previous_mlflow = os.environ.get(MLFLOW_RUN_ID)
+        mlflow_before = _mlflow_active()
         exit_before = bool(getattr(shell, "exit_now", False))
         ws, run, experiment = self._open()
         info = run._info
@@ -273,6 +276,7 @@ class CellRun:
             session.cell_run_id = run.id
             session.last_card = card.facts
             os.environ[RUN_ID_ENV] = run.id
+            os.environ[MLFLOW_RUN_ID] = run.id  # mlflow.start_run() and fluent calls resume this run
             capture.start()  # before the card: its display then skips two empty stream flushes
             if self.options.card:
                 card.show()
@@ -287,6 +291,7 @@ class CellRun:
                     os.environ.pop(RUN_ID_ENV, None)
                 else:
                     os.environ[RUN_ID_ENV] = previous_env
+                _leave_mlflow_run(previous_mlflow, mlflow_before)
                 self._end(ws, run, card, capture, error, exit_before, time.perf_counter() - started)
             finally:
                 capture.stop()
@@ -353,3 +358,38 @@ def _history(shell: Any, number: int) -> list[str]:
     manager = getattr(shell, "history_manager", None)
     raw = getattr(manager, "input_hist_raw", None) or []
     return raw[: number + 1]
+
+
+#: MLflow's variable for the run its fluent API resumes (`mlflow.start_run()` with no run id).
+MLFLOW_RUN_ID = "MLFLOW_RUN_ID"
+
+
+def _mlflow_active() -> str | None:
+    """The run MLflow's fluent API has active in this kernel (None without `mlflow` imported)."""
+    mlflow = sys.modules.get("mlflow")
+    try:
+        active = mlflow.active_run() if mlflow is not None else None
+    except Exception:
+        return None
+    return active.info.run_id if active is not None else None
+
+
+def _leave_mlflow_run(previous: str | None, before: str | None) -> None:
+    """After a `%%mlrun` cell: MLflow's fluent API lets go of the runs the cell opened (the cell's
+    own run included: its ending is ours, and the MLflow API does not end a `%%mlrun` run while
+    its cell runs), back to what was active before the cell; the variable is back as it was."""
+    if previous is None:
+        os.environ.pop(MLFLOW_RUN_ID, None)
+    else:
+        os.environ[MLFLOW_RUN_ID] = previous
+    mlflow = sys.modules.get("mlflow")
+    if mlflow is None:
+        return
+    try:
+        for _ in range(100):
+            active = mlflow.active_run()
+            if active is None or active.info.run_id == before:
+                break
+            mlflow.end_run()
+    except Exception:  # MLflow's own trouble must not hide the cell's outcome
+        pass

@@ -25,6 +25,7 @@ shutdown, so replicas end before the stores close.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from .compute_events import COMPUTE_EVENT_SCHEMA
 from .events import RUN_EVENT_SCHEMA, RunEventWatcher
 from .exposure import refusal
 from .handlers import api_routes
+from .mlflow_api import MLFLOW_PREFIX, mlflow_routes
 from .registry_events import REGISTRY_EVENT_SCHEMA
 from .services import WorkspaceServices
 from .supervisor import RunSupervisor
@@ -146,6 +148,15 @@ class MLWorkspaceApp(ExtensionApp):
             "every Python kernel this server starts, through $PYTHONSTARTUP."
         ),
     )
+    mlflow_kernel_env = Bool(
+        True,
+        config=True,
+        help=(
+            "Give the kernels this server starts MLFLOW_TRACKING_URI and MLFLOW_TRACKING_TOKEN for "
+            "this server's MLflow API (/mlws/mlflow), so existing mlflow code logs into the workspace "
+            "unchanged. A MLFLOW_TRACKING_URI already in the server's environment is kept."
+        ),
+    )
     record_executions = Bool(
         True,
         config=True,
@@ -194,6 +205,7 @@ class MLWorkspaceApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(api_routes())
+        self.handlers.extend(mlflow_routes())  # MLflow's REST API (server/mlflow_api), not in our OpenAPI
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         self.services.extension_starting()
@@ -203,6 +215,8 @@ class MLWorkspaceApp(ExtensionApp):
             self.services.extension_started()
 
     async def _start_all(self, serverapp: Any) -> None:
+        if self.mlflow_kernel_env:
+            self.services.kernel_env.update(self._mlflow_env(serverapp))
         await self.services.start()
         if self.event_interval > 0 and self.location.store_kind != "rest":
             watcher = RunEventWatcher(self.services, serverapp.event_logger, self.event_interval)
@@ -267,6 +281,21 @@ class MLWorkspaceApp(ExtensionApp):
         self.jobs = jobs
         self.settings["mlws_jobs"] = jobs
         serverapp.web_app.settings["mlws_jobs"] = jobs
+
+    def _mlflow_env(self, serverapp: Any) -> dict[str, str]:
+        """`MLFLOW_TRACKING_URI` (and the token) for kernels, so MLflow code logs into the workspace;
+        a tracking URI the server's own environment sets is the user's choice and stays."""
+        if os.environ.get("MLFLOW_TRACKING_URI"):
+            return {}
+        try:
+            url = serverapp.connection_url.rstrip("/") + MLFLOW_PREFIX
+        except Exception:  # a server without a URL (a socket): MLflow code keeps its default
+            return {}
+        env = {"MLFLOW_TRACKING_URI": url}
+        token = getattr(serverapp.identity_provider, "token", "") or ""
+        if token:
+            env["MLFLOW_TRACKING_TOKEN"] = token
+        return env
 
     def _node_workspace(self, serverapp: Any) -> dict[str, Any]:
         """How a job's node reaches this workspace: its stores on this machine, else this server."""

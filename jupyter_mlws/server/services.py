@@ -120,13 +120,20 @@ class WorkspaceServices:
 
     async def _start(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="mlws-store")
+        # Kernels inherit the server's environment: exporting the workspace connects every kernel
+        # this server starts to the same workspace. First, before any await: the server takes
+        # requests while this runs, and a kernel started meanwhile must not miss it.
+        self._export_workspace()
         if self.location.is_local:
             await self.run(Path(self.location.workspace).mkdir, parents=True, exist_ok=True)
         if self.location.store_kind != "rest":
             self._store = await self.run(self._open_store)
             self._artifacts = await self.run(self._open_artifacts)
-        # Kernels inherit the server's environment: exporting the workspace
-        # here connects every kernel this server starts to the same workspace.
+        self.started = True
+        self.log.info("ML workspace at %s (%s store)", self.location.workspace, self.location.store_kind)
+
+    def _export_workspace(self) -> None:
+        """Export the workspace and `kernel_env` to the kernels this server starts."""
         if not os.environ.get(WORKSPACE_ENV):
             os.environ[WORKSPACE_ENV] = self.location.workspace
             self._exported_env = True
@@ -138,8 +145,6 @@ class WorkspaceServices:
                 if self.location.artifact_url != default.artifact_url:
                     self.kernel_env.setdefault(ARTIFACT_URL_ENV, self.location.artifact_url)
         self._export_kernel_env()
-        self.started = True
-        self.log.info("ML workspace at %s (%s store)", self.location.workspace, self.location.store_kind)
 
     def _export_kernel_env(self) -> None:
         """Put `kernel_env` into this process's environment (kernels inherit it); `stop()` undoes it.

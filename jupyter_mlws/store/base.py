@@ -46,8 +46,9 @@ from ..entities import (
     RunStatus,
     RunTable,
 )
-from ..errors import AlreadyExists, NotFound
+from ..errors import AlreadyExists, Conflict, NotFound
 from .base_batch import BatchEndpointStore
+from .base_mlflow import MlflowStore
 from .base_registry import RegistryStore
 
 
@@ -56,7 +57,7 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class MetadataStore(RegistryStore, BatchEndpointStore, ABC):
+class MetadataStore(RegistryStore, BatchEndpointStore, MlflowStore, ABC):
     """Experiments, runs, params, tags, metrics and artifact records."""
 
     url: str
@@ -68,15 +69,15 @@ class MetadataStore(RegistryStore, BatchEndpointStore, ABC):
 
     @abstractmethod
     def get_experiment(self, experiment_id: int) -> Experiment:
-        """The experiment with this id, or `NotFound`."""
+        """The experiment with this id (with its tags, deleted or not), or `NotFound`."""
 
     @abstractmethod
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        """The experiment with this (NFC-normalised) name, or None."""
+        """The experiment with this (NFC-normalised) name (with its tags, deleted or not), or None."""
 
     @abstractmethod
-    def list_experiments(self) -> list[Experiment]:
-        """All experiments, oldest first."""
+    def list_experiments(self, view: str = "active") -> list[Experiment]:
+        """The experiments in `view` ("active", "deleted" or "all"), with their tags, oldest first."""
 
     @abstractmethod
     def rename_experiment(self, experiment_id: int, name: str) -> Experiment:
@@ -190,8 +191,12 @@ class MetadataStore(RegistryStore, BatchEndpointStore, ABC):
         order_by: Sequence[str] | None = None,
         limit: int = 1000,
         page_token: str | None = None,
+        view: str = "active",
     ) -> RunTable:
-        """One page of runs matching the filter grammar (see `store/filter.py`), as columns."""
+        """One page of runs matching the filter grammar (see `store/filter.py`), as columns.
+
+        `view` ("active", "deleted" or "all") says which lifecycle stages are shown: by default
+        soft-deleted runs are hidden, from `ws.runs` and the panel alike."""
 
     @abstractmethod
     def record_artifact(self, run_id: str, artifact: ArtifactRecord) -> None:
@@ -364,17 +369,24 @@ class MetadataStore(RegistryStore, BatchEndpointStore, ABC):
 
     # ----- conveniences built on the core ---------------------------------
     def get_or_create_experiment(self, name: str) -> Experiment:
-        """The experiment called `name`, creating it first if needed (safe under concurrency)."""
+        """The experiment called `name`, creating it first if needed (safe under concurrency).
+
+        A soft-deleted experiment of that name is a `Conflict`, as MLflow's `set_experiment` is:
+        runs logged into it would be hidden from every listing."""
         found = self.get_experiment_by_name(name)
-        if found is not None:
-            return found
-        try:
-            return self.create_experiment(name)
-        except AlreadyExists:
-            found = self.get_experiment_by_name(name)
-            if found is None:  # pragma: no cover - deleted between the two calls
-                raise NotFound(f"Experiment {name!r} vanished while it was being created.") from None
-            return found
+        if found is None:
+            try:
+                return self.create_experiment(name)
+            except AlreadyExists:
+                found = self.get_experiment_by_name(name)
+                if found is None:  # pragma: no cover - deleted between the two calls
+                    raise NotFound(f"Experiment {name!r} vanished while it was being created.") from None
+        if found.lifecycle_stage == "deleted":
+            raise Conflict(
+                f"Experiment {found.name!r} is deleted: restore it, or delete it permanently "
+                "to use its name for a new one."
+            )
+        return found
 
     def log_metric(
         self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None
@@ -414,20 +426,22 @@ class MetadataStore(RegistryStore, BatchEndpointStore, ABC):
         filter: str | None = None,
         order_by: Sequence[str] | None = None,
         page_size: int = 1000,
+        view: str = "active",
     ) -> Iterable[RunTable]:
         """Every page of a search, following page tokens."""
         token: str | None = None
         while True:
-            page = self.search_runs(experiment_ids, filter, order_by, page_size, token)
+            page = self.search_runs(experiment_ids, filter, order_by, page_size, token, view)
             yield page
             token = page.next_page_token
             if token is None:
                 return
 
     def running_runs(self) -> list[RunInfo]:
-        """Every run whose status is `running` (what the server's supervisor watches)."""
+        """Every run whose status is `running` (what the server's supervisor watches), soft-deleted
+        ones included: a deleted run whose kernel dies must still end."""
         found: list[RunInfo] = []
-        for page in self.iter_runs(filter="status = 'running'"):
+        for page in self.iter_runs(filter="status = 'running'", view="all"):
             found.extend(page.runs)
         return found
 

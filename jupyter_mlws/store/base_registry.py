@@ -120,6 +120,14 @@ class RegistryStore(ABC):
     def delete_endpoint(self, name: str) -> None:
         """Forget an endpoint (`NotFound`); its replicas are the manager's to stop."""
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Give a model a new name, keeping its versions, aliases and tags (`NotFound`, and
+        `AlreadyExists` when the new name is taken). A backend that cannot refuses (`Unavailable`);
+        the SQL store can (MLflow's `registered-models/rename` calls it)."""
+        from ..errors import Unavailable
+
+        raise Unavailable(f"This workspace's store ({type(self).__name__}) cannot rename models.")
+
     # ----- built on the core ----------------------------------------------------------------
     def resolve_model(self, ref: str) -> ModelVersion:
         """The version a reference names: 'name' (latest), 'name:3', 'name@alias'."""

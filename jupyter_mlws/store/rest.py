@@ -54,6 +54,7 @@ from .rest_bodies import run_info_from_body as _info
 from .rest_compute import RestClusterMixin, RestComputeMixin
 from .rest_data import RestDataMixin
 from .rest_jobs import RestJobMixin
+from .rest_mlflow import RestMlflowMixin
 from .rest_registry import RestEndpointCalls, RestRegistryMixin
 
 TOKEN_ENV = "MLWS_TOKEN"
@@ -69,6 +70,7 @@ class RestStore(
     RestBatchEndpointMixin,
     RestRegistryMixin,
     RestEndpointCalls,
+    RestMlflowMixin,
     MetadataStore,
 ):
     """`MetadataStore` backed by a jupyter_mlws server."""
@@ -102,7 +104,8 @@ class RestStore(
         found = self.http.json("GET", f"{API}/experiments", query={"name": name})["experiments"]
         return _experiment(found[0]) if found else None
 
-    def list_experiments(self) -> list[Experiment]:
+    def list_experiments(self, view: str = "active") -> list[Experiment]:
+        self.only_active(view, "listing experiments")
         return [_experiment(e) for e in self.http.json("GET", f"{API}/experiments")["experiments"]]
 
     def rename_experiment(self, experiment_id: int, name: str) -> Experiment:
@@ -321,7 +324,9 @@ class RestStore(
         order_by: Sequence[str] | None = None,
         limit: int = 1000,
         page_token: str | None = None,
+        view: str = "active",
     ) -> RunTable:
+        self.only_active(view, "searching runs")
         query: list[tuple[str, Any]] = [
             ("experiment_id", validate_experiment_id(e)) for e in (experiment_ids or [])
         ]

@@ -33,6 +33,8 @@ def experiment_from_body(body: dict[str, Any]) -> Experiment:
         artifact_location=body.get("artifact_location"),
         created_time=body["created_time"],
         last_update_time=body["last_update_time"],
+        lifecycle_stage=body.get("lifecycle_stage") or "active",
+        tags=dict(body.get("tags") or {}),
     )
 
 
@@ -55,6 +57,7 @@ def run_info_from_body(body: dict[str, Any]) -> RunInfo:
         host=body.get("host"),
         pid=body.get("pid"),
         kernel_id=body.get("kernel_id"),
+        lifecycle_stage=body.get("lifecycle_stage") or "active",
     )
 
 

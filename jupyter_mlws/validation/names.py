@@ -88,7 +88,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 ENDPOINT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-MODEL_FLAVORS = ("sklearn", "onnx", "python", "pickle")
+MODEL_FLAVORS = ("sklearn", "onnx", "python", "pickle", "mlflow")
 
 
 def validate_model_name(name: Any) -> str:

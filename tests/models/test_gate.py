@@ -120,11 +120,21 @@ def test_crafted_mlflow_style_folder_never_imports_its_loader(ws, tmp_path):
     (folder / "pickle_module_name").write_text("evil_loader\n")
     (folder / "model.pkl").write_bytes(pickle.dumps(_Payload(sentinel)))
     version = ws.models.register("crafted", folder)
-    assert version.flavor == "pickle" and "code/evil_loader.py" in {f.path for f in version.files}
-    with pytest.raises(UntrustedModel):
+    assert version.flavor == "mlflow" and "code/evil_loader.py" in {f.path for f in version.files}
+    with pytest.raises(InvalidParameter, match=r"pickled_model '\.\./x' is not a safe path"):
         ws.models.load("crafted")
+    ws.models.trust("crafted:1")  # even trusted: the named file leaves the folder; no loader runs instead
+    with pytest.raises(InvalidParameter, match=r"pickled_model '\.\./x'"):
+        ws.models.load("crafted")
+    (folder / "MLmodel").write_text(
+        "flavors:\n  python_function:\n    loader_module: evil_loader\n    code: code\n"
+    )
+    ws.models.register("crafted", folder)
+    with pytest.raises(UntrustedModel, match="MLflow's python loader"):
+        ws.models.load("crafted:2")
     with pytest.raises(InvalidParameter, match=r"needs a \.skops file"):
         ws.models.register("crafted", folder, flavor="sklearn")
+    (folder / "MLmodel").unlink()
     (folder / "model.pkl").unlink()
     with pytest.raises(InvalidParameter, match="Cannot tell the model's flavor"):
         ws.models.register("crafted2", folder)

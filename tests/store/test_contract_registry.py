@@ -181,3 +181,25 @@ def test_a_deleted_versions_number_is_never_given_again(sql_store) -> None:
     assert _version(sql_store).version == 3
     assert [v.version for v in sql_store.list_model_versions("churn")] == [3, 1]
     assert sql_store.get_registered_model("churn").latest_version == 3
+
+
+def test_a_renamed_model_keeps_its_versions_aliases_and_tags(sql_store) -> None:
+    """MLflow's `registered-models/rename` (server/mlflow_api/registry.py) relies on this."""
+    sql_store.create_registered_model("old", tags={"team": "a"})
+    _version(sql_store, "old")
+    sql_store.set_model_alias("old", "prod", 1)
+    sql_store.create_registered_model("taken")
+    with pytest.raises(AlreadyExists, match="taken"):
+        sql_store.rename_registered_model("old", "taken")
+    with pytest.raises(InvalidParameter):
+        sql_store.rename_registered_model("old", "no spaces allowed")
+    with pytest.raises(NotFound):
+        sql_store.rename_registered_model("missing", "other")
+    renamed = sql_store.rename_registered_model("old", "new")
+    assert (renamed.name, renamed.tags, renamed.aliases, renamed.latest_version) == (
+        "new", {"team": "a"}, {"prod": 1}, 1)
+    assert sql_store.get_model_version_by_alias("new", "prod").version == 1
+    with pytest.raises(NotFound):
+        sql_store.get_registered_model("old")
+    _version(sql_store, "new", description="next")
+    assert [v.version for v in sql_store.list_model_versions("new")] == [2, 1]  # numbering goes on

@@ -115,6 +115,49 @@ def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(sql_url: str) -> N
             assert conn.execute("SELECT count(*) FROM metrics").fetchone() == (6,)
 
 
+def test_upgrade_from_v9_keeps_experiments_and_runs_active_and_adds_the_mlflow_tables(sql_url: str) -> None:
+    """Schema v10 (MLflow's soft delete, experiment tags, run I/O, logged models) over a v9 workspace."""
+    from alembic import command
+
+    parsed = normalise_url(sql_url)
+    if parsed.get_backend_name() == "sqlite":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0009")
+        conn.execute(
+            text("INSERT INTO experiments (name, created_time, last_update_time) VALUES ('old', :t, :t)"),
+            {"t": T0},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO runs (run_id, experiment_id, name, status, source_kind, compute_target, "
+                "start_time, end_time, created_time) "
+                "VALUES (:rid, 1, 'r', 'completed', 'api', 'local', :t, :t, :t)"
+            ),
+            {"rid": "c" * 32, "t": T0},
+        )
+        conn.execute(text("INSERT INTO tags (run, key, value) VALUES (1, 'team', 'a')"))
+    engine.dispose()
+    with open_store(sql_url) as store:
+        assert store.describe()["schema_version"] == SCHEMA_VERSION
+        old = store.get_experiment(1)
+        assert (old.name, old.lifecycle_stage, old.tags) == ("old", "active", {})
+        assert [e.name for e in store.list_experiments()] == ["old"]
+        run = store.get_run("c" * 32)
+        assert (run.info.lifecycle_stage, run.data.tags) == ("active", {"team": "a"})
+        assert [i.run_id for i in store.search_runs().runs] == ["c" * 32]
+        store.set_experiment_tag(1, "note", "kept")
+        store.delete_tag("c" * 32, "team")
+        store.record_run_io("c" * 32, "input", [{"dataset": "d"}])
+        model = store.create_logged_model(1, "model", source_run_id="c" * 32)
+        store.set_run_lifecycle("c" * 32, "deleted")
+        assert store.search_runs().runs == [] and store.get_experiment(1).tags == {"note": "kept"}
+        assert store.search_logged_models([1])[0] == [model]
+    if sql_url.startswith("sqlite"):
+        assert Path(parsed.database).with_name("mlws.db.bak-v9").exists()
+
+
 def test_schema_from_migrations_matches_models_and_reopening_is_idempotent(sql_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

@@ -44,7 +44,7 @@ class ModelVersionModel(BaseModel):
 
     name: str
     version: int
-    flavor: str = Field(description="sklearn, onnx, python or pickle.")
+    flavor: str = Field(description="sklearn, onnx, python, pickle or mlflow.")
     files: list[ModelFileModel]
     sha256: str = Field(description="The sha256 of the version's manifest: it names the exact files.")
     size_bytes: int
@@ -145,7 +145,9 @@ class RegisterVersion(BaseModel):
     environment: dict[str, Any] | None = Field(None, description="With `files`: Python and packages.")
     source_run_id: str | None = Field(None, description="With `files`: the run it came from (lineage).")
     source_path: str | None = Field(None, description="With `files`: where the files came from.")
-    flavor: str | None = Field(None, description="sklearn, onnx, python or pickle; default: detected.")
+    flavor: str | None = Field(
+        None, description="sklearn, onnx, python, pickle or mlflow; default: detected."
+    )
     example: list[dict[str, Any]] | dict[str, list[Any]] | None = Field(
         None, description="An example input (records or columns) to infer the signature from."
     )

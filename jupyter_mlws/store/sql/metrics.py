@@ -122,6 +122,11 @@ def normalise_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     return _normalise("Tag", tags, validate_tag_value)
 
 
+def normalise_params(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """Validated params {NFC key: str value}."""
+    return _normalise("Param", params, validate_param_value)
+
+
 def upsert(
     conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], update: Sequence[str]
 ) -> None:
@@ -156,7 +161,7 @@ def log_batch(
         raise InvalidParameter(f"A batch id has 1 to 64 letters, digits, '-' or '_', not {batch_id!r:.80}.")
     pk = store.run_pk(run_id)
     rows = prepare_metric_rows(pk, metrics)
-    param_rows = _normalise("Param", params, validate_param_value)
+    param_rows = normalise_params(params)
     tag_rows = normalise_tags(tags)
     latest = _latest_rows(rows)
     if taken_ms is None:

@@ -31,7 +31,7 @@ from .engine import WRITE_RETRY_SECONDS, is_busy_error, run_write
 from .schema import HEAD_REVISION
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
 _PG_LOCK_KEY = 0x6D6C7773  # "mlws"
 
 

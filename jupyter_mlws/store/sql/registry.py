@@ -157,6 +157,21 @@ class SqlRegistryMixin:
         self.write(work, "update_registered_model")
         return self.get_registered_model(name)
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        validate_model_name(new_name)
+
+        def work(conn: Connection) -> None:
+            row = self._model_row(conn, name)
+            conn.execute(
+                update(models).where(models.c.id == row.id).values(name=new_name, updated_time=now_ms())
+            )
+
+        try:
+            self.write(work, "rename_registered_model")
+        except IntegrityError as err:
+            raise AlreadyExists(f"model {new_name!r} already exists") from err
+        return self.get_registered_model(new_name)
+
     def delete_registered_model(self, name: str) -> None:
         def work(conn: Connection) -> None:
             row = self._model_row(conn, name)

@@ -33,6 +33,7 @@ RUN_COLUMNS = (
     runs.c.host,
     runs.c.pid,
     runs.c.kernel_id,
+    runs.c.lifecycle_stage,
 )
 
 
@@ -56,4 +57,5 @@ def run_info_from_row(row: Sequence[Any]) -> RunInfo:
         host=row[15],
         pid=row[16],
         kernel_id=row[17],
+        lifecycle_stage=row[18],
     )

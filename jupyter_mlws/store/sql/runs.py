@@ -1,4 +1,4 @@
-"""Runs in the SQL store: create, read, update (status, name, end), heartbeat.
+"""Runs in the SQL store: create, read, update (status, name, end), heartbeat, delete a tag.
 
 `SqlRunMixin` is a base of `SqlStore` (store.py keeps the plumbing: engines, the write path, the
 run id cache). Every status change is checked by `entities.check_transition` inside the write
@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...entities import RunData, RunInfo, RunRecord, RunStatus, check_transition
@@ -20,6 +20,7 @@ from ...errors import AlreadyExists, InvalidParameter, NotFound, RunEnded
 from ...validation import (
     decode_value,
     validate_experiment_id,
+    validate_key,
     validate_name,
     validate_owner,
     validate_tag_value,
@@ -244,6 +245,18 @@ class SqlRunMixin:
 
         result: RunStatus = self.write(work, "heartbeat")
         return result
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one tag (MLflow's delete-tag); recorded in the change feed like setting one."""
+        key = validate_key("Tag key", key)
+        pk = self.run_pk(run_id)
+
+        def work(conn: Connection) -> None:
+            if conn.execute(delete(tags_t).where(tags_t.c.run == pk, tags_t.c.key == key)).rowcount == 0:
+                raise NotFound(f"Run {run_id!r} has no tag {key!r}.")
+            record_change(conn, pk, RUN_UPDATED)
+
+        self.write(work, "delete_tag")
 
 
 def _client_ended_first(

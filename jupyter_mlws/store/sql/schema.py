@@ -38,7 +38,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 SCHEMA_VERSION = int(HEAD_REVISION)
 
 metadata = MetaData(
@@ -58,6 +58,8 @@ experiments = Table(
     Column("artifact_location", Text, nullable=True),
     Column("created_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    # MLflow's soft delete (schema v10): "active" or "deleted"; a deleted experiment keeps its name.
+    Column("lifecycle_stage", String(16), nullable=False, server_default="active"),
     UniqueConstraint("name"),
 )
 
@@ -85,6 +87,7 @@ runs = Table(
     Column("host", String(256), nullable=True),
     Column("pid", Integer, nullable=True),
     Column("kernel_id", String(64), nullable=True),
+    Column("lifecycle_stage", String(16), nullable=False, server_default="active"),
     UniqueConstraint("run_id"),
     Index(None, "experiment_id", "start_time"),
     Index(None, "parent_run_id"),
@@ -405,4 +408,64 @@ batch_endpoints = Table(
     Column("created_time", BigInteger, nullable=False),
     Column("updated_time", BigInteger, nullable=False),
     PrimaryKeyConstraint("name"),
+)
+
+# Experiment tags (schema v10, MLflow's set-experiment-tag); deleting the experiment deletes them.
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+# What a run read and made (schema v10, MLflow's log-inputs and log-outputs): one JSON object per
+# row, in the order recorded. `digest` is the sha256 of the canonical JSON, so the same item
+# recorded twice for a run and direction is stored once (the unique constraint decides, also
+# between concurrent writers) without indexing the payload itself.
+run_io = Table(
+    "run_io",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    UniqueConstraint("run", "direction", "digest"),
+)
+
+# MLflow 3 logged models (schema v10): a model with its own id in an experiment, optionally made
+# by a run (named by its public id without a foreign key, as the registry's lineage is). Params
+# and tags are JSON objects; rows are soft-deleted (`lifecycle_stage`). Deleting the experiment
+# deletes its logged models.
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), nullable=False),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(256), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("model_type", String(256), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("status_message", Text, nullable=True),
+    Column("tags", Text, nullable=False),
+    Column("params", Text, nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    PrimaryKeyConstraint("model_id"),
+    Index(None, "experiment_id", "creation_timestamp"),
 )

@@ -21,6 +21,7 @@ from ...entities import RunTable
 from ...errors import InvalidParameter
 from ...validation import decode_value, validate_experiment_id
 from ..filter import Comparison, Node, Not, OrderKey, parse_filter, parse_order_by
+from .lifecycle import in_view
 from .rows import RUN_COLUMNS as _RUN_COLUMNS
 from .rows import run_info_from_row
 from .schema import experiments, latest_metrics, params, runs, tags
@@ -121,10 +122,12 @@ def _order_clause(key: OrderKey) -> list[Any]:
 
 
 def _token(offset: int) -> str:
+    """An opaque page token for `offset` (also the logged-model search's, sql/logged_models.py)."""
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
 def _offset(token: str | None) -> int:
+    """The offset a page token carries (None or "": the first page), or InvalidParameter."""
     if not token:
         return 0
     try:
@@ -143,11 +146,12 @@ def search_runs(
     order_by: Sequence[str] | None,
     limit: int,
     page_token: str | None,
+    view: str = "active",
 ) -> RunTable:
-    """One page of matching runs with their params, latest metrics and tags as aligned columns."""
+    """One page of matching runs in `view` with their params, latest metrics and tags as aligned columns."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InvalidParameter(f"limit must be an integer from 1 to {MAX_PAGE}, not {limit!r}.")
-    where = compile_filter(parse_filter(filter))
+    where = and_(in_view(runs.c.lifecycle_stage, view), compile_filter(parse_filter(filter)))
     order = [c for key in parse_order_by(list(order_by or ())) for c in _order_clause(key)]
     order += [runs.c.start_time.desc().nulls_last(), runs.c.id.desc()]
     offset = _offset(page_token)

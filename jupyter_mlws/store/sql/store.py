@@ -4,9 +4,12 @@ Opened by `store.factory.open_store` for `sqlite:///...` and
 `postgresql://...` URLs. The plumbing (engines, the write path, the run id
 cache, checkpoints) and experiments live here; runs in `sql/runs.py`, the hot
 paths (metric batches, history) in `sql/metrics.py`, run search in
-`sql/search.py`, and the other resources in their own modules (mixins or
-functions this class delegates to). Every write goes through `engine.run_write`
-(one transaction, retried while SQLite is busy); reads use the reader pool.
+`sql/search.py`, what MLflow's API adds (soft delete, experiment tags, run
+inputs and outputs, logged models) in `sql/lifecycle.py`, `experiment_tags.py`,
+`run_io.py` and `logged_models.py`, and the other resources in their own
+modules (mixins or functions this class delegates to). Every write goes
+through `engine.run_write` (one transaction, retried while SQLite is busy);
+reads use the reader pool.
 """
 
 from __future__ import annotations
@@ -37,10 +40,14 @@ from .compute import SqlComputeMixin
 from .data import SqlDataMixin
 from .endpoints import SqlEndpointMixin
 from .engine import create_engines, normalise_url, run_write, sqlite_path, wal_checkpoint
+from .experiment_tags import SqlExperimentTagMixin, read_experiments
 from .gate import WriteGate
 from .jobs import SqlJobMixin
+from .lifecycle import SqlLifecycleMixin, in_view
+from .logged_models import SqlLoggedModelMixin
 from .migrate import ensure_schema
 from .registry import SqlRegistryMixin
+from .run_io import SqlRunIoMixin
 from .runs import SqlRunMixin
 from .schema import HEAD_REVISION, experiments, runs
 
@@ -48,12 +55,12 @@ CHECKPOINT_EVERY_WRITES = 500
 CHECKPOINT_EVERY_SECONDS = 30.0
 
 
-def _experiment(row: Sequence[Any]) -> Experiment:
-    return Experiment(row[0], row[1], row[2], row[3], row[4])
-
-
 class SqlStore(
     SqlRunMixin,
+    SqlLifecycleMixin,
+    SqlExperimentTagMixin,
+    SqlRunIoMixin,
+    SqlLoggedModelMixin,
     SqlComputeMixin,
     SqlClusterMixin,
     SqlJobMixin,
@@ -189,24 +196,22 @@ class SqlStore(
 
     def get_experiment(self, experiment_id: int) -> Experiment:
         experiment_id = validate_experiment_id(experiment_id)
-        with self.reader.connect() as conn:
-            row = conn.execute(
-                select(experiments).where(experiments.c.experiment_id == experiment_id)
-            ).first()
-        if row is None:
+        with self.reader.begin() as conn:
+            found = read_experiments(conn, experiments.c.experiment_id == experiment_id)
+        if not found:
             raise NotFound(f"Experiment {experiment_id!r} does not exist.")
-        return _experiment(row)
+        return found[0]
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         name = validate_name("Experiment name", name)
-        with self.reader.connect() as conn:
-            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
-        return None if row is None else _experiment(row)
+        with self.reader.begin() as conn:
+            found = read_experiments(conn, experiments.c.name == name)
+        return found[0] if found else None
 
-    def list_experiments(self) -> list[Experiment]:
-        with self.reader.connect() as conn:
-            rows = conn.execute(select(experiments).order_by(experiments.c.experiment_id)).fetchall()
-        return [_experiment(r) for r in rows]
+    def list_experiments(self, view: str = "active") -> list[Experiment]:
+        where = in_view(experiments.c.lifecycle_stage, view)
+        with self.reader.begin() as conn:
+            return read_experiments(conn, where)
 
     def rename_experiment(self, experiment_id: int, name: str) -> Experiment:
         return removal.rename_experiment(self, experiment_id, name)
@@ -248,8 +253,9 @@ class SqlStore(
         order_by: Sequence[str] | None = None,
         limit: int = 1000,
         page_token: str | None = None,
+        view: str = "active",
     ) -> RunTable:
-        return search_ops.search_runs(self, experiment_ids, filter, order_by, limit, page_token)
+        return search_ops.search_runs(self, experiment_ids, filter, order_by, limit, page_token, view)
 
     # ----- artifact records: see artifact_records.py -------------------------
     def record_artifact(self, run_id: str, artifact: ArtifactRecord) -> None:

@@ -2489,7 +2489,7 @@ export interface components {
             version: number;
             /**
              * Flavor
-             * @description sklearn, onnx, python or pickle.
+             * @description sklearn, onnx, python, pickle or mlflow.
              */
             flavor: string;
             /** Files */
@@ -2702,7 +2702,7 @@ export interface components {
             source_path: string | null;
             /**
              * Flavor
-             * @description sklearn, onnx, python or pickle; default: detected.
+             * @description sklearn, onnx, python, pickle or mlflow; default: detected.
              * @default null
              */
             flavor: string | null;
