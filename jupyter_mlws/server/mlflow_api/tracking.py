@@ -215,8 +215,6 @@ def restore_run(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:
 
 
 def search_runs(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:
-    from ..handlers.runs import rows_of
-
     ids = f.get("experiment_ids") or []
     if isinstance(ids, str):
         ids = [ids]
@@ -233,19 +231,20 @@ def search_runs(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:
         view=c.view(f, "run_view_type"),
     )
     runs = []
-    for row in rows_of(table):
-        info = _info_of_row(table, row.run_id)
+    params, metrics, tags = table.params.items(), table.metrics.items(), table.tags.items()
+    for i, info in enumerate(table.runs):  # the columns are aligned with table.runs
+        run_tags = {k: col[i] for k, col in tags if col[i] is not None}
         runs.append(
             {
                 "info": c.run_info_json(info),
                 "data": {
                     "metrics": [
-                        {"key": k, "value": c.number(v), "timestamp": 0, "step": 0}
-                        for k, v in (row.metrics or {}).items()
-                        if v is not None
+                        {"key": k, "value": c.number(col[i]), "timestamp": 0, "step": 0}
+                        for k, col in metrics
+                        if col[i] is not None
                     ],
-                    "params": c.pairs(row.params or {}),
-                    "tags": c.pairs(c.system_tags(info, row.tags or {})),
+                    "params": [{"key": k, "value": col[i]} for k, col in params if col[i] is not None],
+                    "tags": c.pairs(c.system_tags(info, run_tags)),
                 },
             }
         )
@@ -253,13 +252,6 @@ def search_runs(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:
     if table.next_page_token:
         answer["next_page_token"] = table.next_page_token
     return answer
-
-
-def _info_of_row(table: Any, run_id: str) -> RunInfo:
-    for info in table.runs:
-        if info.run_id == run_id:
-            return info  # type: ignore[no-any-return]
-    raise missing(f"Run with id={run_id} not found")
 
 
 def server_info(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:
