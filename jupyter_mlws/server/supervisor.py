@@ -25,6 +25,8 @@ The supervisor ends a `running` run `killed`, with the reason, when:
 - **A kernel of another host** (a team workspace: servers on several machines
   share one database) is left to the server on that host, which sees its
   process; no lease applies to it here.
+- **A run made through the MLflow API** (`source_kind` "mlflow") is not supervised: MLflow's
+  clients send no heartbeat, and MLflow keeps a run RUNNING until its client ends it.
 - **A job's run** (`source_kind` "job") is left to the job dispatcher, which sees its node in
   the Dask cluster and records "node lost" (`jobs/dispatcher.py`).
 - **Kernel events of this server** end that kernel's runs (matched by
@@ -183,6 +185,11 @@ class RunSupervisor:
     def _verdict(self, info: RunInfo, at_start: bool, now_ms: int, now: float) -> str | None:
         if info.source_kind == "job":
             return None  # a job's run: its dispatcher sees the node (jobs/dispatcher.py)
+        if info.source_kind == "mlflow":
+            # made through the MLflow API (server/mlflow_api): MLflow's clients never heartbeat and
+            # a run stays RUNNING until its client ends it, as on MLflow's own server; a lease
+            # would kill every MLflow run that is silent for `lease_seconds` (a long fit)
+            return None
         if info.host == self.host and info.pid is not None and info.pid > 0:
             state = pid_state(info.pid, info.start_time)
             if state == "gone":

@@ -51,6 +51,9 @@ def mlflow(server: LabServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 
     for name, value in mlflow_env(server).items():
         monkeypatch.setenv(name, value)
+    # MLflow's set_*_uri write these into os.environ, where later tests' kernels would inherit a
+    # server that is gone: monkeypatch puts them back as they were after the test
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.chdir(tmp_path)
     mlflow_module.set_tracking_uri(tracking_uri(server))
     mlflow_module.set_registry_uri(tracking_uri(server))

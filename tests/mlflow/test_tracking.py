@@ -256,3 +256,27 @@ def test_bad_requests_get_mlflow_error_json_and_nothing_is_written(server: Any, 
     )
     status, info = raw_call(server, "GET", "/api/3.0/mlflow/server-info")
     assert status == 200 and info["artifact_serving_enabled"] is True
+
+
+def test_an_mlflow_run_silent_past_the_lease_is_not_killed(tmp_path: Path) -> None:
+    """MLflow's clients send no heartbeat: a run made through the MLflow API stays RUNNING until
+    its client ends it (as on MLflow's server). Seen: a run whose client spent over 30 s in one call
+    was ended `killed` ("lease lapsed") and its client's end_run then refused."""
+    import time
+
+    from ..lab_server import start_lab
+
+    server = start_lab(tmp_path / "root", tmp_path / "state", app="server",
+                       extra_args=["--MLWorkspaceApp.lease_seconds=1", "--MLWorkspaceApp.supervise_interval=0.2"])
+    try:
+        status, body = raw_call(server, "POST", "/api/2.0/mlflow/runs/create", {"experiment_id": "0"})
+        assert status == 200
+        run_id = body["run"]["info"]["run_id"]
+        time.sleep(3)  # fifteen sweeps, three leases
+        status, body = raw_call(server, "GET", f"/api/2.0/mlflow/runs/get?run_id={run_id}")
+        assert body["run"]["info"]["status"] == "RUNNING"
+        status, body = raw_call(server, "POST", "/api/2.0/mlflow/runs/update",
+                                {"run_id": run_id, "status": "FINISHED"})
+        assert status == 200 and body["run_info"]["status"] == "FINISHED"
+    finally:
+        server.stop()

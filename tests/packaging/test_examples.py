@@ -44,6 +44,7 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         server = start_lab(work, tmp_path / "server-state", app="server")
         monkeypatch.setenv("MLFLOW_TRACKING_URI", f"{server.url}/mlws/mlflow")
         monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", server.token)
+        monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)  # the registry is the tracking server
     try:
         client.execute(env={**os.environ})
     finally:
