@@ -266,8 +266,8 @@ def test_an_mlflow_run_silent_past_the_lease_is_not_killed(tmp_path: Path) -> No
 
     from ..lab_server import start_lab
 
-    server = start_lab(tmp_path / "root", tmp_path / "state", app="server",
-                       extra_args=["--MLWorkspaceApp.lease_seconds=1", "--MLWorkspaceApp.supervise_interval=0.2"])
+    short = ["--MLWorkspaceApp.lease_seconds=1", "--MLWorkspaceApp.supervise_interval=0.2"]
+    server = start_lab(tmp_path / "root", tmp_path / "state", app="server", extra_args=short)
     try:
         status, body = raw_call(server, "POST", "/api/2.0/mlflow/runs/create", {"experiment_id": "0"})
         assert status == 200
