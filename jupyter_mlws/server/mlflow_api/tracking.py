@@ -259,7 +259,7 @@ def server_info(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:
         "store_type": "SqlStore",
         "artifact_serving_enabled": True,
         "workspaces_enabled": False,
-        "multipart_uploads_enabled": False,
+        "multipart_uploads_enabled": True,  # multipart.py
         "multipart_downloads_enabled": False,
     }
 
