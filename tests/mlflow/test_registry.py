@@ -7,6 +7,7 @@ sees: what MLflow reads back, the exceptions MLflow users catch, the same models
 
 from __future__ import annotations
 
+import os
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 
 
 def unique(prefix: str) -> str:
@@ -98,8 +100,8 @@ def test_register_model_alias_and_pyfunc_load_predict_like_the_model_in_memory(
     for uri in (f"models:/{name}@champion", f"models:/{name}/2", f"models:/{name}/latest"):
         loaded = mlflow.pyfunc.load_model(uri)
         assert np.array_equal(np.asarray(loaded.predict(x)), fitted.predict(x)), uri
-    uri = client.get_model_version_download_uri(name, "1")
-    assert uri.startswith(f"mlflow-artifacts:/{experiment}/{run.info.run_id}/artifacts/")
+    # The version's own files (the registry's blobs), whatever happens to the run's later.
+    assert client.get_model_version_download_uri(name, "1") == f"mlflow-artifacts:/registry/{name}/1"
     copy = unique("copy")
     copied = client.copy_model_version(f"models:/{name}@champion", copy)  # same files, same lineage
     assert (copied.version, copied.source, copied.run_id) == ("1", f"models:/{name}/1", run.info.run_id)
@@ -120,9 +122,26 @@ def test_a_version_registered_through_ws_models_is_seen_by_mlflow(
     assert (model.description, model.aliases, [v.version for v in model.latest_versions]) == (
         "", {"prod": "1"}, ["1"])
     assert client.get_model_version(name, "1").description == "from a notebook"
-    with pytest.raises(MlflowException) as err:  # its files are in our registry only, not in a run
-        client.get_model_version_download_uri(name, "1")
-    assert code_of(err.value) == "RESOURCE_DOES_NOT_EXIST" and "ws.models.download" in str(err.value)
+    # Its files are in our registry only (no run holds them), and MLflow downloads them all the same.
+    got = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/1", dst_path=str(tmp_path / "got")))
+    ours = Path(ws.models.download(f"{name}:1", tmp_path / "ours"))
+    files = sorted(p.relative_to(ours).as_posix() for p in ours.rglob("*") if p.is_file())
+    assert files and files == sorted(p.relative_to(got).as_posix() for p in got.rglob("*") if p.is_file())
+    assert all((got / f).read_bytes() == (ours / f).read_bytes() for f in files)
+    # Read-only: a version's files cannot be overwritten or deleted through the proxy.
+    base = f"{mlflow.get_tracking_uri()}/api/2.0/mlflow-artifacts/artifacts/registry/{name}/1/{files[0]}"
+    auth = {"Authorization": f"Bearer {os.environ['MLFLOW_TRACKING_TOKEN']}"}
+    for method in ("PUT", "DELETE"):
+        refused = requests.request(method, base, data=b"evil", headers=auth, timeout=30)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    missing = requests.get(f"{base}.nope", headers=auth, timeout=30)
+    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    again = Path(ws.models.download(f"{name}:1", tmp_path / "again"))
+    assert (again / files[0]).read_bytes() == (ours / files[0]).read_bytes()
+    with pytest.raises(MlflowException) as err:
+        client.get_model_version_download_uri(name, "2")
+    assert code_of(err.value) == "RESOURCE_DOES_NOT_EXIST"
 
 
 # ----- tags, aliases, rename, update, delete -------------------------------------------------------

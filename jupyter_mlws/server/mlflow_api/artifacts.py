@@ -9,8 +9,8 @@ Those are the run's own artifacts in our artifact store: the same bytes `ws.runs
 bodies (bounded memory), atomic commits, the record written after the bytes, downloads as
 attachments. A path whose experiment is not the run's is not found.
 
-Multipart uploads (`mpu/...`) are not offered: `server-info` says so, and MLflow's client then
-PUTs each file whole (it uses multipart only when told the server has it).
+Multipart uploads (`mpu/...`, what MLflow's client uses for large files when `server-info` offers
+them) are in `multipart.py`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..handlers.artifacts import _delete, _disposition, _recorded, _run_lock, _s
 from ..handlers.base import route
 from ..handlers.uploads import StreamedUploadHandler
 from . import convert as c
+from . import registry_files
 from .base import MLflowHandler, invalid, missing
 
 
@@ -86,6 +87,10 @@ class MLflowArtifactListHandler(MLflowHandler):
     @route("MLflow artifact proxy: list a folder", tags=("mlflow",))
     async def get(self) -> None:
         raw = (self.fields().get("path") or "").strip("/")
+        if raw.split("/", 1)[0] == registry_files.REGISTRY:  # a registered version's own files
+            listed = await self.services.run(registry_files.list_folder, self.services.store, raw)
+            self.reply({"files": listed})
+            return
         parts = raw.split("/", 3) if raw else []
         if len(parts) < 3:
             self.reply(
@@ -107,6 +112,7 @@ class MLflowArtifactHandler(MLflowHandler, StreamedUploadHandler):
     """`.../mlflow-artifacts/artifacts/<experiment>/<run>/artifacts/<path>`: GET, PUT, DELETE."""
 
     async def begin_upload(self) -> Any:
+        registry_files.read_only(self.path_kwargs["path"])
         experiment = self.path_kwargs["path"].split("/", 1)[0]
         run, rel = split(self.path_kwargs["path"])
         await self.services.run(check_run, self.services.store, experiment, run)  # before any byte
@@ -114,6 +120,21 @@ class MLflowArtifactHandler(MLflowHandler, StreamedUploadHandler):
 
     @route("MLflow artifact proxy: download a file (streamed)", tags=("mlflow",))
     async def get(self, path: str) -> None:
+        if path.split("/", 1)[0] == registry_files.REGISTRY:  # a registered version's own files
+            source, size, rel = await self.services.run(
+                registry_files.open_file, self.services.store, self.services.artifacts, path
+            )
+        else:
+            source, size, rel = await self._run_file(path)
+        try:
+            block = await self.services.run(source.read, CHUNK_SIZE)
+            await self.stream_out(
+                source, block, size, "application/octet-stream", _disposition("attachment", rel)
+            )
+        finally:
+            await self.services.run(source.close)
+
+    async def _run_file(self, path: str) -> tuple[Any, int, str]:
         run, rel = split(path)
         await self.services.run(check_run, self.services.store, path.split("/", 1)[0], run)
         try:
@@ -122,13 +143,10 @@ class MLflowArtifactHandler(MLflowHandler, StreamedUploadHandler):
             raise missing(f"No artifact {rel!r} in run {run}.") from None
         try:
             await self.services.run(_recorded, self.services.store, run, rel)
-            size = await self.services.run(_size_of, source)
-            block = await self.services.run(source.read, CHUNK_SIZE)
-            await self.stream_out(
-                source, block, size, "application/octet-stream", _disposition("attachment", rel)
-            )
-        finally:
+            return source, await self.services.run(_size_of, source), rel
+        except BaseException:
             await self.services.run(source.close)
+            raise
 
     @route("MLflow artifact proxy: upload a file (streamed, atomic)", tags=("mlflow",))
     async def put(self, path: str) -> None:
@@ -144,6 +162,7 @@ class MLflowArtifactHandler(MLflowHandler, StreamedUploadHandler):
 
     @route("MLflow artifact proxy: delete a file or folder", tags=("mlflow",))
     async def delete(self, path: str) -> None:
+        registry_files.read_only(path)
         run, rel = split(path)
         await self.services.run(check_run, self.services.store, path.split("/", 1)[0], run)
         async with _run_lock(run):

@@ -20,12 +20,10 @@ panel and endpoints see it. Decisions:
   for a folder with an `MLmodel`), and `ws.models.load` goes through the one loading gate: ONNX
   and skops load, a pickle or MLflow's python loaders wait for `ws.models.trust` (RELIABILITY S1,
   S2; models/mlflow_flavor.py). The signature is the MLmodel's column signature, where it has one.
-- `get-download-uri` answers the source's `mlflow-artifacts:/<experiment>/<run>/artifacts/<path>`
-  URI, which MLflow's client downloads through this server's artifact proxy (`artifacts.py`): no
-  second copy and no route of its own. It is answered only while the run still holds exactly the
-  version's files (same paths, same sha256); a version whose run files were deleted or changed
-  since, or that was registered from local files through `ws.models`, is RESOURCE_DOES_NOT_EXIST
-  naming `ws.models.download`, never a download of other bytes.
+- `get-download-uri` answers `mlflow-artifacts:/registry/<name>/<version>`: the version's own
+  blobs, which MLflow's client lists and downloads through this server's artifact proxy
+  (`registry_files.py`). Every version downloads, also one registered from local files through
+  `ws.models` or one whose run's files changed since: always the bytes the registry recorded.
 - Stages: deprecated in MLflow 3, yet its server still records them (`transition-stage`, with
   `archive_existing_versions`) and `get-latest-versions` reads them; so does this one, in the
   version tag `mlflow.current_stage`.
@@ -50,6 +48,7 @@ from ...validation import parse_model_ref, validate_model_name
 from . import convert as c
 from . import registry_shapes as s
 from .base import MLflowError, invalid, missing
+from .registry_files import download_uri
 
 if TYPE_CHECKING:
     from ...store.artifacts import ArtifactStore
@@ -291,26 +290,7 @@ def _set_stage(store: MetadataStore, version: ModelVersion, stage: str) -> Model
 
 
 def get_model_version_download_uri(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:
-    version = _version(store, f)
-    ref = f"{version.name}:{version.version}"
-    run_id, path = version.source_run_id, version.source_path
-    if not run_id or not path:
-        raise missing(f"Version {version.version} of model '{version.name}' was registered from local "
-                      "files, not from a run's artifacts: MLflow cannot download it from this server; "
-                      f"use ws.models.download('{ref}').")
-    experiment: int | None
-    try:
-        experiment = store.get_run_info(run_id).experiment_id
-        records = store.list_artifacts(run_id, path)
-    except NotFound:
-        experiment, records = None, []
-    held = {(r.path.rsplit("/", 1)[-1] if r.path == path else r.path[len(path) + 1 :]): r.sha256
-            for r in records}
-    if experiment is None or held != {m.path: m.sha256 for m in version.files}:
-        raise missing(f"The files of version {version.version} of model '{version.name}' are no longer in "
-                      f"run {run_id} under '{path}' (deleted or changed since it was registered); "
-                      f"ws.models.download('{ref}') has them.")
-    return {"artifact_uri": f"mlflow-artifacts:/{experiment}/{run_id}/artifacts/{path}"}
+    return {"artifact_uri": download_uri(_version(store, f))}
 
 
 # ----- search ------------------------------------------------------------------------------------
