@@ -15,7 +15,12 @@ first. It times, with `time.perf_counter()`:
    same client: untimed) into its DataFrame, median of 5 after a warm-up;
 3. `MlflowClient.get_metric_history` of row 1's `--points` points, median of 3 after a warm-up;
 4. `mlflow.register_model("runs:/<run>/model", name)` of a small scikit-learn model logged with
-   `mlflow.sklearn.log_model` (untimed), median of 5 registrations (new versions of one model).
+   `mlflow.sklearn.log_model` (untimed), median of 5 registrations (new versions of one model):
+   MLflow 3's client makes nine requests for it (registered-models/create, runs/get twice, an
+   artifact listing, logged-models/search, model-versions/create, logged-models/get twice and
+   logged-models/tags), so it measures per-request cost more than any one call;
+5. `MlflowClient.get_run` of that run, median of 50: one small request, the per-request floor of
+   each server (its HTTP stack, authentication, one read).
 
 Beside each wall time, the client's own CPU time (`time.process_time()`) over the same call: the
 client builds and parses MLflow's protobuf JSON the same way against either server, so that part
@@ -110,6 +115,10 @@ CLIENT = textwrap.dedent(
 
     out["register_model"] = median(register, 5)
     assert [int(v) for v in versions] == list(range(1, 7)), versions
+
+    # One small call: what a server costs per request, the floor of register_model's nine calls.
+    assert client.get_run(run.info.run_id).info.run_id == run.info.run_id
+    out["get_run"] = median(lambda: client.get_run(run.info.run_id), 50)
     print(json.dumps(out))
     """
 )
@@ -241,6 +250,7 @@ def main() -> int:
         ("search_runs", f"`mlflow.search_runs` over {args.runs:,} runs into a DataFrame", "ms", 1000),
         ("get_metric_history", f"`get_metric_history` of {args.points:,} points", "ms", 1000),
         ("register_model", "`mlflow.register_model` (runs:/…/model)", "ms", 1000),
+        ("get_run", "`get_run` (one small call: the per-request floor)", "ms", 1000),
     ]
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [

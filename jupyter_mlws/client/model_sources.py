@@ -25,14 +25,24 @@ _env_lock = threading.Lock()
 _env_cache: tuple[Any, dict[str, Any]] | None = None
 
 
-def store_run_files(artifacts: ArtifactStore, run_id: str, artifact_path: str) -> tuple[Any, str, int]:
-    """A run's artifacts under `artifact_path` as blobs (copied only when new): (files, digest, size)."""
+def store_run_files(
+    artifacts: ArtifactStore, run_id: str, artifact_path: str, recorded: Sequence[Any] | None = None
+) -> tuple[Any, str, int]:
+    """A run's artifacts under `artifact_path` as blobs (copied only when new): (files, digest, size).
+
+    `recorded`: the run's artifact records under that path (`store.list_artifacts`), when the caller
+    has them: their path, size and sha256 stand for a listing of the files (no stat or realpath per
+    file); a file whose blob is missing is still copied from the run, and checked against its sha256.
+    """
     from ..entities import ModelFile
     from ..models.files import manifest_sha256
     from ..paths import safe_relative_path
 
     prefix = safe_relative_path(artifact_path)
-    infos = artifacts.list(run_id, prefix)
+    if recorded is None:
+        infos = artifacts.list(run_id, prefix)
+    else:
+        infos = [r for r in recorded if r.path == prefix or r.path.startswith(prefix + "/")]
     if not infos:
         raise NotFound(f"Run {run_id!r} has no artifact {prefix!r} to register.")
     files = []

@@ -64,7 +64,8 @@ def parse_mlmodel(raw: bytes) -> dict[str, Any]:
     if len(raw) > MAX_MLMODEL_BYTES:
         raise InvalidParameter(f"The MLmodel file is over {MAX_MLMODEL_BYTES} bytes; refused.")
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
+        # libyaml's safe loader where PyYAML has it (same safe tags, ~10x faster), else Python's
+        data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InvalidParameter(f"The MLmodel file is not readable YAML: {str(exc)[:200]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("flavors"), dict):

@@ -165,7 +165,8 @@ def create_model_version(store: MetadataStore, f: dict[str, Any], artifacts: Art
     else:
         assert found.run_id is not None and found.path is not None
         try:
-            files, sha256, size = store_run_files(artifacts, found.run_id, found.path)
+            recorded = store.list_artifacts(found.run_id, found.path)  # what the proxy shows the client
+            files, sha256, size = store_run_files(artifacts, found.run_id, found.path, recorded)
         except NotFound:
             raise _bad_source(source, f"Run {found.run_id} has no files under '{found.path}'.") from None
         signature, environment = _signature(artifacts, files), run_environment(artifacts, found.run_id)
