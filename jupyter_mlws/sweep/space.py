@@ -20,7 +20,9 @@ Decisions where the usual tools differ:
   ordering. The value is what the trial gets and what its run records.
 - `quniform(low, high, q)` gives multiples of q within [low, high] (Optuna's stepped float over the
   multiples of q in range; at least one must exist), `qloguniform` the log-uniform value rounded to a
-  multiple of q.
+  multiple of q. So the Optuna study's own params are what Optuna drew (a normal's quantile, the
+  unrounded qloguniform value); what `suggest` returns — the trial's values, and its run's params —
+  are the values.
 - Grid sampling takes only spaces whose every value can be listed: `choice`, `randint` and
   `quniform`; a continuous one is refused before anything starts.
 """
