@@ -181,3 +181,21 @@ def test_parts_are_authenticated_and_bad_requests_are_refused(server: Any, ws: A
     )
     assert _finish(server, run, "abort", {"upload_id": created["upload_id"]}).status_code == 200
     assert "part.bin" not in _listed(ws, run) and _staged(server) == []
+
+
+def test_two_completes_at_once_store_the_file_once_and_the_second_is_not_found(
+    server: Any, ws: Any, run: Any
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    upload = _create(server, run, 1).json()
+    part = upload["credentials"][0]
+    data = os.urandom(2 * MiB)
+    etag = requests.put(part["url"], data=data, headers=part["headers"], timeout=30).headers["ETag"]
+    body = {"upload_id": upload["upload_id"], "parts": [{"part_number": 1, "etag": etag}]}
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: _finish(server, run, "complete", body), range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 404], [a.text for a in answers]
+    stored = ws.get_run(run.info.run_id).artifacts().set_index("path")
+    assert stored.loc["part.bin", "sha256"] == hashlib.sha256(data).hexdigest()
+    assert _staged(server) == []

@@ -208,6 +208,8 @@ class MLflowMultipartHandler(MLflowHandler):
             self.reply({})
             return
         async with _run_lock(run):
+            if not UPLOADS.holds(upload):  # completed or aborted by a call that held the lock first
+                raise missing(f"No multipart upload {upload_id[:64]!r} is open for {rel!r}.")
             try:
                 info = await self.services.run(
                     _assemble, upload, fields.get("parts"), self.services.artifacts
