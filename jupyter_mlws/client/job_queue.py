@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import Job, RunStatus
-from ..errors import InvalidParameter
+from ..errors import InvalidParameter, NotFound
 from .run import Run
 
 #: The run tag that lists every data version a job read, space-delimited (`ws.data.runs`).
@@ -36,6 +36,7 @@ def queue_job(
     priority: int,
     max_retries: int,
     tags: dict[str, Any] | None,
+    parent_run_id: str | None = None,
 ) -> Job:
     """Create the run, store code, inputs and payload in it, queue the job (see the module docstring)."""
     from ..jobs import submit as sub
@@ -50,8 +51,14 @@ def queue_job(
             run_tags[f"mlws.data.{input_name}"] = given["ref"]
     if read:  # one tag to search by (`ws.data.runs(ref)`): " name:v other:w "
         run_tags[DATA_LINEAGE_TAG] = f" {' '.join(read)} "
+    if parent_run_id is not None:  # a child run (a sweep's trial): the parent must exist
+        try:
+            store.get_run_info(parent_run_id)
+        except NotFound:
+            raise InvalidParameter(f"parent_run {parent_run_id!r} is not a run of this workspace.") from None
     record = store.create_run(
         workspace._experiment_id(experiment),
+        parent_run_id=parent_run_id,
         name=label,
         status=RunStatus.QUEUED,
         source_kind="job",

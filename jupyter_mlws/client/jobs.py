@@ -186,13 +186,15 @@ class Jobs:
         timeout: Any = None,
         shell: bool = False,
         tags: dict[str, Any] | None = None,
+        parent_run: Any = None,
         **kwargs: Any,
     ) -> JobHandle:
         """Queue a job on cluster `target` and return at once (the job is `queued`).
 
         One of: `command=["python", "train.py", "--reg", "0.01"]` (with `code="src/"`),
         `notebook="train.ipynb", parameters={...}`, or a function with its arguments
-        (`ws.jobs.submit(train, X, y, target=...)`, extra keyword arguments go to it)."""
+        (`ws.jobs.submit(train, X, y, target=...)`, extra keyword arguments go to it).
+        `parent_run` (a Run or a run id): the job's runs are children of it (a sweep's trials)."""
         from ..jobs import submit as sub
         from .workspace import default_experiment_name
 
@@ -264,6 +266,7 @@ class Jobs:
             priority=priority,
             max_retries=max_retries,
             tags=tags,
+            parent_run_id=_run_id(parent_run),
         )
         self._dispatch(job.job_id)
         return JobHandle(self, job)
@@ -400,6 +403,16 @@ class Jobs:
                 atexit.register(stop_local_dispatchers)
             _dispatchers[key] = dispatcher
             return dispatcher
+
+
+def _run_id(run: Any) -> str | None:
+    """A run id from a Run, a run id or None."""
+    if run is None:
+        return None
+    run_id = getattr(run, "run_id", run)
+    if not isinstance(run_id, str) or not run_id:
+        raise InvalidParameter(f"parent_run is a Run or a run id, not {run!r}.")
+    return run_id
 
 
 class _LocalClusters:

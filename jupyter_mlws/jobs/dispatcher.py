@@ -363,6 +363,7 @@ class JobDispatcher:
         tags["mlws.job.attempt"] = str(job.attempt + 1)
         record = self.store.create_run(
             job.experiment_id,
+            parent_run_id=previous.info.parent_run_id,  # a sweep's trial stays under its sweep
             name=f"{job.name} (attempt {job.attempt + 1})",
             status=RunStatus.QUEUED,
             source_kind="job",

@@ -188,6 +188,7 @@ def test_a_queued_job_canceled_leaves_the_queue(ws: Any, project: Path) -> None:
 
 
 def test_a_worker_killed_mid_job_is_node_lost_and_the_job_is_retried(ws: Any, project: Path) -> None:
+    parent = ws.start_run(experiment="retries", name="a sweep")  # each attempt is a child of it
     job = ws.jobs.submit(
         command=[
             sys.executable,
@@ -197,6 +198,7 @@ def test_a_worker_killed_mid_job_is_node_lost_and_the_job_is_retried(ws: Any, pr
         target=CLUSTER,
         experiment="retries",
         max_retries=1,
+        parent_run=parent,
     )
     until(lambda: job.status == "running" and job.record.pid, 60, "the job running")
     first_run = job.record.run_id
@@ -212,6 +214,8 @@ def test_a_worker_killed_mid_job_is_node_lost_and_the_job_is_retried(ws: Any, pr
     assert job.record.attempt == 2 and job.record.run_id != first_run
     second = job.run
     assert second.tags["mlws.job.attempt"] == "2" and second.status == "completed"
+    assert ws.get_run(first_run).info.parent_run_id == second.info.parent_run_id == parent.run_id
+    parent.end()
 
 
 def test_a_job_past_its_timeout_is_killed_and_says_why(ws: Any, project: Path) -> None:
@@ -317,6 +321,16 @@ def test_bad_input_is_refused_clearly_and_nothing_is_created(ws: Any, project: P
         ({"command": ["python", "train.py"], "timeout": "soon"}, InvalidParameter, "timeout 'soon'"),
         ({"notebook": "nope.ipynb"}, InvalidParameter, "does not exist"),
         ({"notebook": "src/train.py", "parameters": {"x y": 1}}, InvalidParameter, "not a Python identifier"),
+        (
+            {"command": ["python", "train.py"], "code": "src", "parent_run": "0" * 32},
+            InvalidParameter,
+            "is not a run of this workspace",
+        ),
+        (
+            {"command": ["python", "train.py"], "code": "src", "parent_run": 7},
+            InvalidParameter,
+            "Run or a run id",
+        ),
     ]
     for options, error, words in cases:
         given = {"target": CLUSTER, "experiment": "bad", **options}
