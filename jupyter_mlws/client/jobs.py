@@ -318,6 +318,13 @@ class Jobs:
 
         return batch_score(self, model, inputs, **options)
 
+    def sweep(self, trial: Any, **options: Any) -> Any:
+        """A hyperparameter sweep whose trials are jobs (Optuna samples and prunes; `client/sweeps.py`):
+        `ws.jobs.sweep(train, search_space={...}, objective="auc", goal="maximize", target=...)`."""
+        from .sweeps import start_sweep
+
+        return start_sweep(self, trial, **options)
+
     def _pin_data(self, inputs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Data-asset inputs resolved to the version they name now (an unknown one: NotFound)."""
         for name, given in inputs.items():

@@ -13,7 +13,8 @@ so on. Each policy checks its arguments when it is written and gives the Optuna 
   successive halving; rungs at min_resource * reduction_factor^k steps).
 - `BanditPolicy` (Azure ML's own rule, which Optuna lacks) → `BanditPruner`, an Optuna pruner
   written here: at each evaluated step, stop a trial whose value is outside the slack of the best
-  value any other trial reported at that step (maximize: `value < best / (1 + slack_factor)` or
+  value the other trials had at that step (each one's latest value up to that step, since trials
+  run side by side and not in step) (maximize: `value < best / (1 + slack_factor)` or
   `value < best - slack_amount`; minimize: `value > best * (1 + slack_factor)` or
   `value > best + slack_amount`).
 
@@ -69,16 +70,21 @@ class Policy:
 
 
 def _best_at(study: Any, trial: Any, step: int) -> float | None:
-    """The best value other trials reported at `step` (None when none did)."""
+    """The best value the other trials had at `step`: each one's value at that step, or its latest
+    before it when it has not got there yet (trials run side by side, not in step). None if none."""
     from optuna.trial import TrialState
 
     maximize = study.direction.name == "MAXIMIZE"
     states = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
-    values = [
-        t.intermediate_values[step]
-        for t in study.get_trials(deepcopy=False, states=states)
-        if t.number != trial.number and math.isfinite(t.intermediate_values.get(step, math.nan))
-    ]
+    values = []
+    for other in study.get_trials(deepcopy=False, states=states):
+        if other.number == trial.number:
+            continue
+        reached = [s for s in other.intermediate_values if s <= step]
+        if reached:
+            value = other.intermediate_values[max(reached)]
+            if math.isfinite(value):
+                values.append(value)
     if not values:
         return None
     return max(values) if maximize else min(values)
