@@ -34,15 +34,14 @@ survives a restart and rebuilds the study from the runs is next), `%%mlsweep`, t
 
 from __future__ import annotations
 
-import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParameter
+from .sweep_checks import check_sweep, enqueue_grid, fill, sampler
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,10 +49,8 @@ if TYPE_CHECKING:
     from .jobs import JobHandle, Jobs
     from .run import Run
 
-SAMPLERS = ("random", "grid", "bayesian", "tpe")
 #: How often the driver reads the running trials' objective and state.
 POLL_S = 0.2
-_PLACEHOLDER = "${{search_space.%s}}"
 
 
 @dataclass
@@ -82,77 +79,6 @@ class _Settings:
     timeout: float | None
     seed: int | None
     submit: dict[str, Any] = field(default_factory=dict)
-
-
-def _check(
-    trial: Any,
-    search_space: Any,
-    objective: Any,
-    goal: Any,
-    sampling: Any,
-    early_termination: Any,
-    max_trials: Any,
-    max_concurrent_trials: Any,
-    timeout: Any,
-) -> tuple[dict[str, Any], Any, int, float | None]:
-    from ..jobs import submit as sub
-    from ..sweep import check_space, grid_space
-    from ..sweep.policies import GOALS, Policy
-
-    if not (callable(trial) or isinstance(trial, (list, tuple, str))):
-        raise InvalidParameter("trial is a function, a command (a list of arguments) or a notebook path.")
-    space = check_space(search_space)
-    if not isinstance(objective, str) or not objective:
-        raise InvalidParameter("objective is the name of the metric the trials log, e.g. 'auc'.")
-    if goal not in GOALS:
-        raise InvalidParameter(f"goal must be 'maximize' or 'minimize', not {goal!r}.")
-    if sampling not in SAMPLERS:
-        raise InvalidParameter(f"sampling must be one of {', '.join(SAMPLERS)}, not {sampling!r}.")
-    if early_termination is not None and not isinstance(early_termination, Policy):
-        raise InvalidParameter(
-            "early_termination is a policy from jupyter_mlws.sweep: BanditPolicy, MedianStoppingPolicy, "
-            "TruncationSelectionPolicy or ASHA."
-        )
-    for name, value in (("max_trials", max_trials), ("max_concurrent_trials", max_concurrent_trials)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
-            raise InvalidParameter(f"{name} is a whole number from 1 to 100,000, not {value!r}.")
-    grid = grid_space(space) if sampling == "grid" else None
-    if grid is not None:
-        max_trials = min(max_trials, math.prod(len(v) for v in grid.values()))
-    seconds = sub.parse_timeout(timeout) if timeout is not None else None
-    if isinstance(trial, (list, tuple)):
-        text = " ".join(map(str, trial))
-        unknown = [n for n in _placeholders(text) if n not in space]
-        if unknown:
-            raise InvalidParameter(f"the command names {unknown[0]!r}, which the search space does not have.")
-    return space, grid, max_trials, seconds
-
-
-def _placeholders(text: str) -> list[str]:
-    import re
-
-    return re.findall(r"\$\{\{search_space\.([A-Za-z_][A-Za-z0-9_.\-]*)\}\}", text)
-
-
-def _sampler(sampling: str, seed: int | None) -> Any:
-    import optuna
-
-    if sampling in ("bayesian", "tpe"):
-        return optuna.samplers.TPESampler(seed=seed)
-    return optuna.samplers.RandomSampler(seed=seed)
-
-
-def _enqueue_grid(study: Any, grid: dict[str, list[Any]], seed: int | None) -> None:
-    """A grid through ask/tell: each point enqueued as a fixed trial (Optuna's GridSampler stops
-    the study from inside `optimize` when the grid is done, which ask/tell cannot do)."""
-    import itertools
-    import random
-
-    names = list(grid)
-    points = list(itertools.product(*(grid[n] for n in names)))
-    random.Random(seed).shuffle(points)
-    for point in points:
-        study.enqueue_trial(dict(zip(names, point, strict=True)))
 
 
 class Sweep:
@@ -250,11 +176,11 @@ class Sweep:
                 grid = grid_space(s.space)
             study = optuna.create_study(
                 direction=s.goal,
-                sampler=_sampler(s.sampling, s.seed),
+                sampler=sampler(s.sampling, s.seed),
                 pruner=s.policy.pruner(s.goal) if s.policy is not None else optuna.pruners.NopPruner(),
             )
             if grid is not None:  # every point queued once, in an order the seed fixes
-                _enqueue_grid(study, grid, s.seed)
+                enqueue_grid(study, grid, s.seed)
             started, deadline = 0, (time.monotonic() + s.timeout) if s.timeout else None
             while True:
                 if self._cancel.is_set():
@@ -308,7 +234,7 @@ class Sweep:
         if callable(trial):
             return self._jobs.submit(trial, **options, **params)
         if isinstance(trial, (list, tuple)):
-            argv = [_fill(str(a), params) for a in trial]
+            argv = [fill(str(a), params) for a in trial]
             return self._jobs.submit(command=argv, **options)
         return self._jobs.submit(notebook=str(trial), parameters=params, **options)
 
@@ -376,12 +302,6 @@ class Sweep:
             self.error = self.error or err
 
 
-def _fill(argument: str, params: Mapping[str, Any]) -> str:
-    for name in _placeholders(argument):
-        argument = argument.replace(_PLACEHOLDER % name, str(params[name]))
-    return argument
-
-
 def start_sweep(
     jobs: Jobs,
     trial: Callable[..., Any] | list[str] | str | Path,
@@ -406,7 +326,7 @@ def start_sweep(
 
     if isinstance(trial, Path):
         trial = str(trial)
-    space, _grid, max_trials, seconds = _check(
+    space, _grid, max_trials, seconds = check_sweep(
         trial,
         search_space,
         objective,
