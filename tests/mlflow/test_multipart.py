@@ -36,6 +36,9 @@ def _staged(server: Any) -> list[Path]:
 
 @pytest.fixture
 def run(mlflow: Any) -> Any:
+    # an experiment of this server: MLflow keeps the last set_experiment of an earlier module's
+    # server in a global, which names an experiment this server does not have
+    mlflow.set_experiment("multipart")
     with mlflow.start_run() as active:
         yield active
 
