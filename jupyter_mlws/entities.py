@@ -346,7 +346,7 @@ class ComputeEvent:
         }
 
 
-JOB_KINDS = ("command", "notebook", "function", "cell", "batch")
+JOB_KINDS = ("command", "notebook", "function", "cell", "batch", "sweep")
 JOB_STATES = ("queued", "running", "completed", "failed", "canceled", "killed")
 JOB_ENDED = ("completed", "failed", "canceled", "killed")
 

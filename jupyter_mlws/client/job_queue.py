@@ -37,6 +37,7 @@ def queue_job(
     max_retries: int,
     tags: dict[str, Any] | None,
     parent_run_id: str | None = None,
+    source_kind: str = "job",
 ) -> Job:
     """Create the run, store code, inputs and payload in it, queue the job (see the module docstring)."""
     from ..jobs import submit as sub
@@ -61,7 +62,7 @@ def queue_job(
         parent_run_id=parent_run_id,
         name=label,
         status=RunStatus.QUEUED,
-        source_kind="job",
+        source_kind=source_kind,
         compute_target=target,
         tags=run_tags,
         user=_user(),

@@ -325,6 +325,12 @@ class Jobs:
 
         return start_sweep(self, trial, **options)
 
+    def get_sweep(self, sweep_id: str) -> Any:
+        """A sweep by its job id or its (parent) run id; `NotFound` otherwise."""
+        from .sweeps import get_sweep
+
+        return get_sweep(self, sweep_id)
+
     def _pin_data(self, inputs: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Data-asset inputs resolved to the version they name now (an unknown one: NotFound)."""
         for name, given in inputs.items():
@@ -353,6 +359,10 @@ class Jobs:
             from .batch import BatchJob
 
             return BatchJob(self, record)
+        if record.kind == "sweep":
+            from .sweeps import Sweep
+
+            return Sweep(self, record)
         return JobHandle(self, record)
 
     def list(self, state: str | None = None, target: str | None = None, limit: int = 500) -> pd.DataFrame:

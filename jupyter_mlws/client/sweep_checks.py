@@ -1,25 +1,18 @@
-"""What `ws.jobs.sweep` checks before anything is created, and how its sampling is set up (`sweeps.py`).
-
-- `check_sweep`: the trial (a function, a command or a notebook path), the search space, the
-  objective, the goal, the sampling, the policy, the counts, the timeout and a command's
-  `${{search_space.<name>}}` placeholders, each a clear `InvalidParameter`.
-- `sampler` and `enqueue_grid`: Optuna's samplers by the names users write; a grid goes through
-  Optuna's ask/tell as enqueued fixed trials (its GridSampler stops the study from inside
-  `optimize`, which ask/tell cannot do).
-- `fill`: a command argument with the trial's values put in.
+"""What `ws.jobs.sweep` checks before anything is created (`sweeps.py`): the trial (a function, a
+command or a notebook path), the search space, the objective, the goal, the sampling, the policy,
+the counts, the timeout and a command's `${{search_space.<name>}}` placeholders, each a clear
+`InvalidParameter`. (The sampling itself is set up by the sweep's driver, `jobs/sweep_driver.py`.)
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InvalidParameter
 
 SAMPLERS = ("random", "grid", "bayesian", "tpe")
-_PLACEHOLDER = "${{search_space.%s}}"
 
 
 def check_sweep(
@@ -52,8 +45,8 @@ def check_sweep(
             "TruncationSelectionPolicy or ASHA."
         )
     for name, value in (("max_trials", max_trials), ("max_concurrent_trials", max_concurrent_trials)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100_000:
-            raise InvalidParameter(f"{name} is a whole number from 1 to 100,000, not {value!r}.")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
+            raise InvalidParameter(f"{name} is a whole number from 1 to 10,000, not {value!r}.")
     grid = grid_space(space) if sampling == "grid" else None
     if grid is not None:
         max_trials = min(max_trials, math.prod(len(v) for v in grid.values()))
@@ -68,30 +61,3 @@ def check_sweep(
 
 def placeholders(text: str) -> list[str]:
     return re.findall(r"\$\{\{search_space\.([A-Za-z_][A-Za-z0-9_.\-]*)\}\}", text)
-
-
-def sampler(sampling: str, seed: int | None) -> Any:
-    import optuna
-
-    if sampling in ("bayesian", "tpe"):
-        return optuna.samplers.TPESampler(seed=seed)
-    return optuna.samplers.RandomSampler(seed=seed)
-
-
-def enqueue_grid(study: Any, grid: dict[str, list[Any]], seed: int | None) -> None:
-    """A grid through ask/tell: each point enqueued as a fixed trial (Optuna's GridSampler stops
-    the study from inside `optimize` when the grid is done, which ask/tell cannot do)."""
-    import itertools
-    import random
-
-    names = list(grid)
-    points = list(itertools.product(*(grid[n] for n in names)))
-    random.Random(seed).shuffle(points)
-    for point in points:
-        study.enqueue_trial(dict(zip(names, point, strict=True)))
-
-
-def fill(argument: str, params: Mapping[str, Any]) -> str:
-    for name in placeholders(argument):
-        argument = argument.replace(_PLACEHOLDER % name, str(params[name]))
-    return argument

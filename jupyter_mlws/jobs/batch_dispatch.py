@@ -1,4 +1,4 @@
-"""Where a batch job's driver runs: in a thread beside the dispatcher, not on a node.
+"""Where a batch job's driver (and a sweep's) runs: in a thread beside the dispatcher, not on a node.
 
 Who calls it: `JobDispatcher._dispatch` for a job of kind "batch". Every other job is one Dask task
 on a node; a batch job's driver (`jobs/batch.py`) is the one that hands mini-batches to the nodes,
@@ -13,6 +13,10 @@ once), the run `running`, the driver's lines shipped to the job's log (`node_acc
 `node._finish` uploads `outputs/` and the log and ends the run and the job. A cancel (`cancel`)
 sets the driver's stop event: it cancels its mini-batches and ends `canceled`. A dispatcher that
 stops does the same; the job is retried by the next dispatcher, as a job of a lost node is.
+
+A sweep's driver (`jobs/sweep_driver.py`) runs here the same way. A dispatcher that stops hands a
+sweep over instead (`handover`): its driver leaves without ending anything, and the next
+dispatcher's driver resumes the sweep from its trials' runs.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class LocalTask:
         self._future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         self.stop = threading.Event()
         self.reason: str | None = None
+        self.handing_over = False
 
     def done(self) -> bool:
         return self._future.done()
@@ -61,6 +66,11 @@ class LocalTask:
         self.stop.set()
         return True
 
+    def handover(self) -> None:
+        """A sweep: stop driving without ending the sweep (the next dispatcher resumes it)."""
+        self.handing_over = True
+        self.stop.set()
+
     def add_done_callback(self, callback: Callable[[Any], None]) -> None:
         self._future.add_done_callback(lambda _: callback(self))
 
@@ -68,19 +78,27 @@ class LocalTask:
         concurrent.futures.wait([self._future], timeout=timeout)
 
 
-def start_driver(spec: dict[str, Any], client: Any, wake: Callable[[], None]) -> LocalTask:
-    """Run the batch job's attempt `spec` in a thread of this process (see the module docstring)."""
+def start_driver(spec: dict[str, Any], client: Any, wake: Callable[[], None], hooks: Any = None) -> LocalTask:
+    """Run the batch (or sweep) job's attempt `spec` in a thread of this process (the module
+    docstring); `hooks` (a sweep's): how its driver asks the dispatcher for its trials' jobs."""
     task = LocalTask()
 
     def work() -> None:
         try:
+            if spec["kind"] == "sweep":
+                from .sweep_driver import run_attempt as run_sweep
+
+                task._future.set_result(run_sweep(spec, task, hooks))
+                return
             task._future.set_result(run_attempt(spec, client, task))
         except BaseException as err:  # the dispatcher's `_reap` ends the job `failed` with it
             task._future.set_exception(err)
         finally:
             wake()
 
-    threading.Thread(target=work, daemon=True, name=f"mlws-batch-driver-{spec['job_id'][:8]}").start()
+    threading.Thread(
+        target=work, daemon=True, name=f"mlws-{spec['kind']}-driver-{spec['job_id'][:8]}"
+    ).start()
     return task
 
 

@@ -4,7 +4,8 @@ Who runs it: `jobs/node.py`, in the job's folder, with `$MLWS_RUN_ID` naming the
 `mlws.log_metric` and friends inside the user's code log into it.
 
 - `function FOLDER`: loads `job/payload.pkl` (cloudpickle, written by the submitter: the function,
-  its arguments), calls it, writes the return value to `job/result.pkl`. An exception is printed
+  its arguments; a sweep's trial adds its values from `job/kwargs.json`), calls it, writes the
+  return value to `job/result.pkl`. An exception is printed
   with its traceback and named in `job/error.txt`; the exit code is 1.
 - `cell FOLDER`: the payload is a cell's source and the notebook variables it reads; the cell runs
   as a module-level script in that namespace (its prints stream back as the job's output) and the
@@ -47,7 +48,10 @@ def _function(job: Path) -> int:
 
     with open(job / "payload.pkl", "rb") as handle:
         payload = cloudpickle.load(handle)
-    result = payload["function"](*payload.get("args", ()), **payload.get("kwargs", {}))
+    kwargs = dict(payload.get("kwargs") or {})
+    if (job / "kwargs.json").exists():  # a sweep's trial: the values it was given
+        kwargs.update(json.loads((job / "kwargs.json").read_text()))
+    result = payload["function"](*payload.get("args", ()), **kwargs)
     _flush()
     with open(job / "result.pkl", "wb") as handle:
         cloudpickle.dump(result, handle)

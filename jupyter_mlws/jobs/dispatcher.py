@@ -53,6 +53,8 @@ LEASE_MS = 10_000
 HEARTBEAT_SECONDS = 2.0
 
 log = logging.getLogger("jupyter_mlws.jobs")
+#: Jobs whose driver runs in a thread beside the dispatcher (jobs/batch_dispatch.py), not on a node.
+LOCAL_KINDS = ("batch", "sweep")
 
 
 @dataclass
@@ -87,6 +89,7 @@ class JobDispatcher:
         self._thread: threading.Thread | None = None
         self._last_beat = 0.0
         self._killing: set[tuple[str, int]] = set()
+        self.cancel_reasons: dict[str, str] = {}  # a sweep's stopped trials: the policy's words
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def start(self) -> JobDispatcher:
@@ -110,6 +113,9 @@ class JobDispatcher:
         if self._thread is not None:
             self._thread.join(timeout=10)
         try:
+            for task in self.tasks.values():  # a sweep's driver leaves its sweep to the next dispatcher
+                if hasattr(task.future, "handover") and getattr(task.future, "kind", "") == "sweep":
+                    task.future.handover()
             for job in self.store.list_jobs(states=["running", "queued"], limit=10_000):
                 if job.owner != self.id:
                     continue
@@ -176,7 +182,7 @@ class JobDispatcher:
             if job.cancel_requested:
                 self._kill_running(job)
                 continue
-            if job.kind == "batch":
+            if job.kind in LOCAL_KINDS:
                 continue  # its driver is a thread of this process: not on a node that can leave
             if job.target not in workers:
                 workers[job.target] = self._workers(job.target)
@@ -226,10 +232,16 @@ class JobDispatcher:
         except Exception as err:
             log.warning("mlws: cluster %s cannot take job %s now: %s", job.target, job.job_id, err)
             return False
-        if job.kind == "batch":  # its driver runs here, beside this dispatcher (jobs/batch_dispatch.py)
+        if job.kind in LOCAL_KINDS:  # its driver runs here, beside this dispatcher (jobs/batch_dispatch.py)
             from .batch_dispatch import start_driver
 
-            task = start_driver(self.spec(job), client, lambda: self._task_done(job.job_id))
+            hooks = None
+            if job.kind == "sweep":
+                from .sweep_driver import Hooks
+
+                hooks = Hooks(self.adopt, self.cancel_with_reason)
+            task = start_driver(self.spec(job), client, lambda: self._task_done(job.job_id), hooks)
+            task.kind = job.kind
             self.tasks[job.job_id] = _Task(job.attempt, task, job.target, 0.0)
             return True
         units = _units(job)
@@ -250,6 +262,18 @@ class JobDispatcher:
         self.tasks[job.job_id] = _Task(job.attempt, future, job.target, units)
         future.add_done_callback(lambda _: self._task_done(job.job_id))
         return True
+
+    def adopt(self, job_id: str) -> None:
+        """A job this dispatcher's own sweep driver queued: take it, now (a process dispatcher
+        takes only the jobs it was given)."""
+        self.mine.add(job_id)
+        self._wake.set()
+
+    def cancel_with_reason(self, job_id: str, reason: str) -> None:
+        """Cancel a job saying why (a sweep's early-terminated trial): the run ends with `reason`."""
+        self.cancel_reasons[job_id] = reason
+        self.store.update_job(job_id, cancel_requested=True)
+        self._wake.set()
 
     def _task_done(self, job_id: str) -> None:
         """A job's task or driver is done (its end is in the store): tell waiters, look at the queue."""
@@ -289,7 +313,8 @@ class JobDispatcher:
         task = self.tasks.pop(job.job_id, None)
         if task is not None:
             self._try(task.future.cancel)
-        self._end(job, "canceled", "canceled before it started", expect_state="queued")
+        reason = self.cancel_reasons.pop(job.job_id, None)
+        self._end(job, "canceled", reason or "canceled before it started", expect_state="queued")
 
     def _kill_running(self, job: Job) -> None:
         """Kill the job's processes on its node (in the background: the loop goes on)."""
@@ -301,7 +326,7 @@ class JobDispatcher:
         def kill() -> None:
             from . import node
 
-            if job.kind == "batch":  # the driver is a thread of this process: ask it to stop
+            if job.kind in LOCAL_KINDS:  # the driver is a thread of this process: ask it to stop
                 task = self.tasks.get(job.job_id)
                 if task is not None and not task.future.done():
                     task.future.cancel("canceled")
@@ -311,24 +336,38 @@ class JobDispatcher:
                 return
             try:
                 client = self.clusters(job.target).client()
-                found = client.run(
-                    node.kill_job, job.job_id, "canceled", workers=[job.node], on_error="return"
-                )
+                reason = self.cancel_reasons.get(job.job_id, "canceled")
+                found = client.run(node.kill_job, job.job_id, reason, workers=[job.node], on_error="return")
                 if not any(v is True for v in (found or {}).values()):
                     # the process is not there (it just ended, or its node is gone): record it
                     time.sleep(0.5)
                     current = self.store.get_job(job.job_id)
                     if current.state == "running" and current.attempt == job.attempt:
-                        self._end(current, "canceled", "canceled (its process was already gone)")
+                        self._end(current, "canceled", f"{reason} (its process was already gone)")
             except Exception as err:
                 log.warning("mlws: could not cancel job %s on %s: %s", job.job_id, job.node, err)
             finally:
+                self.cancel_reasons.pop(job.job_id, None)
                 self._killing.discard(key)
 
         threading.Thread(target=kill, daemon=True, name="mlws-job-cancel").start()
 
     def _lost(self, job: Job, reason: str) -> None:
-        """End the attempt `killed`; queue the next attempt when retries are left."""
+        """End the attempt `killed`; queue the next attempt when retries are left. A sweep goes back
+        to the queue as it is (same attempt, its run still running): the next driver resumes it."""
+        if job.kind == "sweep" and not job.cancel_requested:
+            self.tasks.pop(job.job_id, None)
+            self._try(
+                lambda: self.store.update_job(
+                    job.job_id,
+                    expect={"attempt": job.attempt, "state": "running"},
+                    state="queued",
+                    state_reason=f"to be resumed after: {reason}",
+                    node=None,
+                    owner=None if self._stop.is_set() else self.id,
+                )
+            )
+            return
         task = self.tasks.pop(job.job_id, None)
         if task is not None:
             self._try(task.future.cancel)

@@ -243,6 +243,8 @@ def _prepare(workspace: Any, spec: dict[str, Any], folder: Path) -> tuple[list[s
     child = [sys.executable, "-m", "jupyter_mlws.jobs.child", kind, str(folder)]
     if kind in ("function", "cell"):
         workspace.artifacts.download(spec["run_id_payload"], "job/payload.pkl", folder)
+        if spec.get("kwargs"):  # a sweep's trial: its values, as keyword arguments of the function
+            (folder / "job" / "kwargs.json").write_text(json.dumps(spec["kwargs"]))
         return child, env
     if kind == "notebook":
         return [*child, spec["notebook"], json.dumps(spec.get("parameters") or {})], env

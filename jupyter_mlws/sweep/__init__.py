@@ -12,7 +12,14 @@ jupyter_mlws imports it until a sweep is made.
 
 from __future__ import annotations
 
-from .policies import ASHA, BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy
+from .policies import (
+    ASHA,
+    BanditPolicy,
+    MedianStoppingPolicy,
+    TruncationSelectionPolicy,
+    policy_from_dict,
+    policy_to_dict,
+)
 from .space import (
     check_space,
     choice,
@@ -20,9 +27,12 @@ from .space import (
     lognormal,
     loguniform,
     normal,
+    parse,
     qloguniform,
     quniform,
     randint,
+    space_from_texts,
+    space_to_texts,
     suggest,
     uniform,
 )
@@ -38,9 +48,14 @@ __all__ = [
     "lognormal",
     "loguniform",
     "normal",
+    "parse",
+    "policy_from_dict",
+    "policy_to_dict",
     "qloguniform",
     "quniform",
     "randint",
+    "space_from_texts",
+    "space_to_texts",
     "suggest",
     "uniform",
 ]

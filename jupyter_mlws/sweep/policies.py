@@ -233,3 +233,25 @@ class BanditPruner(_pruner_base()):  # type: ignore[misc]
         maximize = study.direction.name == "MAXIMIZE"
         better = value > best if maximize else value < best
         return not better and self.policy.outside(value, best, maximize)
+
+
+POLICIES = {c.__name__: c for c in (BanditPolicy, MedianStoppingPolicy, TruncationSelectionPolicy, ASHA)}
+
+
+def policy_to_dict(policy: Policy | None) -> dict[str, Any] | None:
+    """The policy as JSON (a job's spec): its class name and fields."""
+    if policy is None:
+        return None
+    from dataclasses import asdict
+
+    return {"policy": type(policy).__name__, **asdict(policy)}  # type: ignore[call-overload]
+
+
+def policy_from_dict(data: dict[str, Any] | None) -> Policy | None:
+    if not data:
+        return None
+    fields = dict(data)
+    kind = POLICIES.get(str(fields.pop("policy", "")))
+    if kind is None:
+        raise InvalidParameter(f"unknown early termination policy {data.get('policy')!r}.")
+    return kind(**fields)  # type: ignore[no-any-return]

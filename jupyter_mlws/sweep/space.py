@@ -307,3 +307,23 @@ def grid_space(space: Mapping[str, Distribution]) -> dict[str, list[Any]]:
     if math.prod(len(v) for v in lists.values()) > MAX_GRID:
         raise InvalidParameter(f"the grid has more than {MAX_GRID:,} points; sample it instead.")
     return lists
+
+
+# ----- kept in a job's spec (the sweep's driver runs where the dispatcher is) ---------------------
+def space_to_texts(space: Mapping[str, Distribution]) -> dict[str, str]:
+    """Each distribution as the text that writes it (`parse` reads it back, checked here)."""
+    texts = {}
+    for name, dist in space.items():
+        text = repr(dist)
+        try:
+            same = parse(text) == dist
+        except InvalidParameter:
+            same = False
+        if not same:
+            raise InvalidParameter(f"search space {name!r}: {text} cannot be written down and read back.")
+        texts[name] = text
+    return texts
+
+
+def space_from_texts(texts: Mapping[str, str]) -> dict[str, Distribution]:
+    return {name: parse(text) for name, text in texts.items()}

@@ -62,12 +62,12 @@ def test_a_grid_sweep_runs_every_point_as_a_child_run_and_finds_the_best(ws: Any
     assert list(table["score"]) == sorted(table["score"], reverse=True)  # best first
     best = sweep.best_run
     assert best is not None and best.params == {"depth": "5", "opt": "adam"}
-    parent = ws.get_run(sweep.id)
+    parent = ws.get_run(sweep.run_id)
     assert parent.status == "completed" and parent.info.name == "depth-and-optimizer"
     assert parent.metrics["best_score"] == 0.5 and parent.tags["mlws.sweep.best_run"] == best.id
     assert parent.params["search_space.depth"] == "choice(3, 5, 7)"
     children = [ws.get_run(r) for r in table["run_id"]]
-    assert all(c.info.parent_run_id == sweep.id and c.status == "completed" for c in children)
+    assert all(c.info.parent_run_id == sweep.run_id and c.status == "completed" for c in children)
     # never more than max_concurrent_trials at once
     spans = sorted((c.info.start_time, c.info.end_time) for c in children)
     for start, _ in spans:
@@ -95,6 +95,7 @@ def test_bandit_stops_a_bad_trial_and_the_good_ones_finish(ws: Any, project: Pat
     assert bad.tags["mlws.sweep.stopped"] == reason
     job = ws.jobs.get(bad.tags["mlws.job.id"]).wait(60)
     assert job.status == "canceled" and bad.status == "canceled"  # its process was killed
+    assert job.reason == reason and ws.get_run(bad.id).info.status_reason == reason  # in words
     assert len(bad.metric_history("acc")) < 12, "the bad trial ran to its end"
     assert sweep.best_run is not None and sweep.best_run.params == {"quality": "good"}
 

@@ -1,0 +1,467 @@
+"""A sweep's driver: Optuna asks, trials run as jobs, their objective points decide (issue 18).
+
+Who runs it: the dispatcher that took the sweep's job (kind "sweep"), in a thread beside it, as a
+batch's driver (`jobs/batch_dispatch.py`): the Jupyter server for a workspace it serves, or the
+process that submitted the sweep when no server dispatches. So a sweep outlives the kernel that
+started it, and a server restart resumes it: the stopping dispatcher puts the sweep's job back in
+the queue without ending its run (`JobDispatcher.stop`), the next one starts a driver, and the
+driver rebuilds the Optuna study from the trials' runs (`_rebuild`): a finished trial is told to
+the study again (its Optuna values from the run's tag `mlws.sweep.optuna`, its objective points,
+its end) and is never run again; a trial still queued or running is watched again; a trial whose
+job the restart killed is run again with the same values (it did not finish).
+
+One round, every `POLL_S` (and at once after a trial's end):
+- start trials while fewer than `max_concurrent` run and fewer than `max_trials` have started:
+  `study.ask()` → the values (`sweep.suggest`) → a job (`_queue_trial`): a child run of the sweep's
+  run with the values as params, tagged `mlws.sweep.id` / `mlws.sweep.trial`, whose code snapshot,
+  inputs and function payload are the sweep run's (stored once, at submit);
+- read each running trial's new objective points (`since` its cursor) and report them to Optuna;
+  when the policy's pruner says so, cancel the trial's job with the policy's reason in words (the
+  dispatcher kills its processes and ends its run `canceled` with that reason) and tell Optuna it
+  was pruned;
+- a trial that ended: its last objective value told to the study (`completed`); one that never
+  logged the objective fails the trial with that reason (tag `mlws.sweep.failed`; its run stays as
+  its job ended, `completed`, and the sweep's trials table says `failed`).
+The best value so far is logged on the sweep's run as `best_<objective>` (step = trials ended), the
+best trial's run id as the tag `mlws.sweep.best_run`; the trials table is written to
+`outputs/sweep_trials.csv` at the end. `timeout` stops starting trials and lets running ones end;
+a cancel cancels every running trial and ends the sweep `canceled`.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..entities import Job, RunStatus
+
+#: How often the driver reads the running trials' objective and state.
+POLL_S = 0.2
+SWEEP_TAG = "mlws.sweep.id"
+TRIAL_TAG = "mlws.sweep.trial"
+OPTUNA_TAG = "mlws.sweep.optuna"
+STOPPED_TAG = "mlws.sweep.stopped"
+FAILED_TAG = "mlws.sweep.failed"
+BEST_TAG = "mlws.sweep.best_run"
+
+
+@dataclass
+class _Trial:
+    number: int
+    values: dict[str, Any]
+    job_id: str
+    run_id: str
+    otrial: Any
+    last_step: int = -1
+    cursor: int | None = None
+    value: float | None = None
+    done: bool = False
+
+
+class Hooks:
+    """What the driver asks of its dispatcher: take a trial's job (a process dispatcher takes only
+    the jobs it was given) and cancel a trial's job with a reason in words."""
+
+    def __init__(self, adopt: Callable[[str], None], cancel: Callable[[str, str], None]) -> None:
+        self.adopt = adopt
+        self.cancel = cancel
+
+
+class SweepDriver:
+    """Drives one attempt of a sweep job (the module docstring)."""
+
+    def __init__(self, spec: dict[str, Any], workspace: Any, hooks: Hooks, task: Any) -> None:
+        from ..sweep import policy_from_dict, space_from_texts
+
+        self.spec = spec
+        self.sweep = spec["sweep"]
+        self.workspace = workspace
+        self.store = workspace.store
+        self.hooks = hooks
+        self.task = task  # its `stop` event; `handing_over`: leave the sweep for the next dispatcher
+        self.stop: threading.Event = task.stop
+        self.space = space_from_texts(self.sweep["space"])
+        self.policy = policy_from_dict(self.sweep.get("policy"))
+        self.objective = self.sweep["objective"]
+        self.maximize = self.sweep["goal"] == "maximize"
+        self.trials: list[_Trial] = []
+        self.redo: list[dict[str, Any]] = []  # Optuna values of trials a restart killed
+        self.best: tuple[float, str] | None = None
+        self.ended_count = 0
+        parent_tags = self.store.get_run(spec["run_id"]).data.tags
+        self.lineage = {
+            k: v for k, v in parent_tags.items() if k == "mlws.data" or k.startswith("mlws.data.")
+        }
+
+    # ----- the loop ----------------------------------------------------------------------------
+    def run(self) -> tuple[str, str | None]:
+        """Drive to the end; the sweep's state and reason ("handover" when the dispatcher stops)."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        study = self._study()
+        started = self._rebuild(study)
+        max_trials = int(self.sweep["max_trials"])
+        timeout = self.sweep.get("timeout")
+        run_info = self.store.get_run_info(self.spec["run_id"])
+        deadline = (run_info.start_time / 1000 + float(timeout)) if timeout else None
+        while True:
+            if self.stop.is_set():
+                if self.task.handing_over:
+                    return "handover", None
+                self._cancel_running("the sweep was canceled")
+                return "canceled", "canceled"
+            open_for_more = deadline is None or time.time() < deadline
+            while (
+                open_for_more
+                and started < max_trials
+                and len(self._running()) < int(self.sweep["max_concurrent"])
+            ):
+                self._start(study)
+                started += 1
+            ended = False
+            for trial in self._running():
+                ended = self._watch(study, trial) or ended
+            if not self._running() and (started >= max_trials or not open_for_more):
+                return (
+                    "completed",
+                    None if open_for_more or started >= max_trials else "timeout: no new trials",
+                )
+            if not ended:
+                self.stop.wait(POLL_S)
+
+    def _study(self) -> Any:
+        import optuna
+
+        seed = self.sweep.get("seed")
+        sampling = self.sweep["sampling"]
+        if sampling in ("bayesian", "tpe"):
+            sampler = optuna.samplers.TPESampler(seed=seed)
+        else:
+            sampler = optuna.samplers.RandomSampler(seed=seed)
+        pruner = (
+            self.policy.pruner(self.sweep["goal"]) if self.policy is not None else optuna.pruners.NopPruner()
+        )
+        return optuna.create_study(direction=self.sweep["goal"], sampler=sampler, pruner=pruner)
+
+    def _running(self) -> list[_Trial]:
+        return [t for t in self.trials if not t.done]
+
+    # ----- rebuilding from the runs (a resumed sweep) ------------------------------------------
+    def _rebuild(self, study: Any) -> int:
+        """Tell the study what the trials' runs say; the number of trials that count as started."""
+        import optuna
+
+        table = self.store.search_runs(
+            None, filter=f"tags.`{SWEEP_TAG}` = '{self.spec['run_id']}'", limit=10_000
+        )
+        latest: dict[int, Any] = {}
+        tags_of: dict[str, dict[str, Any]] = {}
+        for i, info in enumerate(table.runs):
+            tags = {k: col[i] for k, col in table.tags.items() if col[i] is not None}
+            number = int(tags.get(TRIAL_TAG, -1))
+            if number < 0 or OPTUNA_TAG not in tags:
+                continue
+            tags_of[info.run_id] = tags
+            known = latest.get(number)
+            if known is None or info.start_time >= known.start_time:
+                latest[number] = info
+        done_points: list[dict[str, Any]] = []
+        started = 0
+        for number in sorted(latest):
+            info = latest[number]
+            tags = tags_of[info.run_id]
+            internal = json.loads(tags[OPTUNA_TAG])
+            job = self.store.get_job(tags["mlws.job.id"])
+            if job.state == "killed":  # the restart killed it before it finished: run it again
+                self.redo.append(internal)
+                continue
+            study.enqueue_trial(internal)
+            otrial = study.ask()
+            from ..sweep import suggest
+
+            values = suggest(otrial, self.space)
+            trial = _Trial(number, values, job.job_id, job.run_id, otrial)
+            series = self.store.get_metric_history(job.run_id, self.objective)
+            self._report(trial, series, prune=False)
+            started += 1
+            done_points.append(values)
+            self.trials.append(trial)
+            if not job.ended:
+                continue
+            trial.done = True
+            self.ended_count += 1
+            if job.state == "completed" and trial.value is not None:
+                study.tell(otrial, trial.value)
+                self._better(trial)
+            elif job.state == "canceled" and STOPPED_TAG in tags:
+                study.tell(otrial, state=optuna.trial.TrialState.PRUNED)
+            else:
+                study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+        if self.sweep["sampling"] == "grid":
+            self._enqueue_grid(study, done_points)
+        return started
+
+    def _enqueue_grid(self, study: Any, done: list[dict[str, Any]]) -> None:
+        """Every grid point not yet run, enqueued as a fixed trial in an order the seed fixes (a
+        grid goes through ask/tell as enqueued trials: Optuna's GridSampler stops the study from
+        inside `optimize`, which ask/tell cannot do)."""
+        import itertools
+        import random
+
+        from ..sweep import grid_space
+
+        grid = grid_space(self.space)
+        names = list(grid)
+        points = list(itertools.product(*(grid[n] for n in names)))
+        random.Random(self.sweep.get("seed")).shuffle(points)
+        seen = [tuple(d.get(n) for n in names) for d in done]
+        for point in points:
+            if point in seen:
+                seen.remove(point)
+                continue
+            study.enqueue_trial(dict(zip(names, point, strict=True)))
+
+    # ----- one trial ---------------------------------------------------------------------------
+    def _start(self, study: Any) -> None:
+        from ..sweep import suggest
+
+        if self.redo:
+            study.enqueue_trial(self.redo.pop(0))
+        otrial = study.ask()
+        values = suggest(otrial, self.space)
+        number = max((t.number for t in self.trials), default=-1) + 1
+        job = self._queue_trial(number, values, dict(otrial.params))
+        self.trials.append(_Trial(number, values, job.job_id, job.run_id, otrial))
+        self.hooks.adopt(job.job_id)
+
+    def _queue_trial(self, number: int, values: dict[str, Any], internal: dict[str, Any]) -> Job:
+        """A trial's job: a child run of the sweep with the values as params, then the queue entry."""
+        from . import submit as sub
+
+        trial, parent = self.sweep["trial"], self.spec
+        submit = self.sweep.get("submit") or {}
+        spec: dict[str, Any] = {
+            "resources": submit.get("resources") or {},
+            "timeout_seconds": submit.get("timeout_seconds"),
+            "environment_variables": dict(submit.get("environment_variables") or {}),
+        }
+        for key in ("snapshot_run", "inputs", "inputs_run", "run_id_payload"):
+            if parent.get(key):
+                spec[key] = parent[key]
+        params = {k: _param_text(v) for k, v in values.items()}
+        kind = trial["kind"]
+        if kind == "command":
+            argv = [fill(str(a), values) for a in trial["command"]]
+            spec.update(command=argv, shell=bool(trial.get("shell")))
+            params.update(sub.script_params(argv))
+        elif kind == "notebook":
+            spec.update(notebook=trial["notebook"], parameters={**(trial.get("parameters") or {}), **values})
+        else:
+            spec.update(function_name=trial.get("function_name"), kwargs=values)
+        job_id = uuid.uuid4().hex
+        base = submit.get("name") or self.sweep.get("name") or "sweep"
+        tags = {
+            **(submit.get("tags") or {}),
+            SWEEP_TAG: parent["run_id"],
+            TRIAL_TAG: str(number),
+            OPTUNA_TAG: json.dumps(internal),
+            "mlws.job.id": job_id,
+            "mlws.job.kind": kind,
+            "mlws.job.attempt": "1",
+        }
+        tags.update(self.lineage)  # the data versions the sweep's inputs pinned
+        parent_info = self.store.get_run_info(parent["run_id"])
+        record = self.store.create_run(
+            parent_info.experiment_id,
+            parent_run_id=parent["run_id"],
+            name=f"{base} trial {number}",
+            status=RunStatus.QUEUED,
+            source_kind="job",
+            compute_target=parent["target"],
+            tags=tags,
+            user=parent_info.user,
+        )
+        run_id = record.info.run_id
+        try:
+            self.store.log_params(run_id, params)
+            job = Job(
+                job_id=job_id,
+                name=f"{base} trial {number}",
+                kind=kind,
+                target=parent["target"],
+                experiment_id=parent_info.experiment_id,
+                run_id=run_id,
+                priority=int(submit.get("priority") or 0),
+                max_retries=int(submit.get("max_retries") or 0),
+                spec=spec,
+            )
+            return self.store.create_job(job)
+        except BaseException:
+            try:
+                self.store.delete_run(run_id)
+            except Exception:
+                pass
+            raise
+
+    def _report(self, trial: _Trial, series: Any, prune: bool) -> bool:
+        """Report the new objective points to Optuna; True when the policy stopped the trial."""
+        trial.cursor = getattr(series, "cursor", trial.cursor)
+        for step, value in zip(list(series.steps), list(series.values), strict=True):
+            trial.value = float(value)
+            if int(step) <= trial.last_step:
+                continue
+            trial.last_step = int(step)
+            trial.otrial.report(float(value), int(step))
+            if prune and self.policy is not None and trial.otrial.should_prune():
+                return True
+        return False
+
+    def _watch(self, study: Any, trial: _Trial) -> bool:
+        """Look at one running trial; True when it ended now."""
+        import optuna
+
+        job = self.store.get_job(trial.job_id)
+        series = self.store.get_metric_history(trial.run_id, self.objective, since=trial.cursor)
+        if self._report(trial, series, prune=not job.ended):
+            frozen = next(x for x in study.get_trials(deepcopy=False) if x.number == trial.otrial.number)
+            reason = self.policy.reason(study, frozen, trial.last_step)
+            self.store.set_tags(trial.run_id, {STOPPED_TAG: reason})
+            self.hooks.cancel(trial.job_id, reason)
+            study.tell(trial.otrial, state=optuna.trial.TrialState.PRUNED)
+            return self._ended(trial)
+        if not job.ended:  # (the points were read after the job: an ended one's are all there)
+            return False
+        if job.state == "completed" and trial.value is not None:
+            study.tell(trial.otrial, trial.value)
+            self._better(trial)
+        else:
+            study.tell(trial.otrial, state=optuna.trial.TrialState.FAIL)
+            if job.state == "completed":
+                why = f"the objective {self.objective!r} was never logged"
+                self.store.set_tags(trial.run_id, {FAILED_TAG: why})  # (its run ended completed)
+        return self._ended(trial)
+
+    def _ended(self, trial: _Trial) -> bool:
+        trial.done = True
+        self.ended_count += 1
+        if self.best is not None:
+            self.store.log_metric(self.spec["run_id"], f"best_{self.objective}", self.best[0], self.ended_count)
+        return True
+
+    def _better(self, trial: _Trial) -> None:
+        value = float(trial.value)  # type: ignore[arg-type]
+        if self.best is None or (value > self.best[0] if self.maximize else value < self.best[0]):
+            self.best = (value, trial.run_id)
+            self.store.set_tags(self.spec["run_id"], {BEST_TAG: trial.run_id})
+
+    def _cancel_running(self, why: str) -> None:
+        for trial in self._running():
+            try:
+                self.hooks.cancel(trial.job_id, why)
+            except Exception:
+                pass
+            trial.done = True
+        deadline = time.monotonic() + 10
+        for trial in self.trials:  # their processes are killed by the dispatcher: wait for that
+            while time.monotonic() < deadline:
+                try:
+                    if self.store.get_job(trial.job_id).ended:
+                        break
+                except Exception:
+                    break
+                time.sleep(0.05)
+
+    def write_table(self, folder: Path) -> None:
+        """`outputs/sweep_trials.csv`: one row per trial (number, run, state, value, values)."""
+        import csv
+
+        names = list(self.space)
+        with open(folder / "sweep_trials.csv", "w", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(["trial", "run_id", "status", self.objective, *names])
+            for t in sorted(self.trials, key=lambda t: t.number):
+                try:
+                    state = self.store.get_job(t.job_id).state
+                except Exception:
+                    state = ""
+                out.writerow(
+                    [
+                        t.number,
+                        t.run_id,
+                        state,
+                        "" if t.value is None else t.value,
+                        *(t.values[n] for n in names),
+                    ]
+                )
+
+
+def fill(argument: str, values: dict[str, Any]) -> str:
+    """A command argument with `${{search_space.<name>}}` replaced by the trial's value."""
+    for name, value in values.items():
+        argument = argument.replace("${{search_space." + name + "}}", str(value))
+    return argument
+
+
+def _param_text(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def run_attempt(spec: dict[str, Any], task: Any, hooks: Hooks) -> dict[str, Any]:
+    """Claim the sweep's job, drive it, finish it (outputs, run and job ended) unless handed over."""
+    import shutil
+    import tempfile
+
+    from ..errors import Conflict
+    from . import node
+
+    workspace = node.open_workspace(spec["workspace"])
+    store = workspace.store
+    job_id, attempt, run_id = spec["job_id"], int(spec["attempt"]), spec["run_id"]
+    try:
+        store.update_job(
+            job_id,
+            expect={"state": "queued", "attempt": attempt},
+            state="running",
+            node=f"{node._node_name()} (sweep driver)",
+            started_time=int(time.time() * 1000),
+        )
+    except Conflict:
+        return {"job_id": job_id, "attempt": attempt, "skipped": "not queued any more"}
+    store.update_run(run_id, status=RunStatus.RUNNING)
+    folder = Path(tempfile.mkdtemp(prefix=f"mlws-sweep-{job_id[:8]}-"))
+    shipper = node.LogShipper(store, job_id, attempt)
+    driver = SweepDriver(spec, workspace, hooks, task)
+    try:
+        (folder / "outputs").mkdir()
+        try:
+            state, reason = driver.run()
+        except Exception as err:
+            if task.handing_over:  # the dispatcher stopped under it: the next one resumes
+                shipper.close()
+                return {"job_id": job_id, "attempt": attempt, "handover": True}
+            driver._cancel_running(f"the sweep's driver failed: {err}")
+            state, reason = "failed", f"the sweep's driver failed: {type(err).__name__}: {err}"
+            shipper.add("stderr", f"sweep: {reason}\n")
+        if state == "handover":
+            shipper.close()
+            return {"job_id": job_id, "attempt": attempt, "handover": True}
+        if task.stop.is_set() and state == "canceled":
+            reason = task.reason or "canceled"
+        try:
+            driver.write_table(folder / "outputs")
+        except Exception as err:
+            shipper.add("stderr", f"sweep: the trials table was not written: {err}\n")
+        shipper.add("stdout", f"sweep: {len(driver.trials)} trials, ended {state}\n")
+        shipper.close()
+        return node._finish(
+            workspace, spec, folder, shipper, state, 0 if state == "completed" else None, reason
+        )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
