@@ -36,6 +36,7 @@ from .endpoints import add_endpoint_commands
 from .jobs import add_job_commands
 from .models import add_model_commands
 from .runs import add_run_commands
+from .sweeps import add_sweep_commands
 from .sync import add_sync_commands
 
 
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_job_commands(sub)
     add_data_commands(sub)
     add_batch_endpoint_commands(sub)
+    add_sweep_commands(sub)
     return parser
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter, NotFound
+from ..jobs.child import cell_trial as cell_trial  # (`%%mlsweep`'s trial: notebook/ reaches it here)
 from .jobs import JobHandle
 from .sweep_checks import check_sweep
 

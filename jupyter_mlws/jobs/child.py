@@ -22,6 +22,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 
 def main(argv: list[str]) -> int:
@@ -41,6 +42,13 @@ def main(argv: list[str]) -> int:
         return 1
     print(f"jupyter_mlws.jobs.child: unknown job kind {kind!r}", file=sys.stderr)
     return 2
+
+
+def cell_trial(source: str, variables: dict[str, Any], **values: Any) -> None:
+    """A `%%mlsweep` cell as a sweep's trial: its source run with the shipped notebook variables and
+    the trial's values as variables (the payload's function is this, with the first two bound)."""
+    namespace: dict[str, Any] = {"__name__": "__main__", **variables, **values}
+    exec(compile(source, "<%%mlsweep cell>", "exec"), namespace)
 
 
 def _function(job: Path) -> int:

@@ -137,18 +137,7 @@ class SweepDriver:
                 self.stop.wait(POLL_S)
 
     def _study(self) -> Any:
-        import optuna
-
-        seed = self.sweep.get("seed")
-        sampling = self.sweep["sampling"]
-        if sampling in ("bayesian", "tpe"):
-            sampler = optuna.samplers.TPESampler(seed=seed)
-        else:
-            sampler = optuna.samplers.RandomSampler(seed=seed)
-        pruner = (
-            self.policy.pruner(self.sweep["goal"]) if self.policy is not None else optuna.pruners.NopPruner()
-        )
-        return optuna.create_study(direction=self.sweep["goal"], sampler=sampler, pruner=pruner)
+        return make_study(self.sweep, self.policy)
 
     def _running(self) -> list[_Trial]:
         return [t for t in self.trials if not t.done]
@@ -352,7 +341,9 @@ class SweepDriver:
         trial.done = True
         self.ended_count += 1
         if self.best is not None:
-            self.store.log_metric(self.spec["run_id"], f"best_{self.objective}", self.best[0], self.ended_count)
+            self.store.log_metric(
+                self.spec["run_id"], f"best_{self.objective}", self.best[0], self.ended_count
+            )
         return True
 
     def _better(self, trial: _Trial) -> None:
@@ -400,6 +391,22 @@ class SweepDriver:
                         *(t.values[n] for n in names),
                     ]
                 )
+
+
+def make_study(settings: dict[str, Any], policy: Any) -> Any:
+    """The Optuna study of a sweep's settings: its sampler by the names users write (random and
+    grid: RandomSampler — a grid's points are enqueued; bayesian / tpe: TPESampler), seeded, and
+    the policy's pruner (none: NopPruner)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    seed = settings.get("seed")
+    if settings["sampling"] in ("bayesian", "tpe"):
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    pruner = policy.pruner(settings["goal"]) if policy is not None else optuna.pruners.NopPruner()
+    return optuna.create_study(direction=settings["goal"], sampler=sampler, pruner=pruner)
 
 
 def fill(argument: str, values: dict[str, Any]) -> str:

@@ -1,9 +1,10 @@
-"""`%%mlrun` and `%mlws`: the magics of the jupyter_mlws IPython extension.
+"""`%%mlrun`, `%%mlsweep` and `%mlws`: the magics of the jupyter_mlws IPython extension.
 
 Registered by `load_ipython_extension` (notebook/__init__.py) with the
 kernel's `NotebookSession`. `%%mlrun` parses its line with IPython's
 `magic_arguments` (so `%%mlrun?` documents every option) and hands the cell
-to `notebook/mlrun.py`. `%mlws` is the workspace line magic:
+to `notebook/mlrun.py`; `%%mlsweep` (a cell as a sweep's trial) goes to
+`notebook/sweep_cell.py`. `%mlws` is the workspace line magic:
 
     %mlws [info]            where this kernel's runs go (workspace, stores, version)
     %mlws status            workspace, active run, last %%mlrun run, recorder on/off
@@ -131,6 +132,53 @@ class WorkspaceMagics(Magics):
 
             return run_on_target(self.shell, self.session, options, args.target, cell)
         return CellRun(self.shell, self.session, options, line, cell).run()
+
+    # ----- %%mlsweep ------------------------------------------------------------
+    @magic_arguments()
+    @argument("-e", "--experiment", metavar="NAME", help="experiment (default: the notebook's name)")
+    @argument("-n", "--name", metavar="NAME", help="the sweep's name (default: mlsweep)")
+    @argument("--maximize", metavar="METRIC", help="the objective: a metric the cell logs, to maximize")
+    @argument("--minimize", metavar="METRIC", help="the objective: a metric the cell logs, to minimize")
+    @argument("--target", metavar="CLUSTER", help="the cluster whose nodes run the trials (as jobs)")
+    @argument("--max-trials", type=int, default=10, metavar="N", help="trials in all (default 10)")
+    @argument("--concurrent", type=int, default=2, metavar="N", help="trials at once (default 2)")
+    @argument(
+        "--sampling",
+        default="random",
+        metavar="NAME",
+        help="random (default), grid, or bayesian (TPE)",
+    )
+    @argument(
+        "--early-stop",
+        metavar="POLICY",
+        help="bandit:SLACK[:DELAY], median[:DELAY], truncation:PERCENT[:DELAY] or asha[:MIN[:FACTOR]]",
+    )
+    @argument("--space", metavar="VAR", help="a dict variable of the notebook: {name: distribution}")
+    @argument("--timeout", metavar="DURATION", help="start no trial after this (e.g. 30m)")
+    @argument("--seed", type=int, metavar="N", help="the sampler's seed")
+    @argument("--out", metavar="VAR", help="also put the Sweep in this variable")
+    @argument("--wait", action="store_true", help="block until the sweep ends")
+    @cell_magic
+    def mlsweep(self, line: str, cell: str) -> Any:
+        """Sweep this cell's hyperparameters: each trial runs the cell as a job on --target.
+
+        The search space is given as options after the known ones, each a distribution from
+        jupyter_mlws.sweep written as text (--lr "loguniform(1e-4, 1e-1)" --depth "choice(3, 5)"),
+        or as a dict variable (--space space). In each trial the sampled values are variables of
+        the cell; the notebook variables the cell reads are shipped with it. The cell's value is
+        the Sweep (a live widget of its trials; `_` or --out NAME keeps it).
+
+        Example::
+
+            %%mlsweep -e diabetes --max-trials 20 --maximize auc --target cpu --lr "loguniform(1e-4, 0.1)"
+            auc = train(X, y, lr=lr)
+            mlws.log_metric("auc", auc)
+        """
+        __tracebackhide__ = True
+        from .sweep_cell import split, start
+
+        args, rest = self.mlsweep.parser.parse_known_args(split(line))
+        return start(self.shell, args, rest, cell)
 
     # ----- %mlws ---------------------------------------------------------------
     @line_magic

@@ -17,6 +17,7 @@ from .policies import (
     BanditPolicy,
     MedianStoppingPolicy,
     TruncationSelectionPolicy,
+    parse_policy,
     policy_from_dict,
     policy_to_dict,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "loguniform",
     "normal",
     "parse",
+    "parse_policy",
     "policy_from_dict",
     "policy_to_dict",
     "qloguniform",

@@ -255,3 +255,37 @@ def policy_from_dict(data: dict[str, Any] | None) -> Policy | None:
     if kind is None:
         raise InvalidParameter(f"unknown early termination policy {data.get('policy')!r}.")
     return kind(**fields)  # type: ignore[no-any-return]
+
+
+_POLICY_FORMS = (
+    "bandit:SLACK[:DELAY], median[:DELAY], truncation:PERCENT[:DELAY] "
+    "or asha[:MIN_RESOURCE[:REDUCTION_FACTOR]]"
+)
+
+
+def parse_policy(text: str | None) -> Policy | None:
+    """A policy from its short text (`%%mlsweep --early-stop`, `jupyter mlws sweep submit`):
+    `bandit:0.1:5` is BanditPolicy(slack_factor=0.1, delay_evaluation=5), and so on."""
+    if not text:
+        return None
+    name, *numbers = str(text).split(":")
+    try:
+        values = [float(n) for n in numbers]
+    except ValueError:
+        raise InvalidParameter(f"--early-stop {text!r}: the parts after ':' must be numbers.") from None
+
+    def whole(i: int, default: int) -> int:
+        return int(values[i]) if len(values) > i else default
+
+    try:
+        if name == "bandit" and values:
+            return BanditPolicy(slack_factor=values[0], delay_evaluation=whole(1, 0))
+        if name == "median" and len(values) <= 1:
+            return MedianStoppingPolicy(delay_evaluation=whole(0, 0))
+        if name == "truncation" and values:
+            return TruncationSelectionPolicy(truncation_percentage=values[0], delay_evaluation=whole(1, 0))
+        if name == "asha" and len(values) <= 2:
+            return ASHA(min_resource=whole(0, 1), reduction_factor=whole(1, 3))
+    except InvalidParameter as err:
+        raise InvalidParameter(f"--early-stop {text!r}: {err.message}") from None
+    raise InvalidParameter(f"--early-stop {text!r}: one of {_POLICY_FORMS}.")
