@@ -86,7 +86,8 @@ class Sweep(JobHandle):
 
     def trials(self) -> pd.DataFrame:
         """One row per trial run: trial, run_id, status, the objective's last value, reason, the
-        params (`params.<name>`); best first (by the goal), trials without a value last."""
+        params (`params.<name>`); the completed trials first, best first (by the goal), then the
+        others (stopped, failed, killed) by their last value."""
         import pandas as pd
 
         store = self._jobs._store
@@ -115,9 +116,11 @@ class Sweep(JobHandle):
         if frame.empty:
             return frame
         ascending = self.settings.get("goal") == "minimize"
-        frame = frame.sort_values(["trial"]).sort_values(
+        frame["_ended_well"] = frame["status"] != "completed"  # completed trials first, then the rest
+        frame = frame.sort_values("trial").sort_values(
             objective, ascending=ascending, na_position="last", kind="stable"
         )
+        frame = frame.sort_values("_ended_well", kind="stable").drop(columns="_ended_well")
         return frame.reset_index(drop=True)
 
     @property

@@ -203,6 +203,26 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             **{f"visits-{i}.csv": 56 for i in range(7)}, "visits-7.csv": 50
         }
         assert sorted(ws.data.runs("diabetes-visits:1")["status"]) == ["completed", "failed"]
+    if path.name == "11-sweeps.ipynb":
+        # a Bayesian sweep of 10 trials (some may be stopped by the Bandit policy), the best run
+        # named on the sweep's run and registered with lineage; a 3 x 2 grid: six trials, each point once
+        assert "completed | 10 trials" in text and "names the best run: True" in text
+        assert "diabetes-sgd:1 from the best run: True" in text
+        assert "completed | 6 trials" in text
+        assert text.rstrip().endswith("['cpu']")
+        from jupyter_mlws import Workspace
+
+        ws = Workspace(work / ".mlws")
+        jobs = ws.jobs.list()
+        sweeps = jobs[jobs["kind"] == "sweep"]
+        assert list(sweeps["state"]) == ["completed", "completed"]
+        grid = ws.jobs.get_sweep(sweeps["job_id"].iloc[0]).trials()
+        assert sorted(zip(grid["params.alpha"], grid["params.eta0"], strict=True)) == sorted(
+            (a, e) for a in (1e-4, 1e-2, 1.0) for e in (0.001, 0.01)
+        )
+        bayes = ws.jobs.get_sweep(sweeps["job_id"].iloc[1]).trials()
+        stopped = bayes[bayes["status"] == "canceled"]
+        assert all(r.startswith("early termination: bandit slack 0.1 at step ") for r in stopped["reason"])
     if path.name == "10-mlflow-code.ipynb":
         # plain MLflow code, autolog and the registry, logged into the server's workspace
         assert "True True" in text
