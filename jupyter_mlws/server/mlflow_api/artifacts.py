@@ -52,19 +52,7 @@ def check_run(store: MetadataStore, experiment: str, run_id: str) -> None:
 def list_folder(store: MetadataStore, run_id: str, folder: str) -> list[dict[str, Any]]:
     """One level of a run's recorded artifacts under `folder` ('' = the top), MLflow's FileInfos."""
     prefix = safe_prefix(folder)
-    records = store.list_artifacts(run_id, prefix)
-    depth = len(prefix.split("/")) if prefix else 0
-    files: dict[str, dict[str, Any]] = {}
-    for record in records:
-        parts = record.path.split("/")
-        if prefix and (record.path == prefix or not record.path.startswith(prefix + "/")):
-            continue  # the folder itself names a file: MLflow lists nothing
-        name = parts[depth]
-        if len(parts) > depth + 1:
-            files.setdefault(name, {"path": name, "is_dir": True})
-        else:
-            files[name] = {"path": name, "is_dir": False, "file_size": record.size}
-    return [files[k] for k in sorted(files)]
+    return c.one_level(((r.path, r.size) for r in store.list_artifacts(run_id, prefix)), prefix)
 
 
 def list_artifacts(store: MetadataStore, f: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from ...entities import Experiment, RunInfo, RunStatus
@@ -251,3 +252,21 @@ def _attribute(name: str) -> str:
     if found is None:
         raise invalid(f"Invalid attribute key '{name}' specified. Valid keys are {sorted(_ATTRIBUTES)}.")
     return found
+
+
+def one_level(items: Iterable[tuple[str, int]], prefix: str) -> list[dict[str, Any]]:
+    """MLflow's FileInfos for one level under `prefix` ('' = the top) of (path, size) files: a
+    folder once (`is_dir`), a file with its size, sorted by name; nothing when `prefix` is a file
+    (as MLflow lists nothing there). Shared by run artifacts and registered versions' files."""
+    depth = len(prefix.split("/")) if prefix else 0
+    files: dict[str, dict[str, Any]] = {}
+    for path, size in items:
+        if prefix and not path.startswith(prefix + "/"):
+            continue
+        parts = path.split("/")
+        name = parts[depth]
+        if len(parts) > depth + 1:
+            files.setdefault(name, {"path": name, "is_dir": True})
+        else:
+            files[name] = {"path": name, "is_dir": False, "file_size": size}
+    return [files[k] for k in sorted(files)]

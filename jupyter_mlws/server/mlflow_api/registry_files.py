@@ -21,6 +21,7 @@ from ...paths import safe_prefix, safe_relative_path
 from ...store.base import MetadataStore
 from ...validation.names import validate_model_name
 from .base import invalid, missing
+from .convert import one_level
 from .registry_shapes import get_version
 
 #: The first segment of a proxy path that names a registered version instead of a run.
@@ -44,18 +45,7 @@ def list_folder(store: MetadataStore, path: str) -> list[dict[str, Any]]:
         return []
     version = _version(store, parts[1], parts[2])
     prefix = safe_prefix(parts[3]) if len(parts) > 3 else ""
-    depth = len(prefix.split("/")) if prefix else 0
-    files: dict[str, dict[str, Any]] = {}
-    for item in version.files:
-        if prefix and not item.path.startswith(prefix + "/"):
-            continue
-        names = item.path.split("/")
-        name = names[depth]
-        if len(names) > depth + 1:
-            files.setdefault(name, {"path": name, "is_dir": True})
-        else:
-            files[name] = {"path": name, "is_dir": False, "file_size": item.size}
-    return [files[k] for k in sorted(files)]
+    return one_level(((item.path, item.size) for item in version.files), prefix)
 
 
 def open_file(store: MetadataStore, artifacts: Any, path: str) -> tuple[IO[bytes], int, str]:
