@@ -84,6 +84,15 @@ class Sweep(JobHandle):
         super().cancel(wait)
         return self
 
+    def resume(self) -> Sweep:
+        """Drive a sweep left waiting in the queue (its dispatcher's process ended, and no Jupyter
+        server dispatches for the workspace) from this process: the driver rebuilds it from its
+        trials' runs. A sweep a server dispatches is resumed by the server on its own."""
+        record = self.refresh()
+        if record.state == "queued" and not self._jobs.server_dispatches():
+            self._jobs._dispatch(self.id)
+        return self
+
     def trials(self) -> pd.DataFrame:
         """One row per trial run: trial, run_id, status, the objective's last value, reason, the
         params (`params.<name>`); the completed trials first, best first (by the goal), then the
@@ -112,7 +121,8 @@ class Sweep(JobHandle):
                     },
                 }
             )
-        frame = pd.DataFrame(rows)
+        columns = ["trial", "run_id", "status", objective, "reason", *(f"params.{n}" for n in names)]
+        frame = pd.DataFrame(rows, columns=columns)
         if frame.empty:
             return frame
         ascending = self.settings.get("goal") == "minimize"

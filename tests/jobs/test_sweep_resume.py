@@ -95,3 +95,68 @@ def test_a_server_restart_mid_sweep_resumes_without_repeating_a_finished_trial(t
         assert ws.get_run(sweep.run_id).metrics["best_v"] == 3.0
     finally:
         second.stop()
+
+
+SCRIPT = """
+import os, sys, time
+import jupyter_mlws as mlws
+from jupyter_mlws.sweep import choice
+
+
+def marked(n):
+    from pathlib import Path
+    import jupyter_mlws as mlws
+
+    with open(Path(os.environ["MARKS"]) / f"{n}.txt", "a") as handle:
+        handle.write("ran\\n")
+    time.sleep(2)
+    mlws.log_metric("v", float(n), step=0)
+
+
+if __name__ == "__main__":
+    ws = mlws.Workspace("ws")
+    ws.compute.create_cluster("local", min_nodes=0, max_nodes=1, node={"cpus": 1})
+    sweep = ws.jobs.sweep(marked, search_space={"n": choice(0, 1, 2)}, objective="v", sampling="grid",
+                          max_concurrent_trials=1, target="local", experiment="resume",
+                          environment_variables={"MARKS": sys.argv[1]})
+    print("SWEEP", sweep.id, flush=True)
+    deadline = time.monotonic() + 120
+    while (sweep.trials()["status"] == "completed").sum() < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    print("LEAVING", sweep.trials().to_dict("records"), flush=True)  # its dispatcher hands it back
+"""
+
+
+def test_a_sweep_left_by_an_exited_process_is_resumed_by_another(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import jupyter_mlws as mlws
+    from jupyter_mlws.client.jobs import stop_local_dispatchers
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (tmp_path / "start.py").write_text(SCRIPT)
+    done = subprocess.run(
+        [sys.executable, "start.py", str(marks)], cwd=tmp_path, capture_output=True, text=True, timeout=180
+    )
+    assert done.returncode == 0 and "LEAVING" in done.stdout, done.stderr[-3000:]
+    assert "'status': 'completed'" in done.stdout, done.stdout
+    sweep_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("SWEEP"))
+    ws = mlws.Workspace(str(tmp_path / "ws"))
+    sweep = ws.jobs.get_sweep(sweep_id)
+    assert sweep.refresh().state == "queued" and "to be resumed" in (sweep.record.state_reason or "")
+    before = {p.stem: p.read_text().count("ran") for p in marks.glob("*.txt")}
+    try:
+        sweep.resume().wait(120)
+    finally:
+        stop_local_dispatchers()
+    table = sweep.trials()
+    done_rows = table[table["status"] == "completed"]
+    assert sweep.status == "completed" and sorted(done_rows["params.n"]) == [0, 1, 2], table
+    after = {p.stem: p.read_text().count("ran") for p in marks.glob("*.txt")}
+    finished = set(table[(table["status"] == "completed")]["params.n"].astype(str))
+    assert finished == {"0", "1", "2"}
+    # the trial that completed before the process left ran once; only the one it left running ran twice
+    assert sorted(after.values()) in ([1, 1, 1], [1, 1, 2]), (before, after)
+    assert len(done_rows) == 3

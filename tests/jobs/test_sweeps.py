@@ -96,7 +96,14 @@ def test_bandit_stops_a_bad_trial_and_the_good_ones_finish(ws: Any, project: Pat
     job = ws.jobs.get(bad.tags["mlws.job.id"]).wait(60)
     assert job.status == "canceled" and bad.status == "canceled"  # its process was killed
     assert job.reason == reason and ws.get_run(bad.id).info.status_reason == reason  # in words
-    assert len(bad.metric_history("acc")) < 12, "the bad trial ran to its end"
+    history = bad.metric_history("acc")
+    assert len(history) < 12, "the bad trial ran to its end"
+    # ended (its process killed, its run ended) within 1 s of the point that decided it
+    step = int(reason.split(" at step ")[1].split(",")[0])
+    series = ws.store.get_metric_history(bad.id, "acc")
+    decided = dict(zip(list(series.steps), list(series.timestamps), strict=True))[step]
+    waited = ws.get_run(bad.id).info.end_time - int(decided)
+    assert waited <= 1000, f"the stopped trial's run ended {waited} ms after its deciding point"
     assert sweep.best_run is not None and sweep.best_run.params == {"quality": "good"}
 
 
