@@ -20,14 +20,22 @@ FALLBACK_SECONDS = 0.5
 #: How many recent endings are remembered (a waiter that starts late still finds its job's).
 KEEP = 1024
 
-_ended: OrderedDict[str, None] = OrderedDict()
+_ended: OrderedDict[str, int] = OrderedDict()
 _changed = threading.Condition()
+_count = 0  # announcements so far: `wait_any` waits for one after a count it saw
+
+
+def count() -> int:
+    """How many announcements there were so far (for `wait_any`)."""
+    return _count
 
 
 def announce(job_id: str) -> None:
     """The job's end (or its attempt's) is in the store: wake whoever waits for it."""
+    global _count
     with _changed:
-        _ended[job_id] = None
+        _count += 1
+        _ended[job_id] = _count
         _ended.move_to_end(job_id)
         while len(_ended) > KEEP:
             _ended.popitem(last=False)
@@ -47,3 +55,17 @@ def wait(job_id: str, timeout: float) -> bool:
             _changed.wait(left)
         del _ended[job_id]
         return True
+
+
+def wait_any(job_ids: set[str], after: int, timeout: float) -> int:
+    """Sleep until one of `job_ids` is announced after the announcement count `after`, or `timeout`
+    seconds passed; the count now. Nothing is consumed (a sweep's driver waits for any of its
+    trials this way, while a `wait` for one of them still gets its notice)."""
+    deadline = time.monotonic() + max(timeout, 0.0)
+    with _changed:
+        while not any(_ended.get(j, 0) > after for j in job_ids):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            _changed.wait(left)
+        return _count

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from ..entities import Job, RunStatus
+from . import notice
 
 #: How often the driver reads the running trials' objective and state.
 POLL_S = 0.2
@@ -94,6 +95,7 @@ class SweepDriver:
         self.redo: list[dict[str, Any]] = []  # Optuna values of trials a restart killed
         self.best: tuple[float, str] | None = None
         self.ended_count = 0
+        self.seen = notice.count()
         parent_tags = self.store.get_run(spec["run_id"]).data.tags
         self.lineage = {
             k: v for k, v in parent_tags.items() if k == "mlws.data" or k.startswith("mlws.data.")
@@ -133,8 +135,11 @@ class SweepDriver:
                     "completed",
                     None if open_for_more or started >= max_trials else "timeout: no new trials",
                 )
-            if not ended:
-                self.stop.wait(POLL_S)
+            if not ended:  # the next look: a trial's end (announced by the dispatcher) or POLL_S
+                running = {t.job_id for t in self._running()}
+                self.seen = notice.wait_any(running, self.seen, POLL_S) if running else self.seen
+                if not running:
+                    self.stop.wait(POLL_S)
 
     def _study(self) -> Any:
         return make_study(self.sweep, self.policy)
