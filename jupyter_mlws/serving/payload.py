@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from ..errors import InvalidParameter
+from ..wire import finite_float
 
 JSON_TYPES = ("application/json", "")
 
@@ -56,7 +57,7 @@ def parse(headers: dict[str, str], body: bytes) -> Any:
 def loads(body: bytes | str) -> Any:
     """Strict JSON (see the module docstring)."""
     try:
-        return json.loads(body, parse_constant=_no_constants)
+        return json.loads(body, parse_constant=_no_constants, parse_float=finite_float)
     except RecursionError:
         raise InvalidParameter("Malformed JSON body: nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -178,6 +178,13 @@ def test_p10_abusive_bodies_are_refused_quickly_and_nothing_is_written(server: A
     deep = b'{"run_id": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"
     status, answer = raw_call(server, "POST", "/api/2.0/mlflow/runs/log-metric", deep)
     assert status == 400 and answer["error_code"] == "INVALID_PARAMETER_VALUE"
+    for number in (b"1e400", b"-1e400", b"1" + b"0" * 400 + b".5"):  # past a float: not infinity
+        body = b'{"run_id": "%s", "key": "m", "value": %s, "timestamp": 1, "step": 0}' % (
+            run_id.encode(),
+            number,
+        )
+        status, answer = raw_call(server, "POST", "/api/2.0/mlflow/runs/log-metric", body)
+        assert status == 400 and "outside the range of a 64-bit float" in answer["message"], answer
     huge = json.dumps({"run_id": run_id, "key": "k", "value": "v" * (5 * 1024 * 1024)}).encode()
     status, answer = send_big(server, "/api/2.0/mlflow/runs/log-parameter", huge)
     assert status == 413 and answer["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -149,13 +149,19 @@ async def test_malformed_bodies(api: Api) -> None:
         response = await api.call("PUT", path, raw=raw)
         assert response.code == 400, raw[:30]
         error_of(response)
+    for number in (b"1e400", b"-1e400", b"1" + b"0" * 400 + b".5"):  # P8: past a float, not infinity
+        response = await api.call("PUT", path, raw=b'{"metrics": [{"key": "m", "value": %s}]}' % number)
+        assert response.code == 400 and "outside the range of a 64-bit float" in error_of(response)["message"]
+    fine = await api.call("PUT", path, raw=b'{"metrics": [{"key": "big", "value": 1.5e308, "step": 0}]}')
+    assert fine.code == 200, fine.body[:300]
     text_plain = await api.call(
         "PUT", path, raw=b'{"params": {"a": "1"}}', headers={"Content-Type": "text/plain"}
     )
     assert text_plain.code == 400
     huge = await api.call("PUT", path, raw=b" " * (5 * 1024 * 1024))
     assert huge.code == 413
-    assert (await api.json("GET", f"/runs/{rid}"))["params"] == {}
+    got = await api.json("GET", f"/runs/{rid}")
+    assert got["params"] == {} and got["metrics"] == {"big": 1.5e308}  # no infinity stored
 
 
 async def test_metric_history_downsampled_and_since_cursor(api: Api) -> None:

@@ -244,6 +244,7 @@ def test_deep_nesting_and_non_json_tokens_are_400_never_500(served: dict[str, An
         b'{"data": 5}',
         b'{"dataframe_split": {"columns": "a", "data": 3}}',
         b"\xff\xfe",
+        b'[{"a": 1e400, "b": 1.0, "c": 1.0, "d": 1.0}]',
     ]
     for body in bodies:
         status, answer, text = client.score(body)
@@ -252,4 +253,5 @@ def test_deep_nesting_and_non_json_tokens_are_400_never_500(served: dict[str, An
         assert "Traceback" not in text
     assert "nested too deeply" in client.score(bodies[0])[1]["message"]
     assert "NaN is not JSON" in client.score(bodies[1])[1]["message"]
+    assert "outside the range of a 64-bit float" in client.score(bodies[-1])[1]["message"]
     assert client.score(frame(1).to_dict(orient="records"))[0] == 200  # still serving

@@ -29,6 +29,7 @@ from tornado import web
 from tornado.web import HTTPError, stream_request_body
 
 from ...errors import Forbidden, InvalidParameter, MLWSError, PayloadTooLarge
+from ...wire import finite_float, may_overflow
 from ..openapi import api_operation
 from ..services import WorkspaceServices
 
@@ -151,7 +152,7 @@ class MLWSHandler(APIHandler):
         raw = self.body
         if not raw:
             raise InvalidParameter("The request needs a JSON body.")
-        if b"NaN" not in raw and b"Infinity" not in raw:
+        if b"NaN" not in raw and b"Infinity" not in raw and not may_overflow(raw):
             # Fast path (pydantic's own JSON parser): no non-finite token can be in the body.
             try:
                 return model.model_validate_json(raw)
@@ -161,9 +162,11 @@ class MLWSHandler(APIHandler):
                     raise InvalidParameter(f"The body is not valid JSON: {first['msg']}") from None
                 raise InvalidParameter(_describe_validation(err)) from None
         try:
-            data = json.loads(raw, parse_constant=_refuse_constant)
+            data = json.loads(raw, parse_constant=_refuse_constant, parse_float=finite_float)
         except RecursionError:
             raise InvalidParameter(f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels.") from None
+        except InvalidParameter:
+            raise
         except (UnicodeDecodeError, ValueError) as err:
             raise InvalidParameter(f"The body is not valid JSON: {err}") from None
         if _depth(data) > MAX_JSON_DEPTH:

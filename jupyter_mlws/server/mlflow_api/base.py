@@ -19,7 +19,8 @@ from typing import Any
 
 from tornado.web import HTTPError
 
-from ...errors import MLWSError
+from ...errors import InvalidParameter, MLWSError
+from ...wire import finite_float
 from ..handlers.base import MLWSHandler, _exception, _refuse_constant
 
 #: MLflow's error codes and the HTTP status each gets (as MLflow's server answers).
@@ -110,9 +111,11 @@ class MLflowHandler(MLWSHandler):
         if not raw.strip():
             return {}
         try:
-            data = json.loads(raw, parse_constant=_refuse_constant)
+            data = json.loads(raw, parse_constant=_refuse_constant, parse_float=finite_float)
         except RecursionError:
             raise invalid("The JSON body nests too deeply.") from None
+        except InvalidParameter as err:
+            raise invalid(err.message) from None
         except (UnicodeDecodeError, ValueError) as err:
             raise invalid(f"The body is not valid JSON: {err}") from None
         if not isinstance(data, dict):
