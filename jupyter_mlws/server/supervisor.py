@@ -28,7 +28,8 @@ The supervisor ends a `running` run `killed`, with the reason, when:
 - **A run made through the MLflow API** (`source_kind` "mlflow") is not supervised: MLflow's
   clients send no heartbeat, and MLflow keeps a run RUNNING until its client ends it.
 - **A job's run** (`source_kind` "job") is left to the job dispatcher, which sees its node in
-  the Dask cluster and records "node lost" (`jobs/dispatcher.py`).
+  the Dask cluster and records "node lost" (`jobs/dispatcher.py`); so is a sweep's run
+  (`source_kind` "sweep"), whose driver runs beside the dispatcher (`jobs/sweep_driver.py`).
 - **Kernel events of this server** end that kernel's runs (matched by
   `RunInfo.kernel_id`) at once:
   * REST/session shutdown and restart: `MappingKernelManager.shutdown_kernel`
@@ -183,8 +184,8 @@ class RunSupervisor:
         return found
 
     def _verdict(self, info: RunInfo, at_start: bool, now_ms: int, now: float) -> str | None:
-        if info.source_kind == "job":
-            return None  # a job's run: its dispatcher sees the node (jobs/dispatcher.py)
+        if info.source_kind in ("job", "sweep"):
+            return None  # a job's run, a sweep's: its dispatcher sees the node or the driver (jobs/)
         if info.source_kind == "mlflow":
             # made through the MLflow API (server/mlflow_api): MLflow's clients never heartbeat and
             # a run stays RUNNING until its client ends it, as on MLflow's own server; a lease

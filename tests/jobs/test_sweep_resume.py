@@ -160,3 +160,32 @@ def test_a_sweep_left_by_an_exited_process_is_resumed_by_another(tmp_path: Path)
     # the trial that completed before the process left ran once; only the one it left running ran twice
     assert sorted(after.values()) in ([1, 1, 1], [1, 1, 2]), (before, after)
     assert len(done_rows) == 3
+
+
+def test_a_sweep_longer_than_the_run_lease_is_not_killed_by_the_supervisor(tmp_path: Path) -> None:
+    """The sweep's run sends no heartbeat (its driver runs beside the dispatcher, as a job's node
+    does): seen, a sweep's run ended `killed` ("lease lapsed") 30 s into a sweep."""
+    import jupyter_mlws as mlws
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    short = ["--MLWorkspaceApp.lease_seconds=1", "--MLWorkspaceApp.supervise_interval=0.2"]
+    server = start_lab(tmp_path / "root", tmp_path / "state", app="server", extra_args=short)
+    try:
+        ws = mlws.Workspace(server.url, token=server.token)
+        ws.compute.create_cluster("one", min_nodes=0, max_nodes=1, node={"cpus": 1})
+        sweep = ws.jobs.sweep(
+            marked,
+            search_space={"n": choice(1, 2)},
+            objective="v",
+            sampling="grid",
+            max_concurrent_trials=1,
+            target="one",
+            experiment="long",
+            environment_variables={"MARKS": str(marks)},
+        ).wait(120)  # two trials of 2 s each: several leases
+        assert sweep.status == "completed"
+        assert ws.get_run(sweep.run_id).status == "completed"
+        assert set(sweep.trials()["status"]) == {"completed"}
+    finally:
+        server.stop()
