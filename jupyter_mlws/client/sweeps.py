@@ -139,18 +139,22 @@ class Sweep(JobHandle):
         best = self._jobs.workspace.store.get_run(self.run_id).data.tags.get("mlws.sweep.best_run")
         return self._jobs.workspace.get_run(best) if best else None
 
-    def _repr_html_(self) -> str:
-        import html
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """Shown as a cell's last expression: the live `SweepDetails` widget (through the display
+        hook the widgets package registers, `jupyter_mlws.display`), else text."""
+        import sys
 
-        record = self.refresh()
-        try:
-            count = len(self.trials())
-        except Exception:
-            count = 0
-        return (
-            f"<b>Sweep</b> {html.escape(record.name)} ({html.escape(record.state)}): "
-            f"{count} trials, objective {html.escape(self.objective)}; run <code>{self.run_id}</code>"
-        )
+        bundle: dict[str, Any] = {"text/plain": repr(self)}
+        shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+        if getattr(shell, "kernel", None) is None:  # a terminal has no front end for widgets
+            return bundle
+        from ..display import rich_bundle
+
+        shown = rich_bundle("sweep", self, include, exclude)
+        if shown:
+            bundle.update(shown)
+            bundle["text/plain"] = repr(self)
+        return bundle
 
 
 def _value(text: str | None) -> Any:

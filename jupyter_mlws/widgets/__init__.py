@@ -1,4 +1,6 @@
-"""In-notebook widgets: `MetricChart`, `RunDetails`, `RunHistory`, `ModelRegistry` (anywidget + uPlot).
+"""In-notebook widgets: `MetricChart`, `RunDetails`, `RunHistory`, `ModelRegistry`, `SweepDetails`.
+
+They are anywidgets; the charts are drawn by uPlot.
 
 The front-end ES modules are built by `jlpm build:widgets` from
 `labextension/widgets-src/` into `jupyter_mlws/widgets/static/` and ship in the
@@ -15,13 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["MetricChart", "ModelRegistry", "RunDetails", "RunHistory", "run_bundle"]
+__all__ = [
+    "MetricChart",
+    "ModelRegistry",
+    "RunDetails",
+    "RunHistory",
+    "SweepDetails",
+    "run_bundle",
+    "sweep_bundle",
+]
 
 _WHERE = {
     "MetricChart": "chart",
     "ModelRegistry": "registry",
     "RunDetails": "details",
     "RunHistory": "history",
+    "SweepDetails": "sweep",
 }
 
 
@@ -45,4 +56,15 @@ def run_bundle(run: Any, include: Any = None, exclude: Any = None) -> dict[str, 
         return None
     shown = RunDetails(run)._repr_mimebundle_(include=include, exclude=exclude)
     data = shown[0] if isinstance(shown, tuple) else shown  # anywidget answers (data, metadata)
+    return data if isinstance(data, dict) else None
+
+
+def sweep_bundle(sweep: Any, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
+    """The display hook for a sweep: `SweepDetails(sweep)`'s bundle, or None without anywidget."""
+    try:
+        from .sweep import SweepDetails
+    except ImportError:
+        return None
+    shown = SweepDetails(sweep)._repr_mimebundle_(include=include, exclude=exclude)
+    data = shown[0] if isinstance(shown, tuple) else shown
     return data if isinstance(data, dict) else None

@@ -181,7 +181,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
             const model = new RunViewModel(workspace, runId);
             const content = new RunWidget(model, {
               onGoToCell: (path, cell) => void goToCell(path, cell),
-              onOpenData: (name, version) => void commands.execute(CommandIDs.openData, { name, version })
+              onOpenData: (name, version) => void commands.execute(CommandIDs.openData, { name, version }),
+              onOpenRun: id => void commands.execute(CommandIDs.openRun, { runId: id })
             });
             const widget = new MainAreaWidget({ content });
             widget.title.label = `Run ${runId.slice(0, 8)}`;

@@ -1,2 +1,3 @@
 import './base.css';
+import './sweep.css';
 import 'uplot/dist/uPlot.min.css';

@@ -41,6 +41,7 @@ def test_a_cell_is_swept_with_its_values_as_variables_and_the_notebook_variables
     )
     assert reply.ename == "", reply.error
     assert reply.result is not None and "Sweep" in reply.result["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in reply.result  # the live SweepDetails widget
     back = kernel.ok(
         "print(found is _, found.status, len(found.trials()), found.best_run.params['depth'], "
         "found.best_run.params['lr'], found.best_run.metrics['score'])"

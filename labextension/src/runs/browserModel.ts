@@ -29,6 +29,8 @@ import { ISort, oneRunFilter, orderBy } from './runSearch';
  *   (asked of the server: `run_id = '<id>' and (<filter>)`).
  * - Metric columns: the latest value of chosen metrics (the first three
  *   keys seen by default, `system/*` left out), picked with the "Columns" menu.
+ * - A sweep's trials are shown under their sweep (runGroups.ts); the sweeps
+ *   folded by the user are `collapsedSweeps`.
  */
 
 export const PAGE_SIZE = 100;
@@ -55,6 +57,8 @@ export class BrowserModel {
   filter = '';
   metricColumns: string[] | null = null;
   selection = new Set<string>();
+  /** Sweeps whose trials the user folded away (runGroups.ts groups them under their sweep). */
+  collapsedSweeps = new Set<string>();
 
   get experiment(): IExperimentModel | null {
     return this.experiments?.find(e => e.experiment_id === this.experimentId) ?? null;
@@ -109,6 +113,7 @@ export class BrowserModel {
     this.runs = [];
     this.nextPageToken = null;
     this.selection = new Set();
+    this.collapsedSweeps = new Set();
     this.metricColumns = null;
     this.filter = '';
     this._changed.emit();
@@ -144,6 +149,16 @@ export class BrowserModel {
       next.add(runId);
     }
     this.selection = next;
+    this._changed.emit();
+  }
+
+  /** Fold or unfold a sweep's trials in the table. */
+  toggleSweep(runId: string): void {
+    const next = new Set(this.collapsedSweeps);
+    if (!next.delete(runId)) {
+      next.add(runId);
+    }
+    this.collapsedSweeps = next;
     this._changed.emit();
   }
 

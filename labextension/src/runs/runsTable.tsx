@@ -3,12 +3,14 @@ import * as React from 'react';
 import { IRunModel } from '../api/types';
 import { BrowserModel } from './browserModel';
 import { ColumnsMenu, FilterBox } from './filterBar';
+import { groupRuns, IRunRow } from './runGroups';
 import { formatDuration, formatMetric, KNOWN_STATUSES } from './runformat';
 
 /**
  * One experiment's runs table (browser.tsx shows it): the toolbar (back,
  * Compare, the Columns menu), the filter, sortable columns, a checkbox per
- * run, and paging ("Load more", or scrolling to the end).
+ * run, and paging ("Load more", or scrolling to the end). A sweep's trials
+ * are grouped under the sweep's row, which folds them (runGroups.ts).
  */
 
 function StatusBadge({ status }: { status: string }): JSX.Element {
@@ -44,6 +46,34 @@ function shortTime(ms: number | null | undefined): string {
   const d = new Date(ms);
   const today = new Date();
   return d.toDateString() === today.toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+/** The name cell: a sweep's fold button and trial count, a trial indented under its sweep. */
+function NameCell({ model, row, onOpenRun }: { model: BrowserModel; row: IRunRow; onOpenRun: (runId: string) => void }): JSX.Element {
+  const run = row.run;
+  const open = (
+    <button className="jp-mlws-linkish" onClick={() => onOpenRun(run.run_id)} title={`Open run ${run.name}`}>
+      {run.name}
+    </button>
+  );
+  if (row.trials === 0) {
+    return <th scope="row" className={row.depth ? 'jp-mlws-run-trial' : undefined}>{open}</th>;
+  }
+  const what = `the ${row.trials} trial${row.trials === 1 ? '' : 's'} of ${run.name}`;
+  return (
+    <th scope="row" className="jp-mlws-run-sweep-name">
+      <button
+        className="jp-mlws-fold"
+        aria-expanded={row.expanded}
+        aria-label={`${row.expanded ? 'Hide' : 'Show'} ${what}`}
+        title={`${row.expanded ? 'Hide' : 'Show'} ${what}`}
+        onClick={() => model.toggleSweep(run.run_id)}
+      >
+        {row.expanded ? '▾' : '▸'}
+      </button>
+      {open} <span className="jp-mlws-muted">({row.trials} trials)</span>
+    </th>
+  );
 }
 
 export interface IBrowserProps {
@@ -141,8 +171,16 @@ export function RunsTable({ model, onOpenRun, onCompare }: IBrowserProps): JSX.E
             </tr>
           </thead>
           <tbody>
-            {model.runs.map(run => (
-              <tr key={run.run_id} data-run-id={run.run_id} className={model.selection.has(run.run_id) ? 'jp-mod-selected' : ''}>
+            {groupRuns(model.runs, model.collapsedSweeps).map(({ run, depth }, index, rows) => (
+              <tr
+                key={run.run_id}
+                data-run-id={run.run_id}
+                data-sweep-trial={depth ? run.parent_run_id ?? '' : undefined}
+                className={[
+                  model.selection.has(run.run_id) ? 'jp-mod-selected' : '',
+                  depth ? 'jp-mlws-run-trial-row' : ''
+                ].join(' ').trim()}
+              >
                 <td>
                   <input
                     type="checkbox"
@@ -151,11 +189,7 @@ export function RunsTable({ model, onOpenRun, onCompare }: IBrowserProps): JSX.E
                     onChange={() => model.toggleSelected(run.run_id)}
                   />
                 </td>
-                <th scope="row">
-                  <button className="jp-mlws-linkish" onClick={() => onOpenRun(run.run_id)} title={`Open run ${run.name}`}>
-                    {run.name}
-                  </button>
-                </th>
+                <NameCell model={model} row={rows[index]} onOpenRun={onOpenRun} />
                 <td>
                   <StatusBadge status={run.status} />
                 </td>

@@ -3,12 +3,14 @@ import * as React from 'react';
 
 import { RunBody } from './runBody';
 import { RunDetails } from './runDetails';
+import { isSweepRun, RunSweep } from './runSweep';
 import { RunViewModel } from './runViewModel';
 
 /**
  * The main-area run view (`mlws:open-run`): its state is `RunViewModel`
  * (runViewModel.ts), the side column `RunDetails` (runDetails.tsx), the rest
- * `RunBody` (runBody.tsx: charts, log, artifacts, code).
+ * `RunBody` (runBody.tsx: charts, log, artifacts, code); a sweep's run
+ * also the trials above them (runSweep.tsx).
  */
 
 export interface IRunPageProps {
@@ -16,10 +18,12 @@ export interface IRunPageProps {
   onGoToCell?: (notebookPath: string, cellId: string | null) => void;
   /** Show a data version the run read in the panel's Data tab. */
   onOpenData?: (name: string, version: number) => void;
+  /** Open another run (a sweep's trial) in its own run view. */
+  onOpenRun?: (runId: string) => void;
 }
 
 /** The whole run view (main area): details, params, charts, log, artifacts, code. */
-export function RunPage({ model, onGoToCell, onOpenData }: IRunPageProps): JSX.Element {
+export function RunPage({ model, onGoToCell, onOpenData, onOpenRun }: IRunPageProps): JSX.Element {
   const run = model.run;
   return (
     <section className="jp-mlws-runview" aria-label={run ? `Run ${run.name}` : 'Run'}>
@@ -39,6 +43,7 @@ export function RunPage({ model, onGoToCell, onOpenData }: IRunPageProps): JSX.E
             <RunDetails model={model} run={run} onGoToCell={onGoToCell} onOpenData={onOpenData} />
           </div>
           <div className="jp-mlws-runpage-main">
+            {isSweepRun(run) && <RunSweep workspace={model.workspace} run={run} onOpenRun={onOpenRun} />}
             <RunBody workspace={model.workspace} run={run} />
           </div>
         </div>
