@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .jobs import Jobs
 
 OUTPUT_ACTIONS = ("append_row", "summary_only")
-_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_OUTPUT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 #: Largest entry script accepted (it travels with every mini-batch).
 MAX_SCRIPT_BYTES = 1024 * 1024
 

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from .workspace import Workspace
 
-_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>latest))?$")
+_REF = re.compile(r"^(?P<name>[^:@]+)(?::(?P<version>\d+)|@(?P<alias>latest))?\Z")
 _WILDCARDS = set("*?[")
 
 

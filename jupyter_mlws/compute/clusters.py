@@ -33,8 +33,8 @@ from .spec import MIN_MEMORY, available_cpus, format_bytes, parse_memory
 
 MAX_NODES = 1000
 MAX_IDLE_SECONDS = 7 * 24 * 3600
-_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|gateway|http|https)://[^\s/]+(/\S*)?$")
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
+_ADDRESS = re.compile(r"^(tcp|tls|inproc|ucx|gateway|http|https)://[^\s/]+(/\S*)?\Z")
 
 
 def validate_cluster(

@@ -42,7 +42,7 @@ from ..validation import NAME_PATTERN
 PROVISIONER_NAME = "mlws-instance"
 MIN_MEMORY = 64 * 1024**2
 MAX_IDLE_MINUTES = 7 * 24 * 60
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 #: Set by the provisioner itself; an instance may not override them.
 RESERVED_ENV = frozenset(
     {"MLWS_WORKSPACE", "MLWS_COMPUTE_TARGET", "MLWS_MEMORY_LIMIT", "MLWS_INSTANCE_CPUS", "JPY_SESSION_NAME"}

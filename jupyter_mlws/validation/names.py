@@ -81,13 +81,13 @@ def validate_key(what: str, value: object) -> str:
 
 
 #: A compute instance name; the instance's kernelspec folder is `mlws-<name>` (`compute.spec`).
-NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 
 
 # ----- model registry and endpoints (issue 8) --------------------------------------------------
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-ENDPOINT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
+ALIAS_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}\Z")
+ENDPOINT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
 MODEL_FLAVORS = ("sklearn", "onnx", "python", "pickle", "mlflow")
 
 

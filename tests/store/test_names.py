@@ -106,3 +106,27 @@ def test_artifact_locations_outside_the_store_are_refused(store, location) -> No
     assert store.get_experiment_by_name("p3") is None
     good = store.create_experiment("p3", artifact_location="team-a/churn")
     assert store.get_experiment(good.experiment_id).artifact_location == "team-a/churn"
+
+
+def test_a_trailing_newline_makes_no_twin_of_a_registry_compute_or_data_name() -> None:
+    """`re.match` with `$` let "churn\\n" through as a second model "churn" (P9: no two entities
+    may stand for the same name); every name rule now anchors at the very end."""
+    from jupyter_mlws.compute.spec import validate_instance
+    from jupyter_mlws.validation import (
+        validate_alias,
+        validate_data_name,
+        validate_endpoint_name,
+        validate_model_name,
+    )
+
+    for check, good in [
+        (validate_model_name, "churn"),
+        (validate_data_name, "batch-data"),
+        (validate_alias, "production"),
+        (validate_endpoint_name, "churn-api"),
+        (lambda name: validate_instance(name).name, "cpu-small"),
+    ]:
+        assert check(good) == good
+        for twin in (good + "\n", good + "\r\n", "\n" + good):
+            with pytest.raises(InvalidParameter):
+                check(twin)
