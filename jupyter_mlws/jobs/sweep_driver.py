@@ -18,7 +18,8 @@ One round, every `POLL_S` (and at once after a trial's end):
 - read each running trial's new objective points (`since` its cursor) and report them to Optuna;
   when the policy's pruner says so, cancel the trial's job with the policy's reason in words (the
   dispatcher kills its processes and ends its run `canceled` with that reason) and tell Optuna it
-  was pruned;
+  was pruned; the trial holds its place until its job has ended (so the sweep never ends, or
+  starts another trial in its place, while its processes are still there);
 - a trial that ended: its last objective value told to the study (`completed`); one that never
   logged the objective fails the trial with that reason (tag `mlws.sweep.failed`; its run stays as
   its job ended, `completed`, and the sweep's trials table says `failed`).
@@ -62,6 +63,7 @@ class _Trial:
     last_step: int = -1
     cursor: int | None = None
     value: float | None = None
+    stopping: bool = False  # the policy stopped it; its job is being canceled
     done: bool = False
 
 
@@ -322,6 +324,8 @@ class SweepDriver:
         import optuna
 
         job = self.store.get_job(trial.job_id)
+        if trial.stopping:  # stopped by the policy: it ends once its job ended (its processes gone)
+            return self._ended(trial) if job.ended else False
         series = self.store.get_metric_history(trial.run_id, self.objective, since=trial.cursor)
         if self._report(trial, series, prune=not job.ended):
             frozen = next(x for x in study.get_trials(deepcopy=False) if x.number == trial.otrial.number)
@@ -329,7 +333,8 @@ class SweepDriver:
             self.store.set_tags(trial.run_id, {STOPPED_TAG: reason})
             self.hooks.cancel(trial.job_id, reason)
             study.tell(trial.otrial, state=optuna.trial.TrialState.PRUNED)
-            return self._ended(trial)
+            trial.stopping = True
+            return False
         if not job.ended:  # (the points were read after the job: an ended one's are all there)
             return False
         if job.state == "completed" and trial.value is not None:
