@@ -30,11 +30,12 @@ export MLWS_TEST_STATE := $(LOCAL)/test-state
 LABEXT := jupyter_mlws/labextension/static/style.js
 TS_SOURCES := $(shell find labextension/src labextension/style labextension/widgets-src -type f 2>/dev/null) package.json tsconfig.json yarn.lock
 
-.PHONY: help lab test install install-test system-deps screenshots clean lock
+.PHONY: help lab test reliability install install-test system-deps screenshots clean lock
 
 help:
 	@echo "make lab    start JupyterLab with jupyter_mlws on 127.0.0.1:$(PORT) (demo workspace in ./$(DEMO))"
 	@echo "make test   install test needs (chromium, postgresql, .[test]) and run the whole suite"
+	@echo "make reliability   run the tests marked with a ../shared/RELIABILITY.md line, print line -> tests"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -95,6 +96,13 @@ system-deps:
 
 test: install-test system-deps
 	$(BIN)/python -m pytest $(TESTS) $(PYTEST_ARGS)
+
+# The reliability catalogue (../shared/RELIABILITY.md): the tests marked `catalogue("<ID>")`, then
+# the table of its lines and their tests (docs/reliability.md), printed even when a test failed.
+reliability: install-test system-deps
+	$(BIN)/python -m pytest -m catalogue $(TESTS) $(PYTEST_ARGS); status=$$?; \
+	$(BIN)/python -m tests.catalogue_table || status=1; \
+	exit $$status
 
 # Refresh the README's screenshots from the browser tests.
 screenshots: install-test system-deps

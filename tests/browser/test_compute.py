@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Page, expect
 
 from .checks import check_layout_at_widths
@@ -69,6 +70,7 @@ async def _open_compute_tab(page: Page, lab: LabServer) -> None:
     await expect(panel.get_by_role("tab", name="Compute")).to_be_focused()
 
 
+@pytest.mark.catalogue("A9")
 async def test_compute_tab_instances_kernels_and_idle_shutdown(lab: LabServer, tmp_path: Path) -> None:
     kernel_id = None
     try:

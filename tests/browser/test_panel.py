@@ -18,6 +18,7 @@ async def _open_panel(browser: Browser, server: LabServer) -> Page:
     return page
 
 
+@pytest.mark.catalogue("A9")
 async def test_panel_shows_the_workspace(lab: LabServer) -> None:
     async with chromium() as browser:
         page = await _open_panel(browser, lab)

@@ -120,6 +120,7 @@ def _history(server: Restartable, run_id: str) -> tuple[object, list[int]]:
     return run, run.metric_history("loss")["step"].tolist()
 
 
+@pytest.mark.catalogue("K7")
 def test_a_server_killed_while_logging_and_back_60_s_later_loses_nothing(
     server: Restartable, tmp_path: Path
 ) -> None:
@@ -143,6 +144,7 @@ def test_a_server_killed_while_logging_and_back_60_s_later_loses_nothing(
     assert not list((tmp_path / "spool").glob("*/*.jsonl")), "the spool is empty once delivered"
 
 
+@pytest.mark.catalogue("K7")
 def test_a_process_that_exits_while_the_server_is_down_leaves_its_points_for_sync(
     server: Restartable, tmp_path: Path
 ) -> None:
@@ -183,6 +185,7 @@ def test_a_process_that_exits_while_the_server_is_down_leaves_its_points_for_syn
     assert again.returncode == 0 and "nothing waits" in again.stdout.lower()
 
 
+@pytest.mark.catalogue("K7")
 def test_a_full_spool_refuses_loudly_and_the_run_says_how_many(server: Restartable, tmp_path: Path) -> None:
     script = tmp_path / "full.py"
     script.write_text(
@@ -231,6 +234,7 @@ def test_a_full_spool_refuses_loudly_and_the_run_says_how_many(server: Restartab
     assert len(steps) == len(set(steps)), "what was kept arrived once"
 
 
+@pytest.mark.catalogue("K5")
 def test_a_run_the_server_ended_refuses_late_data_and_the_client_says_so_once(
     server: Restartable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

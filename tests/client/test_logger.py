@@ -86,6 +86,7 @@ def _only_run(tmp_path: Path):
         return info, store.get_metric_history(info.run_id, "loss").total_points
 
 
+@pytest.mark.catalogue("K3")
 def test_script_exit_flushes_and_completes(tmp_path: Path) -> None:
     argv = _script(
         tmp_path,
@@ -101,6 +102,7 @@ def test_script_exit_flushes_and_completes(tmp_path: Path) -> None:
     assert info.status.value == "completed" and points == 20000
 
 
+@pytest.mark.catalogue("K3")
 def test_uncaught_exception_fails_the_run(tmp_path: Path) -> None:
     argv = _script(
         tmp_path,
@@ -117,6 +119,7 @@ def test_uncaught_exception_fails_the_run(tmp_path: Path) -> None:
     assert info.status.value == "failed" and "boom" in info.status_reason and points == 1
 
 
+@pytest.mark.catalogue("K2")
 def test_sigterm_flushes_kills_the_run_and_chains_the_old_handler(tmp_path: Path) -> None:
     marker = tmp_path / "previous-handler-ran"
     argv = _script(
@@ -150,6 +153,7 @@ def test_sigterm_flushes_kills_the_run_and_chains_the_old_handler(tmp_path: Path
     assert info.status.value == "killed" and info.status_reason == "SIGTERM" and points == 5000
 
 
+@pytest.mark.catalogue("K2")
 def test_sigterm_with_the_default_handler_still_terminates(tmp_path: Path) -> None:
     argv = _script(
         tmp_path,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 import psutil
+import pytest
 
 from jupyter_mlws.compute.resources import DEFAULT_AS_HEADROOM
 from jupyter_mlws.notebook import memory
@@ -32,6 +33,7 @@ print("still alive")
 """
 
 
+@pytest.mark.catalogue("K8")
 def test_growing_past_the_limit_stops_the_kernel_and_ends_its_run(instances: Instances) -> None:
     kernel = instances.start(instances.define("mem-small", cpus=1, memory="512MiB"))
     kernel.ok("import os")
@@ -67,6 +69,7 @@ def test_growing_past_the_limit_stops_the_kernel_and_ends_its_run(instances: Ins
     )
 
 
+@pytest.mark.catalogue("K8")
 def test_one_huge_allocation_is_a_memory_error_naming_the_instance(instances: Instances) -> None:
     kernel = instances.start(instances.define("mem-small", memory="512MiB"))
     limit = kernel.value("__import__('resource').getrlimit(__import__('resource').RLIMIT_AS)")

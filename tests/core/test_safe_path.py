@@ -72,6 +72,7 @@ TRAVERSAL_CORPUS = [
 ]
 
 
+@pytest.mark.catalogue("P1")
 @pytest.mark.parametrize(("path", "fragment"), TRAVERSAL_CORPUS)
 def test_corpus_is_refused_with_a_message_that_names_the_problem(path: str, fragment: str) -> None:
     with pytest.raises(InvalidParameter) as info:
@@ -102,6 +103,7 @@ def test_ordinary_names_are_accepted_and_normalised(path: str, clean: str) -> No
     assert safe_relative_path(clean) == clean
 
 
+@pytest.mark.catalogue("P1")
 def test_overlong_utf8_given_as_bytes_is_refused() -> None:
     with pytest.raises(InvalidParameter, match="overlong"):
         safe_relative_path(b"\xc0\xae\xc0\xae/etc")
@@ -112,6 +114,7 @@ def test_non_string_is_refused() -> None:
         safe_relative_path(42)  # type: ignore[arg-type]
 
 
+@pytest.mark.catalogue("P2")
 def test_ten_thousand_layers_of_percent_encoding_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     bomb = "%" + "25" * 10_000 + "2e%2e/x"
     with pytest.raises(InvalidParameter, match="limit is"):
@@ -122,6 +125,7 @@ def test_ten_thousand_layers_of_percent_encoding_are_refused(monkeypatch: pytest
         safe_relative_path(bomb)
 
 
+@pytest.mark.catalogue("P2")
 def test_layer_cap_is_exact() -> None:
     def nested(layers: int) -> str:  # decodes to "A" after `layers` decodings
         return "%" + "25" * (layers - 1) + "41"
@@ -136,6 +140,7 @@ def test_empty_prefixes_mean_the_whole_run(prefix: str) -> None:
     assert safe_prefix(prefix) == ""
 
 
+@pytest.mark.catalogue("P1")
 @pytest.mark.parametrize("prefix", ["..", "../", "/..", " "])
 def test_prefix_traversal_is_refused(prefix: str) -> None:
     with pytest.raises(InvalidParameter):
@@ -147,6 +152,7 @@ def test_valid_run_ids(run_id: str) -> None:
     assert safe_run_id(run_id) == run_id
 
 
+@pytest.mark.catalogue("P1")
 @pytest.mark.parametrize(
     "run_id", ["", "..", "../x", "a/b", "ABC", "abc-", "-abc", "a--b", "g1", "a" * 65, 7]
 )
@@ -171,6 +177,7 @@ def rooted(tmp_path: Path) -> tuple[Path, Path]:
     return root, outside
 
 
+@pytest.mark.catalogue("P1")
 @pytest.mark.parametrize(
     "rel", ["out", "out/secret.txt", "out/new.txt", "leak.txt", "dangling", "dangling/x"]
 )
@@ -191,6 +198,7 @@ def test_resolve_under_accepts_links_that_stay_inside(rooted: tuple[Path, Path])
     assert resolve_under(root, "new/file.bin") == real_root / "new" / "file.bin"
 
 
+@pytest.mark.catalogue("P1")
 def test_resolve_under_refuses_a_parent_outside_even_if_the_name_leads_back(tmp_path: Path) -> None:
     root = tmp_path / "root"
     outside = tmp_path / "outside"
@@ -277,12 +285,14 @@ def _check_property(root: Path, text: str) -> None:
         assert Path(os.path.realpath(resolved)).is_relative_to(real_root)
 
 
+@pytest.mark.catalogue("P2")
 @settings(max_examples=400, deadline=None, database=None)
 @given(text=st.text(max_size=60))
 def test_property_any_text_is_refused_or_stays_under_the_root(property_root: Path, text: str) -> None:
     _check_property(property_root, text)
 
 
+@pytest.mark.catalogue("P2")
 @settings(max_examples=600, deadline=None, database=None)
 @given(text=TRICKY_PATHS)
 def test_property_traversal_alphabet_is_refused_or_stays_under_the_root(

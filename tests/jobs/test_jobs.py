@@ -187,6 +187,7 @@ def test_a_queued_job_canceled_leaves_the_queue(ws: Any, project: Path) -> None:
     assert waiting.status == "canceled" and "never" not in waiting.logs()
 
 
+@pytest.mark.catalogue("K8")
 def test_a_worker_killed_mid_job_is_node_lost_and_the_job_is_retried(ws: Any, project: Path) -> None:
     parent = ws.start_run(experiment="retries", name="a sweep")  # each attempt is a child of it
     job = ws.jobs.submit(

@@ -79,6 +79,7 @@ def send_big(server: Any, path: str, body: bytes) -> tuple[int, Any]:
     return answer.status, json.loads(answer.read() or b"{}")
 
 
+@pytest.mark.catalogue("P1")
 def test_p1_traversal_through_the_artifact_proxy_is_refused_and_nothing_outside_changes(
     server: Any, run_id: str, tmp_path: Path
 ) -> None:
@@ -108,6 +109,7 @@ def test_p1_traversal_through_the_artifact_proxy_is_refused_and_nothing_outside_
     assert not (Path("/etc/passwd").read_bytes().startswith(b"owned"))
 
 
+@pytest.mark.catalogue("P3")
 def test_p3_a_chosen_artifact_location_is_refused(server: Any) -> None:
     for location in (
         "file:///etc",
@@ -129,6 +131,7 @@ def test_p3_a_chosen_artifact_location_is_refused(server: Any) -> None:
         assert status == 404  # nothing half-made
 
 
+@pytest.mark.catalogue("P8")
 def test_p8_special_floats_round_trip_bit_exact(mlflow: Any) -> None:
     from mlflow import MlflowClient
     from mlflow.entities import Metric
@@ -144,6 +147,7 @@ def test_p8_special_floats_round_trip_bit_exact(mlflow: Any) -> None:
     assert [struct.pack(">d", v) for v in got] == [struct.pack(">d", v) for v in values]
 
 
+@pytest.mark.catalogue("P9")
 def test_p9_bad_names_are_a_clear_400_and_twins_do_not_collide(server: Any) -> None:
     for bad in ("", "   ", "a" * 5000, "x\u200by" * 2000):
         status, body = raw_call(server, "POST", "/api/2.0/mlflow/experiments/create", {"name": bad})
@@ -156,6 +160,7 @@ def test_p9_bad_names_are_a_clear_400_and_twins_do_not_collide(server: Any) -> N
     assert (status, body["error_code"]) == (400, "RESOURCE_ALREADY_EXISTS")
 
 
+@pytest.mark.catalogue("P8", "P10")
 def test_p10_abusive_bodies_are_refused_quickly_and_nothing_is_written(server: Any, run_id: str) -> None:
     cases = [
         ("runs/log-parameter", {"run_id": run_id, "key": "big", "value": "x" * 1_000_000}),

@@ -94,6 +94,7 @@ def _listed(ws: Any, run: Any) -> set[str]:
     return set(ws.get_run(run.info.run_id).artifacts()["path"])
 
 
+@pytest.mark.catalogue("C7")
 def test_an_incomplete_or_wrong_part_list_stores_nothing_and_abort_cleans_up(
     server: Any, ws: Any, run: Any
 ) -> None:

@@ -263,6 +263,7 @@ def test_latest_versions_and_the_deprecated_stages_recorded_as_mlflow_does(
 
 
 # ----- errors ----------------------------------------------------------------------------------------
+@pytest.mark.catalogue("P4")
 def test_the_errors_mlflow_users_catch(
     mlflow: Any, client: Any, experiment: str, data: Any, fitted: Any
 ) -> None:
@@ -302,6 +303,7 @@ def test_the_errors_mlflow_users_catch(
 
 
 # ----- the loading gate ------------------------------------------------------------------------------
+@pytest.mark.catalogue("S1")
 def test_a_pickled_mlflow_model_loads_in_our_registry_only_once_trusted(
     mlflow: Any, ws: Any, experiment: str, data: Any, fitted: Any
 ) -> None:
@@ -322,6 +324,7 @@ def test_a_pickled_mlflow_model_loads_in_our_registry_only_once_trusted(
     assert np.array_equal(np.asarray(by_mlflow.predict(x)), fitted.predict(x))
 
 
+@pytest.mark.catalogue("S1")
 def test_a_python_function_model_with_code_waits_for_trust(mlflow: Any, ws: Any, experiment: str) -> None:
     import mlflow.pyfunc
 
@@ -347,6 +350,7 @@ def test_a_python_function_model_with_code_waits_for_trust(mlflow: Any, ws: Any,
     assert ws.models.load(name).predict(frame)["x"].tolist() == [6.0, 7.0]
 
 
+@pytest.mark.catalogue("S1")
 def test_an_onnx_mlflow_model_loads_in_our_registry_without_trust(
     mlflow: Any, ws: Any, experiment: str
 ) -> None:
@@ -397,6 +401,7 @@ def call(server: Any, method: str, path: str, body: Any = None, query: dict[str,
             return err.code, json.loads(err.read())
 
 
+@pytest.mark.catalogue("P3", "P4", "P9", "P10")
 def test_hostile_sources_names_and_values_are_400_and_nothing_is_registered(
     server: Any, mlflow: Any, ws: Any, experiment: str, data: Any, fitted: Any
 ) -> None:

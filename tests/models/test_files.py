@@ -14,6 +14,7 @@ from jupyter_mlws.models import ModelIntegrityError
 from jupyter_mlws.models.files import collect, manifest_sha256, materialize
 
 
+@pytest.mark.catalogue("S2")
 def test_collect_refuses_links_out_and_special_files(tmp_path, skops_file):
     outside = tmp_path / "secret.txt"
     outside.write_text("do not read")
@@ -47,6 +48,7 @@ def test_manifest_digest_is_order_free_and_content_bound():
     assert manifest_sha256([a, b]) != manifest_sha256([a, dataclasses.replace(b, sha256="2" * 64)])
 
 
+@pytest.mark.catalogue("S6")
 def test_tampered_blob_is_refused_and_a_tampered_cache_is_rebuilt(ws, skops_file, features, logreg, tmp_path):
     version = ws.models.register("churn", skops_file)
     folder = materialize(ws.artifact_store, version, ws.models.cache_root)
@@ -69,6 +71,7 @@ def test_tampered_blob_is_refused_and_a_tampered_cache_is_rebuilt(ws, skops_file
     assert ModelIntegrityError.http_status == 409
 
 
+@pytest.mark.catalogue("S2", "S6")
 def test_altered_manifest_and_escaping_paths_are_refused(ws, skops_file, tmp_path):
     version = ws.models.register("churn", skops_file)
     cache = tmp_path / "cache"
@@ -83,6 +86,7 @@ def test_altered_manifest_and_escaping_paths_are_refused(ws, skops_file, tmp_pat
     assert not (tmp_path / "x").exists() and not cache.exists()  # refused before any write
 
 
+@pytest.mark.catalogue("S6")
 def test_cache_symlink_swap_is_not_followed(ws, skops_file, tmp_path):
     version = ws.models.register("churn", skops_file)
     folder = materialize(ws.artifact_store, version, ws.models.cache_root)
@@ -94,6 +98,7 @@ def test_cache_symlink_swap_is_not_followed(ws, skops_file, tmp_path):
     assert again == folder and not (again / "model.skops").is_symlink()
 
 
+@pytest.mark.catalogue("S6")
 def test_materialize_refuses_unknown_blob(ws, skops_file, tmp_path):
     from jupyter_mlws.errors import NotFound
 
@@ -105,6 +110,7 @@ def test_materialize_refuses_unknown_blob(ws, skops_file, tmp_path):
     assert not any((tmp_path / "cache").iterdir())
 
 
+@pytest.mark.catalogue("S6")
 def test_concurrent_materialize_ends_with_one_verified_copy(ws, skops_file):
     """N replicas starting at once: each gets the same complete folder, no staging folder is left."""
     from concurrent.futures import ThreadPoolExecutor

@@ -14,6 +14,8 @@ import pytest
 from jupyter_mlws.errors import Forbidden, InvalidParameter
 from jupyter_mlws.models import UntrustedModel
 
+pytestmark = pytest.mark.catalogue("S1")
+
 
 class _Payload:
     """A pickle whose loading creates a file: what a malicious model would do."""
@@ -104,6 +106,7 @@ def test_python_flavor_needs_trust_and_runs_init_and_run(ws, tmp_path):
     assert not any(name.startswith("_mlws_model_") for name in sys.modules)
 
 
+@pytest.mark.catalogue("S2")
 def test_crafted_mlflow_style_folder_never_imports_its_loader(ws, tmp_path):
     """S2: an MLmodel naming a loader_module + code/, a pickle module name file, `pickled_model: ../x`."""
     sentinel = tmp_path / "loader-ran"

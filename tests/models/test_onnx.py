@@ -39,6 +39,7 @@ def test_onnx_model_predicts_like_numpy(ws, tmp_path):
     assert np.allclose(got, x @ W + B)
 
 
+@pytest.mark.catalogue("S2")
 @pytest.mark.parametrize("location", ["../../etc/passwd", "/etc/passwd", "weights.bin"])
 def test_external_data_outside_the_model_is_refused(ws, tmp_path, location):
     from onnx import TensorProto

@@ -35,6 +35,7 @@ def _ended(folder: Path, run_id: str, timeout: float = 30.0):
     )
 
 
+@pytest.mark.catalogue("K3")
 @pytest.mark.parametrize(
     ("exit_call", "status", "reason"),
     [
@@ -72,6 +73,7 @@ def test_a_script_s_exit_code_decides_its_open_run(
         assert store.get_metric_history(run_id, "loss").total_points == 1
 
 
+@pytest.mark.catalogue("K3")
 def test_exit_in_a_kernel_fails_the_open_runs(tmp_path: Path) -> None:
     kernel = Kernel(tmp_path)
     try:
@@ -91,6 +93,7 @@ def test_exit_in_a_kernel_fails_the_open_runs(tmp_path: Path) -> None:
         kernel.close()
 
 
+@pytest.mark.catalogue("K2")
 def test_shutdown_and_restart_kill_open_runs_and_finished_cells_complete(tmp_path: Path) -> None:
     kernel = Kernel(tmp_path)
     try:
@@ -113,6 +116,7 @@ def test_shutdown_and_restart_kill_open_runs_and_finished_cells_complete(tmp_pat
         kernel.close()
 
 
+@pytest.mark.catalogue("K2")
 def test_sigterm_kills_the_kernel_s_runs_within_5_seconds(tmp_path: Path) -> None:
     kernel = Kernel(tmp_path)
     try:

@@ -37,6 +37,7 @@ def _in_kernel(kernel: Kernel, expression: str) -> str:
     return kernel.ok(f"print({expression})").stdout.strip()
 
 
+@pytest.mark.catalogue("K3")
 def test_a_cell_becomes_a_completed_run(kernel: Kernel, ws) -> None:
     reply = kernel.ok(
         "%%mlrun -e churn -n baseline -t team=a -t note=x=y\n"
@@ -84,6 +85,7 @@ def test_a_cell_becomes_a_completed_run(kernel: Kernel, ws) -> None:
     assert "[completed]" in last["data"]["text/plain"]
 
 
+@pytest.mark.catalogue("K3")
 def test_an_exception_fails_the_run_and_still_fails_the_cell(kernel: Kernel, ws) -> None:
     reply = kernel.execute(
         "%%mlrun -n broken\n"
@@ -105,6 +107,7 @@ def test_an_exception_fails_the_run_and_still_fails_the_cell(kernel: Kernel, ws)
     assert 'data-status="failed"' in card and "bad input &lt;b&gt;" in card and "<b>" not in card
 
 
+@pytest.mark.catalogue("K3")
 def test_sys_exit_in_a_cell_fails_the_run(kernel: Kernel, ws) -> None:
     reply = kernel.execute("%%mlrun -n exits\nimport sys\nsys.exit(1)\n")
     assert reply.ename == "SystemExit"
@@ -113,6 +116,7 @@ def test_sys_exit_in_a_cell_fails_the_run(kernel: Kernel, ws) -> None:
     assert _in_kernel(kernel, "'still alive'") == "still alive"
 
 
+@pytest.mark.catalogue("K3")
 def test_an_interrupt_kills_the_run(kernel: Kernel, ws) -> None:
     done = threading.Event()
 

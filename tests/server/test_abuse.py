@@ -8,8 +8,11 @@ import json
 import uuid
 
 import psutil
+import pytest
 
 from .api_helpers import Api, error_of
+
+pytestmark = pytest.mark.catalogue("P10")
 
 MB = 1024 * 1024
 

@@ -29,6 +29,7 @@ async def _call(client: Any, route: Route, method: str, headers: dict[str, str],
     return await call_route(client, route, method, headers, path, body={"name": "x"})
 
 
+@pytest.mark.catalogue("A5")
 async def test_foreign_host_header_is_refused_everywhere(jp_serverapp, http_server_client, jp_auth_header) -> None:
     """A5: DNS rebinding — a request naming another host is refused even with a valid token."""
     for route in _routes(jp_serverapp):
@@ -46,6 +47,7 @@ class _BrokenServices:
         raise RuntimeError(f"backing store exploded; password={SECRET}")
 
 
+@pytest.mark.catalogue("A8")
 async def test_internal_errors_are_json_without_traceback_or_secrets(
     jp_serverapp, http_server_client, jp_auth_header, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -75,6 +77,7 @@ async def test_internal_errors_are_json_without_traceback_or_secrets(
     assert "Authorization" not in log_text
 
 
+@pytest.mark.catalogue("A9")
 async def test_answers_are_json_and_nosniff_and_never_reflect_html(
     jp_serverapp, http_server_client, jp_auth_header
 ) -> None:
@@ -92,6 +95,7 @@ async def test_answers_are_json_and_nosniff_and_never_reflect_html(
             assert response.headers.get("X-Content-Type-Options") == "nosniff"
 
 
+@pytest.mark.catalogue("A9")
 async def test_unknown_api_paths_answer_json_404_without_html(http_server_client, jp_auth_header, jp_base_url) -> None:
     """A9: a path under the API that matches no resource is a JSON 404, not an HTML page."""
     for method in ("GET", "POST", "DELETE"):

@@ -73,6 +73,7 @@ def pieces(count: int) -> tuple[Callable[[Any], Any], Any]:
     return produce, digest
 
 
+@pytest.mark.catalogue("C7")
 @pytest.mark.slow
 async def test_one_gigabyte_up_and_down_keeps_rss_growth_under_100_mb(
     jp_serverapp, http_server_client, jp_base_url, jp_auth_header

@@ -147,6 +147,7 @@ async def test_a_put_replaces_the_artifact_and_its_record(arts: Artifacts) -> No
     assert response.code == 200 and body == b"" and response.headers["Content-Length"] == "0"
 
 
+@pytest.mark.catalogue("C7")
 async def test_checksum_mismatch_stores_nothing_and_keeps_the_old_version(arts: Artifacts) -> None:
     assert (await arts.put("weights.bin", b"good bytes")).code == 201
     before = await arts.listing()
@@ -209,6 +210,7 @@ async def test_delete_removes_bytes_and_record_for_a_file_or_a_folder(arts: Arti
     assert (await arts.call("DELETE", "keep.txt")).code == 404
 
 
+@pytest.mark.catalogue("A9")
 async def test_images_are_inline_only_when_asked_and_only_when_they_are_images(arts: Artifacts) -> None:
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
     html = b"<html><script>alert(1)</script></html>"
@@ -239,6 +241,7 @@ async def test_non_ascii_names_survive_and_download_with_an_encoded_filename(art
     assert "filename*=UTF-8''%E5%9B%BE.txt" in response.headers["Content-Disposition"]
 
 
+@pytest.mark.catalogue("P10")
 class TestUploadLimit:
     @pytest.fixture
     def arts(self, jp_serverapp, http_server_client, jp_base_url, jp_auth_header, jp_root_dir) -> Artifacts:
@@ -286,6 +289,7 @@ async def _send_partial_upload(arts: Artifacts, port: int, path: str, declared: 
     await asyncio.sleep(0)
 
 
+@pytest.mark.catalogue("C7")
 async def test_an_aborted_upload_leaves_nothing_behind(arts: Artifacts, http_server_client) -> None:
     assert (await arts.put("model.bin", b"previous version")).code == 201
     port = http_server_client.get_http_port()
@@ -299,6 +303,7 @@ async def test_an_aborted_upload_leaves_nothing_behind(arts: Artifacts, http_ser
     assert not (arts.folder / "new").exists()
 
 
+@pytest.mark.catalogue("K6")
 @pytest.mark.parametrize(
     ("call", "code"), [("os.fsync", errno.EIO), ("os.write", errno.ENOSPC)], ids=["fsync-EIO", "write-ENOSPC"]
 )
@@ -318,6 +323,7 @@ async def test_a_disk_error_during_upload_is_a_clean_503_and_nothing_is_recorded
     assert (await arts.get("model.bin"))[1] == b"previous version"
 
 
+@pytest.mark.catalogue("C7")
 def test_a_remote_backend_stores_an_upload_only_once_it_is_complete_and_verified() -> None:
     """The fallback `begin_upload` of fsspec backends (S3, GCS, ...): spooled locally, one put at commit."""
     import tempfile

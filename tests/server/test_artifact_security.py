@@ -70,6 +70,7 @@ def tree(*folders: Path) -> dict[str, bytes | str]:
     return found
 
 
+@pytest.mark.catalogue("P1")
 async def test_traversal_corpus_over_http_is_400_and_touches_nothing(
     arts: Artifacts, jp_root_dir: Path, tmp_path: Path
 ) -> None:
@@ -98,6 +99,7 @@ async def test_traversal_corpus_over_http_is_400_and_touches_nothing(
     assert [a["path"] for a in await arts.listing()] == ["inside.txt"]
 
 
+@pytest.mark.catalogue("A2")
 async def test_anonymous_requests_are_refused_and_change_nothing(arts: Artifacts) -> None:
     assert (await arts.put("model.bin", b"original")).code == 201
     anonymous = {"Authorization": ""}
@@ -111,6 +113,7 @@ async def test_anonymous_requests_are_refused_and_change_nothing(arts: Artifacts
     assert arts.leftovers() == []
 
 
+@pytest.mark.catalogue("A4")
 async def test_cross_origin_writes_with_the_session_cookie_but_no_xsrf_are_refused(
     arts: Artifacts, jp_serverapp
 ) -> None:

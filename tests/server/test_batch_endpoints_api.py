@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from jupyter_mlws.model_entities import BatchEndpoint
 from jupyter_mlws.serving.keys import hash_key, new_key
 
@@ -20,6 +22,7 @@ from .api_helpers import Api, error_of
 INVOKE = "/batch-endpoints/gate-batch/jobs"
 
 
+@pytest.mark.catalogue("A7")
 async def test_a_key_opens_the_invoke_route_of_its_endpoint_only(
     jp_serverapp, http_server_client, jp_base_url, api: Api, services
 ) -> None:

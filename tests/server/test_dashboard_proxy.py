@@ -150,6 +150,7 @@ def _socket_request(port: int, url: str, headers: dict[str, str]) -> HTTPRequest
 
 
 # ----- a real Dask dashboard -------------------------------------------------------------------
+@pytest.mark.catalogue("A6")
 async def test_the_status_page_its_scripts_and_its_websocket_load_through_the_server(
     api: Api,
     http_server_client: Any,
@@ -335,6 +336,7 @@ async def test_a_socket_relays_both_ways_with_its_subprotocol(
     assert "Cookie" not in seen and "Authorization" not in seen and "Origin" not in seen
 
 
+@pytest.mark.catalogue("A6")
 async def test_a_login_cookie_opens_a_socket_from_the_same_origin_only(
     api: Api,
     jp_serverapp: Any,

@@ -87,6 +87,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.catalogue("A7", "S6")
 async def test_deploy_score_rotate_and_delete_over_real_http(
     api: Api, manager: Any, model_file: str, caplog: pytest.LogCaptureFixture
 ) -> None:

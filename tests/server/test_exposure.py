@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.catalogue("A10")
+
 DRIVER = textwrap.dedent(
     r'''
     import json, os, socket, subprocess, sys, time, urllib.error, urllib.request

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from jupyter_mlws.server.openapi import build_openapi
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.catalogue("P10")]
 
 schema = schemathesis.openapi.from_dict(build_openapi())
 EXAMPLES = int(os.environ.get("MLWS_FUZZ_EXAMPLES", "40"))

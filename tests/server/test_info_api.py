@@ -25,6 +25,7 @@ async def test_info_answers_workspace_version_and_store(jp_fetch, jp_root_dir: P
     assert body["ready"] is True and body["problem"] is None
 
 
+@pytest.mark.catalogue("A2")
 async def test_info_refuses_anonymous_requests(jp_fetch) -> None:
     with pytest.raises(HTTPClientError) as caught:
         await jp_fetch("mlws", "api", "v1", "info", headers={"Authorization": ""})

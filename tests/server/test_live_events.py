@@ -7,6 +7,8 @@ import asyncio
 import json
 import time
 
+import pytest
+
 from jupyter_mlws.store.factory import open_store
 from jupyter_mlws.store.sql import changes as changes_module
 
@@ -53,6 +55,7 @@ async def test_kernel_side_writes_reach_the_events_websocket(jp_serverapp, jp_ws
         ws.close()
 
 
+@pytest.mark.catalogue("A6")
 async def test_events_websocket_refuses_anonymous_clients(jp_ws_fetch) -> None:
     import pytest
     from tornado.httpclient import HTTPClientError

@@ -17,7 +17,7 @@ import pytest
 
 from jupyter_mlws.http import HttpClient
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.catalogue("C6")]
 
 CLIENTS = int(os.environ.get("MLWS_LOAD_CLIENTS", "50"))
 SECONDS = float(os.environ.get("MLWS_LOAD_SECONDS", "30"))

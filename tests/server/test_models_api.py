@@ -203,6 +203,7 @@ async def test_bad_register_bodies_are_400_naming_the_problem(
     assert (await api.json("GET", "/models"))["models"] == [], "nothing registered"
 
 
+@pytest.mark.catalogue("P9")
 async def test_bad_names_versions_and_bodies_are_clear_4xx(api: Api, model_file: str) -> None:
     cases = [
         ("POST", "/models", {"name": "bad name!"}, 400, "model name 'bad name!' is not valid"),
@@ -235,6 +236,7 @@ async def test_bad_names_versions_and_bodies_are_clear_4xx(api: Api, model_file:
     assert not_json.code == 400 and "not valid JSON" in error_of(not_json)["message"]
 
 
+@pytest.mark.catalogue("S6")
 async def test_deleting_what_an_endpoint_serves_is_409_naming_it(api: Api, services, model_file: str) -> None:
     for _ in range(2):
         v = await api.json("POST", "/models/churn/versions", {"path": model_file}, expect=201)
@@ -281,6 +283,7 @@ async def test_concurrent_registers_get_distinct_versions(api: Api, model_file: 
     assert sorted(json.loads(a.body)["version"] for a in answers) == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.catalogue("P4")
 async def test_run_artifact_paths_stay_inside_the_run(api: Api, run_with_model: str) -> None:
     for artifact_path, status, message in (
         ("../../etc", 400, "'..' segment"),

@@ -13,6 +13,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from jupyter_mlws.entities import RunStatus
 
 from .test_supervisor import Kernel, _ended
@@ -71,6 +73,7 @@ async def test_load_ext_in_a_workspace_kernel_is_silent_and_keeps_one_recorder(j
         await kernel.close()
 
 
+@pytest.mark.catalogue("K1")
 async def test_kill_9_during_an_mlrun_cell_ends_the_run_killed_with_its_flushed_points(
     jp_serverapp, services
 ) -> None:

@@ -34,6 +34,7 @@ def _routes(app: Any) -> list[Route]:
     return routes
 
 
+@pytest.mark.catalogue("A1")
 def test_every_route_is_authenticated_and_authorized(jp_serverapp) -> None:
     routes = _routes(jp_serverapp)
     assert any(r.pattern.endswith("/mlws/api/v1/info$") for r in routes)
@@ -55,6 +56,7 @@ def test_every_route_is_authenticated_and_authorized(jp_serverapp) -> None:
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.catalogue("A2")
 async def test_anonymous_requests_are_refused_everywhere(jp_serverapp, http_server_client) -> None:
     for route in _routes(jp_serverapp):
         for method in route.methods:
@@ -69,6 +71,7 @@ class TestDefaultServerSettings:
     def jp_server_config(self) -> dict:
         return {"ServerApp": {"jpserver_extensions": {"jupyter_mlws": True}}}
 
+    @pytest.mark.catalogue("A2")
     async def test_anonymous_refused_with_default_allowance(self, jp_serverapp, http_server_client) -> None:
         assert jp_serverapp.allow_unauthenticated_access is True
         for route in _routes(jp_serverapp):
@@ -92,6 +95,7 @@ class TestAuthorizerIsAsked:
             }
         }
 
+    @pytest.mark.catalogue("A3")
     async def test_each_route_asks_with_its_resource(self, jp_serverapp, http_server_client, jp_auth_header) -> None:
         for route in _routes(jp_serverapp):
             for method in route.methods:

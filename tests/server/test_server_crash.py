@@ -94,6 +94,7 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+@pytest.mark.catalogue("K4")
 @pytest.mark.slow
 def test_kill_9_of_server_and_logger_mid_batch_loses_nothing_acknowledged_and_restart_sweeps(
     tmp_path,

@@ -171,6 +171,7 @@ def stale_runs(workspace_dir: Path):
     newcomer.wait(timeout=10)
 
 
+@pytest.mark.catalogue("K4", "K5")
 async def test_startup_sweep_ends_runs_whose_owner_is_gone(stale_runs, services) -> None:
     for name in ("dead_pid", "reused_pid", "foreign_stale", "no_owner_stale"):
         info = await _ended(services, stale_runs[name])
@@ -190,6 +191,7 @@ async def test_startup_sweep_ends_runs_whose_owner_is_gone(stale_runs, services)
 
 
 # ----- kernels (K1, restart, shutdown) -------------------------------------------------
+@pytest.mark.catalogue("K1")
 @pytest.mark.parametrize(
     "mlws_traits",
     [{}, {"supervise_interval": 60}],
@@ -241,6 +243,7 @@ async def test_shutting_down_a_kernel_during_its_automatic_restart_stops_it(jp_s
         await kernel.close()
 
 
+@pytest.mark.catalogue("K2")
 async def test_kernel_restart_and_shutdown_end_the_kernels_runs(jp_serverapp, jp_fetch, services) -> None:
     kernel = await Kernel.start(jp_serverapp)
     try:
@@ -290,6 +293,7 @@ async def test_an_idle_kernel_culled_by_the_server_ends_its_run_with_the_reason(
 
 
 # ----- lease (K5) -----------------------------------------------------------------------
+@pytest.mark.catalogue("K5")
 @pytest.mark.parametrize("mlws_traits", [{"lease_seconds": 1.5}])
 async def test_a_run_outside_kernels_lives_while_it_beats_and_ends_when_its_lease_lapses(services) -> None:
     store = services.store

@@ -125,6 +125,7 @@ def test_two_users_log_register_and_read_each_others_work(
         assert not (team["base"] / user / "root" / ".mlws" / "artifacts").exists()
 
 
+@pytest.mark.catalogue("C7")
 def test_a_large_artifact_streams_through_a_server_to_s3(team: dict, tmp_path: Path) -> None:
     server = team["servers"]["alice"]
     ws = _workspace(server)

@@ -6,6 +6,8 @@ import json
 import math
 import uuid
 
+import pytest
+
 from .api_helpers import Api, error_of
 
 
@@ -23,6 +25,7 @@ async def test_experiment_lifecycle(api: Api) -> None:
     assert missing.code == 404 and error_of(missing)["error"] == "not_found"
 
 
+@pytest.mark.catalogue("P9")
 async def test_duplicate_and_bad_experiment_names_are_clear_4xx(api: Api) -> None:
     await api.json("POST", "/experiments", {"name": "dup"}, expect=201)
     again = await api.call("POST", "/experiments", {"name": "dup"})
@@ -47,6 +50,7 @@ async def test_deleting_an_experiment_with_runs_is_refused(api: Api) -> None:
     assert (await api.json("GET", f"/runs/{run['run_id']}"))["run_id"] == run["run_id"]
 
 
+@pytest.mark.catalogue("P8")
 async def test_run_logging_and_search(api: Api) -> None:
     run = await api.json(
         "POST", "/runs", {"experiment_name": "exp", "name": "baseline", "tags": {"team": "a"}}, expect=201
@@ -97,6 +101,7 @@ async def test_paging_follows_tokens(api: Api) -> None:
     assert sorted(seen) == sorted(ids)
 
 
+@pytest.mark.catalogue("K7")
 async def test_batches_are_idempotent_per_batch_id(api: Api) -> None:
     rid = (await api.json("POST", "/runs", {"experiment_name": "retry"}, expect=201))["run_id"]
     batch_id = uuid.uuid4().hex
@@ -107,6 +112,7 @@ async def test_batches_are_idempotent_per_batch_id(api: Api) -> None:
     assert history["total_points"] == 10 and history["steps"] == list(range(10))
 
 
+@pytest.mark.catalogue("P10")
 async def test_bad_batches_store_nothing(api: Api) -> None:
     rid = (await api.json("POST", "/runs", {"experiment_name": "bad"}, expect=201))["run_id"]
     ok = {"metrics": [{"key": "m", "value": 1.0, "step": 0}], "params": {"p": "1"}}
@@ -136,6 +142,7 @@ async def test_bad_batches_store_nothing(api: Api) -> None:
     assert (await api.json("GET", f"/runs/{rid}"))["params"] == {"p": "1"}
 
 
+@pytest.mark.catalogue("P8", "P10")
 async def test_malformed_bodies(api: Api) -> None:
     rid = (await api.json("POST", "/runs", {"experiment_name": "m"}, expect=201))["run_id"]
     path = f"/runs/{rid}/batches/{uuid.uuid4().hex}"
@@ -189,6 +196,7 @@ async def test_metric_history_downsampled_and_since_cursor(api: Api) -> None:
         assert (await api.call("GET", f"/runs/{rid}/metrics/loss?{bad}")).code == 400
 
 
+@pytest.mark.catalogue("K5")
 async def test_status_transitions_and_heartbeat(api: Api) -> None:
     rid = (await api.json("POST", "/runs", {"experiment_name": "life"}, expect=201))["run_id"]
     assert (await api.json("PUT", f"/runs/{rid}/heartbeat"))["status"] == "running"
@@ -225,6 +233,7 @@ async def test_delete_run_removes_it(api: Api) -> None:
     assert (await api.json("GET", "/runs"))["runs"] == []
 
 
+@pytest.mark.catalogue("P3")
 async def test_stored_bad_artifact_location_is_not_served(api: Api, services) -> None:
     """RELIABILITY P3, store-then-serve: a bad value written behind the API's back is not passed on."""
     from sqlalchemy import update

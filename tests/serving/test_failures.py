@@ -29,6 +29,7 @@ def run(raw_data):
 """
 
 
+@pytest.mark.catalogue("S5")
 def test_predict_over_the_timeout_is_504_and_the_endpoint_keeps_serving(
     ws: Any, manager: Any, tmp_path: Path
 ) -> None:
@@ -46,6 +47,7 @@ def test_predict_over_the_timeout_is_504_and_the_endpoint_keeps_serving(
     assert status == 200 and answer["predictions"] == [5.0]
 
 
+@pytest.mark.catalogue("S1")
 def test_a_model_the_gate_refuses_leaves_the_endpoint_failed_with_the_reason(
     ws: Any, manager: Any, tmp_path: Path
 ) -> None:
@@ -74,6 +76,7 @@ def test_deleting_an_endpoint_stops_its_replicas(ws: Any, manager: Any, tmp_path
     assert "gone" not in set(ws.endpoints.list()["name"])
 
 
+@pytest.mark.catalogue("S6")
 def test_deleting_the_served_version_keeps_the_pinned_model_and_fails_closed(
     ws: Any, manager: Any, tmp_path: Path
 ) -> None:

@@ -59,6 +59,7 @@ def test_health_and_ready_need_no_key_and_other_routes_are_404(served: dict[str,
     assert client.request("POST", "/admin", b"{}")[0] == 404
 
 
+@pytest.mark.catalogue("A7")
 def test_missing_or_wrong_key_is_401_and_never_echoed(served: dict[str, Any]) -> None:
     ep = served["ep"]
     client = Client(ep.record.port)
@@ -77,6 +78,7 @@ def test_missing_or_wrong_key_is_401_and_never_echoed(served: dict[str, Any]) ->
     assert ep.keys.primary not in json.dumps(record.to_dict(with_keys=True))
 
 
+@pytest.mark.catalogue("S4")
 def test_bad_bodies_are_4xx_without_traceback(served: dict[str, Any]) -> None:
     ep = served["ep"]
     client = Client(ep.record.port, ep.keys.primary)
@@ -101,6 +103,7 @@ def test_bad_bodies_are_4xx_without_traceback(served: dict[str, Any]) -> None:
     assert client.score(frame(1).to_dict(orient="records"))[0] == 200  # still serving
 
 
+@pytest.mark.catalogue("S4")
 def test_100_concurrent_requests_each_get_their_own_answer(served: dict[str, Any]) -> None:
     ep, model = served["ep"], served["model"]
     X = frame(100, seed=11)
@@ -149,6 +152,7 @@ def test_answers_equal_the_models_own_predict_bit_for_bit_on_random_frames(serve
         assert answer["predictions"] == expected, f"frame {i} ({n} rows) differs from model.predict"
 
 
+@pytest.mark.catalogue("A7")
 def test_rotated_key_is_rejected_within_a_second_while_the_secondary_works(served: dict[str, Any]) -> None:
     ws, ep = served["ws"], served["ep"]
     client = Client(ep.record.port)
@@ -211,6 +215,7 @@ def test_pipelined_requests_are_answered_in_order_on_one_connection(served: dict
     np.testing.assert_allclose(got, [served["model"].predict(r)[0] for r in rows])
 
 
+@pytest.mark.catalogue("A5")
 def test_a_foreign_host_header_is_refused_on_every_route(served: dict[str, Any]) -> None:
     """DNS rebinding (RELIABILITY A5): a page on evil.example re-pointed at 127.0.0.1 sends
     `Host: evil.example`; the replica answers it 403, as the Jupyter server would."""
@@ -227,6 +232,7 @@ def test_a_foreign_host_header_is_refused_on_every_route(served: dict[str, Any])
     assert client.request("POST", "/score", body, {**auth, "Host": f"localhost:{ep.record.port}"})[0] == 200
 
 
+@pytest.mark.catalogue("S4", "P8")
 def test_deep_nesting_and_non_json_tokens_are_400_never_500(served: dict[str, Any]) -> None:
     ep = served["ep"]
     client = Client(ep.record.port, ep.keys.primary)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from jupyter_mlws.serving import procs
 
@@ -36,6 +37,7 @@ def scores(port: int, key: str, row: Any) -> bool:
         return False
 
 
+@pytest.mark.catalogue("S5")
 def test_kill_9_of_a_replica_is_restarted_and_serves_again(ws: Any, manager: Any, tmp_path: Path) -> None:
     model, _ = register(ws, tmp_path)
     ep = ws.endpoints.deploy("crashy", model="churn:1")

@@ -125,6 +125,7 @@ def test_download_file_and_folder(env: Env, tmp_path: Path) -> None:
         env.store.download(RUN, "nothing/here", dest)
 
 
+@pytest.mark.catalogue("P1")
 def test_download_never_writes_outside_dest_through_a_symlink(env: Env, tmp_path: Path) -> None:
     env.store.put_bytes(RUN, b"payload", "outputs/x.txt")
     dest = tmp_path / "dest"
@@ -168,6 +169,7 @@ def test_missing_and_wrong_kind_errors(env: Env) -> None:
     assert not [n for n in env.raw_names() if TEMP_PREFIX in n]
 
 
+@pytest.mark.catalogue("P1")
 @pytest.mark.parametrize("run_id", ["../x", "ABC", "a/b", "", ".."])
 def test_bad_run_ids_are_refused(env: Env, run_id: str) -> None:
     with pytest.raises(InvalidParameter, match=r"[Rr]un id"):
@@ -180,6 +182,7 @@ def test_bad_run_ids_are_refused(env: Env, run_id: str) -> None:
 # -- traversal corpus on every operation (P1) -----------------------------------------------------------
 
 
+@pytest.mark.catalogue("P1")
 @pytest.mark.parametrize(("path", "fragment"), TRAVERSAL_CORPUS)
 def test_traversal_corpus_on_every_operation_changes_nothing(env: Env, path: str, fragment: str) -> None:
     env.store.put_bytes(RUN, b"existing", "existing.txt")
@@ -217,6 +220,7 @@ def property_stores(
     memory.fs.rm(memory.url[len("memory:/") :], recursive=True)
 
 
+@pytest.mark.catalogue("P1", "P2")
 @settings(max_examples=150, deadline=None, database=None)
 @given(text=st.one_of(TRICKY_PATHS, st.text(max_size=40)))
 @example(text="../escaped.txt")
@@ -251,6 +255,7 @@ def test_property_any_path_is_refused_or_written_inside_the_run(
 # -- failed and aborted writes (K6, C7) ------------------------------------------------------------------
 
 
+@pytest.mark.catalogue("C7")
 @pytest.mark.parametrize(
     "error", [RuntimeError("network dropped"), KeyboardInterrupt(), OSError(errno.ECONNRESET, "reset")]
 )
@@ -265,6 +270,7 @@ def test_source_failing_mid_stream_leaves_nothing_visible(env: Env, error: BaseE
     assert not [n for n in env.raw_names() if TEMP_PREFIX in n]
 
 
+@pytest.mark.catalogue("K6")
 @pytest.mark.parametrize("call", ["os.write", "os.fsync", "os.replace"])
 @pytest.mark.parametrize("code", [errno.EIO, errno.ENOSPC])
 def test_local_disk_errors_become_a_clear_error_and_leave_no_partial(
@@ -286,6 +292,7 @@ def test_local_disk_errors_become_a_clear_error_and_leave_no_partial(
         assert f.read() == b"acknowledged"
 
 
+@pytest.mark.catalogue("K6")
 def test_remote_move_failure_leaves_no_partial() -> None:
     url = f"memory://mlws-test-{uuid.uuid4().hex}"
     store = open_artifact_store(url)
@@ -299,6 +306,7 @@ def test_remote_move_failure_leaves_no_partial() -> None:
     assert store.fs.find(url[len("memory:/") :]) == []
 
 
+@pytest.mark.catalogue("K6")
 def test_remote_write_failure_mid_upload_leaves_no_partial() -> None:
     url = f"memory://mlws-test-{uuid.uuid4().hex}"
     store = open_artifact_store(url)
@@ -332,6 +340,7 @@ def test_remote_write_failure_mid_upload_leaves_no_partial() -> None:
     assert store.fs.find(url[len("memory:/") :]) == []
 
 
+@pytest.mark.catalogue("C7")
 def test_leftover_temp_files_from_a_crash_are_never_listed(env: Env) -> None:
     env.store.put_bytes(RUN, b"x", "outputs/real.txt")
     leftover = f"{RUN}/artifacts/outputs/{TEMP_PREFIX}deadbeef"
@@ -376,6 +385,7 @@ def escaped(tmp_path: Path) -> tuple[LocalArtifactStore, Path, Path]:
     return store, outside, tmp_path
 
 
+@pytest.mark.catalogue("P1")
 @pytest.mark.parametrize("path", ["evil", "evil/secret.txt", "evil/new.txt", "leak.txt"])
 def test_symlinks_out_of_the_root_are_refused_on_every_operation(
     escaped: tuple[LocalArtifactStore, Path, Path], path: str
@@ -394,6 +404,7 @@ def test_symlinks_out_of_the_root_are_refused_on_every_operation(
     assert snapshot(outside) == before
 
 
+@pytest.mark.catalogue("P1")
 def test_listing_never_follows_links_out_and_a_linked_run_folder_is_refused(
     escaped: tuple[LocalArtifactStore, Path, Path],
 ) -> None:

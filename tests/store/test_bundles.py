@@ -16,6 +16,8 @@ from jupyter_mlws.store.bundles import extract_archive
 
 from .artifact_helpers import snapshot
 
+pytestmark = pytest.mark.catalogue("P5")
+
 
 def make_tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]], mode: str = "w") -> Path:
     with tarfile.open(path, mode) as tf:

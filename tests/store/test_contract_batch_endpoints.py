@@ -106,6 +106,7 @@ def test_batch_endpoints_are_created_read_listed_changed_and_deleted(ready) -> N
     assert [e.name for e in store.list_batch_endpoints()] == ["alpha-batch"]
 
 
+@pytest.mark.catalogue("A7")
 def test_key_hashes_stay_in_the_store(ready) -> None:
     store = ready
     _deploy(store, "diabetes-batch")
@@ -168,6 +169,7 @@ def test_the_last_job_is_recorded_without_moving_the_update_time(ready) -> None:
         store.update_batch_endpoint("diabetes-batch", last_job_id="not a job id")
 
 
+@pytest.mark.catalogue("C3")
 def test_of_concurrent_creations_one_wins(ready) -> None:
     store = ready
     skip_on_rest(store, "POST /batch-endpoints creates or changes: a second deploy changes the first")

@@ -25,6 +25,7 @@ def run_id(store) -> str:
     return store.create_run(exp.experiment_id).info.run_id
 
 
+@pytest.mark.catalogue("P8")
 def test_special_values_round_trip_bit_exact(store, run_id) -> None:
     """RELIABILITY P8: NaN, ±inf, -0.0, 1e308, 5e-324 and exact big ints come back unchanged."""
     store.log_batch(run_id, metrics=[(f"m{i}", v, 0, T0) for i, v in enumerate(SPECIAL)])
@@ -36,6 +37,7 @@ def test_special_values_round_trip_bit_exact(store, run_id) -> None:
         assert _bits(float(series.values[0])) == expected
 
 
+@pytest.mark.catalogue("P8")
 def test_imprecise_big_int_bool_and_text_are_refused(store, run_id) -> None:
     with pytest.raises(InvalidParameter, match="2\\*\\*53"):
         store.log_metric(run_id, "big", 2**53 + 1)
@@ -46,6 +48,7 @@ def test_imprecise_big_int_bool_and_text_are_refused(store, run_id) -> None:
     assert store.get_run(run_id).data.metrics == {}
 
 
+@pytest.mark.catalogue("P10")
 @pytest.mark.parametrize(
     ("step", "stamp", "message"),
     [
@@ -64,6 +67,7 @@ def test_bad_steps_and_timestamps_are_refused(store, run_id, step, stamp, messag
         store.log_batch(run_id, metrics=[("loss", 1.0, step, stamp)])
 
 
+@pytest.mark.catalogue("P10")
 def test_oversized_batch_is_payload_too_large(store, run_id) -> None:
     points = [("loss", 1.0, i, T0) for i in range(MAX_BATCH_METRICS + 1)]
     with pytest.raises(PayloadTooLarge, match=str(MAX_BATCH_METRICS)):
@@ -135,6 +139,7 @@ def test_history_from_many_small_batches_keeps_every_point_in_order(store, run_i
     assert series.total_points == 2101
 
 
+@pytest.mark.catalogue("K7")
 def test_batch_ids_make_retries_safe(store, run_id) -> None:
     batch = [("loss", 0.5, 1, T0), ("loss", 0.4, 2, T0)]
     assert store.log_batch(run_id, metrics=batch, params={"lr": 1}, batch_id="b-1") is True

@@ -25,6 +25,7 @@ def test_experiment_create_get_list(store) -> None:
         store.get_experiment(99999)
 
 
+@pytest.mark.catalogue("P9")
 def test_duplicate_experiment_is_already_exists_even_as_nfd_twin(store) -> None:
     nfc = unicodedata.normalize("NFC", "café")
     nfd = unicodedata.normalize("NFD", "café")
@@ -36,6 +37,7 @@ def test_duplicate_experiment_is_already_exists_even_as_nfd_twin(store) -> None:
     assert len(store.list_experiments()) == 1
 
 
+@pytest.mark.catalogue("C3")
 def test_concurrent_get_or_create_makes_one_experiment(store) -> None:
     """RELIABILITY C3 (threads here; processes in test_sqlite_concurrency)."""
     results, errors = [], []
@@ -110,6 +112,7 @@ def test_queued_run_transitions(store) -> None:
         store.update_run(other.run_id, status="finished")
 
 
+@pytest.mark.catalogue("K5")
 def test_heartbeat_moves_forward_and_cannot_resurrect(store) -> None:
     exp = store.create_experiment("e")
     run = store.create_run(exp.experiment_id).info

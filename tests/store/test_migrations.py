@@ -93,6 +93,7 @@ def _snapshot(url: str, tables: list[str]) -> dict[str, list[tuple]]:
 _V1_COLUMNS: dict[tuple[str, str], list[str]] = {}
 
 
+@pytest.mark.catalogue("U1", "U2")
 def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(sql_url: str) -> None:
     make_v1_database(sql_url)
     before = _snapshot(sql_url, V1_TABLES)
@@ -115,6 +116,7 @@ def test_upgrade_from_v1_keeps_every_row_and_backfills_latest(sql_url: str) -> N
             assert conn.execute("SELECT count(*) FROM metrics").fetchone() == (6,)
 
 
+@pytest.mark.catalogue("U1")
 def test_upgrade_from_v9_keeps_experiments_and_runs_active_and_adds_the_mlflow_tables(sql_url: str) -> None:
     """Schema v10 (MLflow's soft delete, experiment tags, run I/O, logged models) over a v9 workspace."""
     from alembic import command
@@ -158,6 +160,7 @@ def test_upgrade_from_v9_keeps_experiments_and_runs_active_and_adds_the_mlflow_t
         assert Path(parsed.database).with_name("mlws.db.bak-v9").exists()
 
 
+@pytest.mark.catalogue("U3")
 def test_schema_from_migrations_matches_models_and_reopening_is_idempotent(sql_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -176,6 +179,7 @@ def test_schema_from_migrations_matches_models_and_reopening_is_idempotent(sql_u
     assert [s.revision for s in reversed(list(scripts.walk_revisions()))] == list(KNOWN_REVISIONS)
 
 
+@pytest.mark.catalogue("U4")
 def test_newer_database_is_refused_without_writes(sql_url: str) -> None:
     open_store(sql_url).close()
     engine = create_engine(normalise_url(sql_url))
@@ -194,6 +198,7 @@ def test_newer_database_is_refused_without_writes(sql_url: str) -> None:
         assert hashlib.sha256(Path(normalise_url(sql_url).database).read_bytes()).hexdigest() == digest
 
 
+@pytest.mark.catalogue("U4")
 def test_foreign_database_is_refused(sqlite_url: str) -> None:
     path = Path(normalise_url(sqlite_url).database)
     path.parent.mkdir(parents=True)
@@ -213,6 +218,7 @@ def _open_and_report(url: str, queue) -> None:
         queue.put(repr(err))
 
 
+@pytest.mark.catalogue("C4")
 def test_processes_opening_a_fresh_database_create_the_schema_once(sqlite_url: str) -> None:
     """RELIABILITY C4: four processes race on a fresh file; the schema is made once, no errors."""
     ctx = multiprocessing.get_context("spawn")

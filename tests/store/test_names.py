@@ -26,6 +26,7 @@ BAD_NAMES = [
 ]
 
 
+@pytest.mark.catalogue("P9")
 @pytest.mark.parametrize(("name", "why"), BAD_NAMES)
 def test_bad_names_are_refused_with_the_reason(store, name, why) -> None:
     with pytest.raises(InvalidParameter, match=why):
@@ -33,6 +34,7 @@ def test_bad_names_are_refused_with_the_reason(store, name, why) -> None:
     assert store.list_experiments() == []
 
 
+@pytest.mark.catalogue("P9")
 def test_name_limit_and_limit_plus_one(store) -> None:
     ok = "n" * NAME_MAX
     assert store.create_experiment(ok).name == ok
@@ -40,6 +42,7 @@ def test_name_limit_and_limit_plus_one(store) -> None:
         store.create_experiment("n" * (NAME_MAX + 1))
 
 
+@pytest.mark.catalogue("P9")
 def test_key_limit_and_limit_plus_one(store) -> None:
     run_id = store.create_run(store.create_experiment("e").experiment_id).info.run_id
     store.log_param(run_id, "k" * KEY_MAX, 1)
@@ -48,6 +51,7 @@ def test_key_limit_and_limit_plus_one(store) -> None:
     assert list(store.get_run(run_id).data.params) == ["k" * KEY_MAX]
 
 
+@pytest.mark.catalogue("P9")
 def test_unicode_names_are_fine_and_nfd_twins_collapse(store) -> None:
     for name in ("émoji 🚀", "שלום", "日本語/実験"):
         assert store.create_experiment(name).name == name
@@ -55,6 +59,7 @@ def test_unicode_names_are_fine_and_nfd_twins_collapse(store) -> None:
     assert store.create_experiment(nfd).name == unicodedata.normalize("NFC", nfd)
 
 
+@pytest.mark.catalogue("P9")
 def test_nfd_key_twins_in_one_batch_with_different_values_are_refused(store) -> None:
     run_id = store.create_run(store.create_experiment("e").experiment_id).info.run_id
     nfc, nfd = unicodedata.normalize("NFC", "é"), unicodedata.normalize("NFD", "é")
@@ -69,6 +74,7 @@ def test_good_keys(key) -> None:
     assert validate_key("Metric key", key) == key
 
 
+@pytest.mark.catalogue("P9")
 @pytest.mark.parametrize("key", ["emoji🚀", "a,b", "x=y", "q'uote", 'dq"', "semi;colon", 5, None])
 def test_keys_outside_the_alphabet_are_refused(key) -> None:
     with pytest.raises(InvalidParameter):
@@ -94,6 +100,7 @@ def test_experiment_ids_out_of_range_are_invalid_not_crashes(store, bad) -> None
             call()
 
 
+@pytest.mark.catalogue("P3")
 @pytest.mark.parametrize(
     "location",
     ["file:///etc", "http:///#/../../etc", "../../", "mlflow-artifacts:/../", "/etc", "a/../../b", "C:/x",
@@ -108,6 +115,7 @@ def test_artifact_locations_outside_the_store_are_refused(store, location) -> No
     assert store.get_experiment(good.experiment_id).artifact_location == "team-a/churn"
 
 
+@pytest.mark.catalogue("P9")
 def test_a_trailing_newline_makes_no_twin_of_a_registry_compute_or_data_name() -> None:
     """`re.match` with `$` let "churn\\n" through as a second model "churn" (P9: no two entities
     may stand for the same name); every name rule now anchors at the very end."""

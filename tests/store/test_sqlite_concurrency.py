@@ -47,6 +47,7 @@ def _c1_worker(workspace: str, run_id: str, proc: int, out) -> None:
     out.put(errors)
 
 
+@pytest.mark.catalogue("C1")
 def test_c1_many_processes_and_threads_lose_nothing(tmp_path: Path) -> None:
     workspace = str(tmp_path / "ws")
     store = open_store(f"sqlite:///{workspace}/mlws.db")
@@ -118,6 +119,7 @@ def _create_experiment(url: str, out) -> None:
         out.put(("error", repr(err)))
 
 
+@pytest.mark.catalogue("C3")
 def test_c3_processes_creating_the_same_experiment(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/ws/mlws.db"
     open_store(url).close()
@@ -136,6 +138,7 @@ def test_c3_processes_creating_the_same_experiment(tmp_path: Path) -> None:
         assert [e.name for e in store.list_experiments()] == ["race"]
 
 
+@pytest.mark.catalogue("C5")
 def test_filesystem_detection_and_network_refusal(tmp_path: Path) -> None:
     """C5: statfs identifies the file system; network ones get an actionable refusal."""
     assert filesystem_type("/proc") == "proc"
