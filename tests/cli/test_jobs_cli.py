@@ -301,6 +301,10 @@ def _standalone(home: Path, *argv: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # signals from this test reach only what they are sent to
+        # as a terminal starts it: Ctrl-C raises KeyboardInterrupt. A suite started in the background
+        # by a non-interactive shell ignores SIGINT, which its children inherit (the CLI then never
+        # saw the test's SIGINT: seen when CI ran as `nohup bash .ci/run &`)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
