@@ -19,7 +19,6 @@ from .catalogue import CATALOGUE, marked_tests, read_catalogue
 NOT_YET = {
     "P6",  # no SSRF corpus test; http.py allows only http(s) and follows no redirect, but has no IP filter
     "C2",  # one TRUNCATE checkpoint is tested, never the WAL's size while a reader stays open under load
-    "U5",  # the migration lock is tested on a fresh database (C4), not an upgrade while others hold it open
     "S3",  # replicas are separate processes, but none is tested for no network, read-only fs or limits
 }
 

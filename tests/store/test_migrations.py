@@ -234,3 +234,49 @@ def test_processes_opening_a_fresh_database_create_the_schema_once(sqlite_url: s
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
         assert conn.execute("SELECT count(*) FROM experiments").fetchone() == (1,)
     assert not list(Path(normalise_url(sqlite_url).database).parent.glob("*.bak-v*"))
+
+
+HOLDER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")  # the write lock: what any writer of the workspace holds while it writes
+conn.execute("INSERT INTO experiments (name, created_time, last_update_time) VALUES ('held', 1, 1)")
+print("HOLDING", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+print("RELEASED", time.time(), flush=True)
+"""
+
+
+@pytest.mark.catalogue("U5")
+def test_an_upgrade_waits_for_the_process_that_holds_the_database(sqlite_url: str) -> None:
+    """RELIABILITY U5: another process is writing to an outdated workspace (a v1 file) when this
+    code opens it; the upgrade is blocked by the write lock (SQLite's migration lock) until that
+    process commits, never runs its DDL beside the writer, then completes, and the other process's
+    row is kept."""
+    import subprocess
+    import sys
+    import time
+
+    make_v1_database(sqlite_url)
+    db = normalise_url(sqlite_url).database
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, db, "3"], stdout=subprocess.PIPE, text=True, stderr=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "HOLDING"
+        started = time.time()
+        with open_store(sqlite_url) as store:
+            opened = time.time()
+            assert store.describe()["schema_version"] == SCHEMA_VERSION
+            assert {e.name for e in store.list_experiments()} >= {"old", "held"}
+        out, err = holder.communicate(timeout=30)
+    finally:
+        holder.kill()
+    assert holder.returncode == 0, err
+    released = float(out.split("RELEASED")[1])
+    assert opened >= released, "the upgrade finished while the other process still held the database"
+    assert opened - started >= 2.0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
+    assert Path(db).with_name("mlws.db.bak-v1").exists()
