@@ -190,6 +190,9 @@ class SweepDriver:
             done_points.append(values)
             self.trials.append(trial)
             if not job.ended:
+                # queued or running still: this dispatcher takes it (a process dispatcher takes only
+                # the jobs it was given; one the last dispatcher released would wait forever)
+                self.hooks.adopt(job.job_id)
                 continue
             trial.done = True
             self.ended_count += 1

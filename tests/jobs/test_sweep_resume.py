@@ -117,12 +117,13 @@ if __name__ == "__main__":
     ws = mlws.Workspace("ws")
     ws.compute.create_cluster("local", min_nodes=0, max_nodes=1, node={"cpus": 1})
     sweep = ws.jobs.sweep(marked, search_space={"n": choice(0, 1, 2)}, objective="v", sampling="grid",
-                          max_concurrent_trials=1, target="local", experiment="resume",
+                          max_concurrent_trials=2, target="local", experiment="resume",
                           environment_variables={"MARKS": sys.argv[1]})
     print("SWEEP", sweep.id, flush=True)
     deadline = time.monotonic() + 120
     while (sweep.trials()["status"] == "completed").sum() < 1 and time.monotonic() < deadline:
         time.sleep(0.1)
+    # one node of one CPU: one trial runs, the other waits in the queue when the process leaves
     print("LEAVING", sweep.trials().to_dict("records"), flush=True)  # its dispatcher hands it back
 """
 
@@ -142,6 +143,7 @@ def test_a_sweep_left_by_an_exited_process_is_resumed_by_another(tmp_path: Path)
     )
     assert done.returncode == 0 and "LEAVING" in done.stdout, done.stderr[-3000:]
     assert "'status': 'completed'" in done.stdout, done.stdout
+    assert "'status': 'queued'" in done.stdout, done.stdout  # a trial the next process must take over
     sweep_id = next(line.split()[1] for line in done.stdout.splitlines() if line.startswith("SWEEP"))
     ws = mlws.Workspace(str(tmp_path / "ws"))
     sweep = ws.jobs.get_sweep(sweep_id)
