@@ -16,7 +16,8 @@ Decisions:
   makes a node retire about `idle_seconds_before_scaledown` after it fell idle.
 - Another backend: the dotted `factory` is imported and called with `factory_kwargs`
   (`dask_jobqueue.SLURMCluster(...)`, `dask_kubernetes.operator.KubeCluster(...)`,
-  `dask_gateway.GatewayCluster(...)`); it is adapted the same way when it can `adapt`.
+  `dask_gateway.GatewayCluster(...)`); it is adapted the same way when it can `adapt`. Only a
+  subclass of Dask's `Cluster`, or a function annotated to return one, is ever called.
 - Attached: a `distributed.Client` to the address is made within `ATTACH_TIMEOUT`, which proves the
   scheduler answers; the workers and versions it reports are checked (a version that differs from
   ours is returned as a warning text). An attached cluster is never scaled or closed here.
@@ -30,6 +31,7 @@ Decisions:
 from __future__ import annotations
 
 import importlib
+import inspect
 import logging
 import math
 import os
@@ -87,10 +89,11 @@ class RunningCluster:
             self.cluster.close(timeout=10)
 
 
-def start(definition: ComputeCluster) -> RunningCluster:
-    """Start (or attach to) the Dask cluster `definition` describes."""
+def start(definition: ComputeCluster, connect_to: str | None = None) -> RunningCluster:
+    """Start (or attach to) the Dask cluster `definition` describes; an attached one is reached at
+    `connect_to` when given (the server's checked address for it: `jupyter_mlws/outbound.py`)."""
     if definition.kind == "attached":
-        return attach(definition)
+        return attach(definition, connect_to)
     if definition.factory:
         _keep_our_environment_clean()  # (the backend's nannies would poison this process too)
         cluster = _factory(definition.factory)(**definition.factory_kwargs)
@@ -117,19 +120,21 @@ def readapt(running: RunningCluster) -> None:
     )
 
 
-def attach(definition: ComputeCluster) -> RunningCluster:
-    """Connect to somebody else's scheduler; Unavailable when it does not answer in time."""
+def attach(definition: ComputeCluster, connect_to: str | None = None) -> RunningCluster:
+    """Connect to somebody else's scheduler (at `connect_to`, else its definition's address);
+    Unavailable when it does not answer in time."""
     from distributed import Client
 
     assert definition.address is not None
+    address = connect_to or definition.address
     try:
-        client = Client(definition.address, timeout=f"{ATTACH_TIMEOUT}s", set_as_default=False)
+        client = Client(address, timeout=f"{ATTACH_TIMEOUT}s", set_as_default=False)
     except (OSError, TimeoutError) as err:
         raise Unavailable(
             f"Attached cluster {definition.name!r}: no Dask scheduler answered at {definition.address} "
             f"within {ATTACH_TIMEOUT:g} s ({type(err).__name__})."
         ) from None
-    running = RunningCluster(definition, definition.address, None, client.dashboard_link, _client=client)
+    running = RunningCluster(definition, address, None, client.dashboard_link, _client=client)
     running.warnings = version_warnings(client)
     return running
 
@@ -204,8 +209,33 @@ def _local_cluster(definition: ComputeCluster) -> Any:
 
 
 def _factory(dotted: str) -> Any:
+    """The Dask cluster class (or a function declared to return a Dask cluster) `dotted` names.
+    Anything else is refused before it is called: a factory is a backend, not a way to call any
+    function with any arguments in the server's process."""
+    from distributed.deploy.cluster import Cluster
+
     module_name, _, name = dotted.rpartition(".")
     try:
-        return getattr(importlib.import_module(module_name), name)
+        found = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError) as err:
         raise InvalidParameter(f"Cluster factory {dotted!r} cannot be imported here: {err}.") from None
+    if not _makes_a_cluster(found, Cluster):
+        raise InvalidParameter(
+            f"Cluster factory {dotted!r} is not a Dask cluster class (a subclass of "
+            "distributed.deploy.Cluster, such as dask_jobqueue.SLURMCluster) or a function "
+            "declared to return one (such as distributed.deploy.subprocess.SubprocessCluster)."
+        )
+    return found
+
+
+def _makes_a_cluster(found: Any, cluster_class: type) -> bool:
+    """True for a Cluster subclass, or a function whose return annotation is one."""
+    if isinstance(found, type):
+        return issubclass(found, cluster_class)
+    if not inspect.isfunction(found):
+        return False
+    try:
+        returns = inspect.signature(found, eval_str=True).return_annotation
+    except (NameError, TypeError, ValueError, SyntaxError):
+        return False
+    return isinstance(returns, type) and issubclass(returns, cluster_class)

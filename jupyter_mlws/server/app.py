@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Type, Unicode
+from traitlets import Bool, Float, List, Type, Unicode
 
 from ..location import WorkspaceLocation, resolve_location
 from .compute import ComputeManager
@@ -128,6 +128,19 @@ class MLWorkspaceApp(ExtensionApp):
         help=(
             "Seconds between two looks at the nodes of the training clusters this server runs "
             "(node events); 0 turns the watching off (the clusters still run and scale)."
+        ),
+    )
+
+    outbound_allowed_networks = List(
+        Unicode(),
+        default_value=None,
+        allow_none=True,
+        config=True,
+        help=(
+            "Networks beyond the public internet (CIDRs, e.g. '10.1.0.0/16') that the server may "
+            "connect to when a caller names the address (an attached Dask scheduler). Unset: "
+            "loopback and private networks when the server listens on loopback only, none "
+            "otherwise. Link-local and other special addresses only when listed here."
         ),
     )
 
@@ -267,9 +280,16 @@ class MLWorkspaceApp(ExtensionApp):
             self.services.spawn(manager.start(), "compute-start")
 
     async def _start_clusters(self, serverapp: Any) -> None:
+        from ..outbound import OutboundPolicy
         from .clusters import ClusterService
+        from .exposure import listens_on_loopback_only
 
-        service = ClusterService(self.services, interval=self.cluster_interval, log=self.log)
+        outbound = OutboundPolicy.for_server(
+            self.outbound_allowed_networks, listens_on_loopback_only(serverapp)
+        )
+        service = ClusterService(
+            self.services, interval=self.cluster_interval, log=self.log, outbound=outbound
+        )
         self.clusters = service
         self.settings["mlws_clusters"] = service
         serverapp.web_app.settings["mlws_clusters"] = service

@@ -17,6 +17,9 @@ Decisions:
   idle for 120 s (Dask adaptive scaling)"), so the panel and `events()` tell how a cluster
   breathed. `cluster_started` carries the scheduler's address and dashboard in its details, which
   is how other processes of the workspace find a running cluster.
+- An attached scheduler's address is checked before every connection (`jupyter_mlws/outbound.py`,
+  RELIABILITY P6): `tcp://` or `tls://` only, its host resolved once and every address checked
+  against the server's outbound policy, and Dask is handed the checked address, not the name.
 - A change of a running cluster's size (`min_nodes`, `max_nodes`, the idle time) re-adapts it in
   place; a change of the node shape or the backend restarts it.
 """
@@ -30,11 +33,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..entities import ComputeCluster
 from ..errors import NotFound
+from ..outbound import LOCAL_CALLER_NETWORKS, OutboundPolicy, pinned_url
 
 if TYPE_CHECKING:
     from ..compute.dask_clusters import RunningCluster
     from .services import WorkspaceServices
 
+#: The schedulers this server connects to for a caller (the Dask comms that reach another machine).
+ATTACH_SCHEMES = ("tcp", "tls")
 _RESTART_FIELDS = ("node_cpus", "node_memory_bytes", "node_gpus", "factory", "factory_kwargs")
 
 
@@ -42,9 +48,14 @@ class ClusterService:
     """The clusters this server runs (see the module docstring)."""
 
     def __init__(
-        self, services: WorkspaceServices, interval: float = 0.5, log: logging.Logger | None = None
+        self,
+        services: WorkspaceServices,
+        interval: float = 0.5,
+        log: logging.Logger | None = None,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         self.services = services
+        self.outbound = outbound or OutboundPolicy(LOCAL_CALLER_NETWORKS)
         self.interval = interval
         self.log = log or logging.getLogger("jupyter_mlws.clusters")
         self.running: dict[str, RunningCluster] = {}
@@ -123,7 +134,13 @@ class ClusterService:
             from ..compute import dask_clusters
 
             started = time.monotonic()
-            running = await self.services.run(dask_clusters.start, definition)
+            connect_to = None
+            if definition.kind == "attached" and definition.address:
+                connect_to = await self.services.run(
+                    pinned_url, definition.address, ATTACH_SCHEMES, self.outbound,
+                    f"Attached cluster {name!r}",
+                )
+            running = await self.services.run(dask_clusters.start, definition, connect_to)
             self.running[name] = running
             self._nodes[name] = {}
             details = {

@@ -41,6 +41,11 @@ def _loopback_only(ip: str) -> bool:
     return bool(found) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in found)
 
 
+def listens_on_loopback_only(serverapp: Any) -> bool:
+    """True when the server is reachable from this machine only (its `ip` is loopback)."""
+    return _loopback_only(str(getattr(serverapp, "ip", "") or ""))
+
+
 def refusal(serverapp: Any) -> str | None:
     """Why this server must not serve the workspace, or None when it may."""
     ip = str(getattr(serverapp, "ip", "") or "")

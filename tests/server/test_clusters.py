@@ -131,6 +131,26 @@ async def _async(check: Any) -> Any:
     return check()
 
 
+async def test_a_factory_that_is_not_a_dask_cluster_class_is_never_called(api: Api, tmp_path: Path) -> None:
+    """`factory` names a backend class; a function (here one that would run a command) is refused
+    before it is called, and nothing stays stored."""
+    marker = tmp_path / "ran"
+    answer = await api.call(
+        "POST",
+        "/compute/clusters",
+        {
+            "name": "sneaky",
+            "min_nodes": 1,
+            "max_nodes": 1,
+            "factory": "subprocess.Popen",
+            "factory_kwargs": {"args": ["touch", str(marker)]},
+        },
+    )
+    assert answer.code == 400 and "is not a Dask cluster class" in json.loads(answer.body)["message"]
+    assert not marker.exists()
+    assert (await api.json("GET", "/compute/clusters"))["clusters"] == []
+
+
 async def test_bad_clusters_are_refused_with_the_reason(api: Api) -> None:
     cases = [
         ({"name": "c1", "min_nodes": 3, "max_nodes": 2}, "min_nodes (3) is more than max_nodes (2)"),
