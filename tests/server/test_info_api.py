@@ -22,7 +22,45 @@ async def test_info_answers_workspace_version_and_store(jp_fetch, jp_root_dir: P
     assert body["store_kind"] == "sqlite"
     assert body["store_url"] == f"sqlite:///{jp_root_dir / '.mlws'}/mlws.db"
     assert body["artifact_url"] == str(jp_root_dir / ".mlws" / "artifacts")
-    assert body["ready"] is True and body["problem"] is None
+    assert body["ready"] is True and body["problem"] is None and body["warnings"] == []
+
+
+@pytest.mark.catalogue("C2")
+async def test_info_names_a_reader_that_keeps_the_wal_from_being_reset(
+    jp_fetch, jp_root_dir: Path, jp_serverapp
+) -> None:
+    """A process outside the workspace left in a read transaction, writes going on: once the WAL
+    passes the cap, `/info` names that process; once it ends, the warning goes."""
+    import subprocess
+    import sys
+    import time
+
+    from jupyter_mlws.entities import Metric
+
+    await jp_fetch("mlws", "api", "v1", "info")
+    store = jp_serverapp.web_app.settings["mlws_services"].store
+    store.wal_cap_bytes = 512 * 1024
+    run = store.create_run(store.create_experiment("pinned").experiment_id).info
+    database = jp_root_dir / ".mlws" / "mlws.db"
+    script = (
+        "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "c.execute('BEGIN'); c.execute('SELECT 1 FROM runs').fetchall(); print('in', flush=True); "
+        "time.sleep(120)"
+    )
+    reader = subprocess.Popen([sys.executable, "-c", script, str(database)], stdout=subprocess.PIPE)
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == b"in"
+        now = int(time.time() * 1000)
+        for batch in range(10):
+            store.log_batch(run.run_id, [Metric("loss", 1.0, batch * 1000 + i, now) for i in range(1000)])
+        store.checkpoint()
+        warnings = json.loads((await jp_fetch("mlws", "api", "v1", "info")).body)["warnings"]
+        assert len(warnings) == 1 and f"pid {reader.pid} (" in warnings[0], warnings
+    finally:
+        reader.kill()
+        reader.wait(10)
+    store.checkpoint()
+    assert json.loads((await jp_fetch("mlws", "api", "v1", "info")).body)["warnings"] == []
 
 
 @pytest.mark.catalogue("A2")

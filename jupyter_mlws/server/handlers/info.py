@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 from tornado import web
 
 from ..._version import __version__
-from ...errors import NotFound
+from ...errors import NotFound, Unavailable
 from ..openapi import build_openapi
 from .base import MLWSHandler, route
 
@@ -22,6 +22,11 @@ class WorkspaceInfo(BaseModel):
     artifact_url: str = Field(description="The artifact store location, password removed.")
     ready: bool = Field(description="Whether the stores are open and serving.")
     problem: str | None = Field(None, description="Why the stores are not serving, if they are not.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What needs the owner's attention while the stores serve (a SQLite write-ahead "
+        "log that a reader outside the workspace keeps from being reset, naming the process).",
+    )
 
 
 class InfoHandler(MLWSHandler):
@@ -34,8 +39,19 @@ class InfoHandler(MLWSHandler):
     def get(self) -> None:
         services = self.services
         described = services.location.describe()
+        try:
+            store = services.store
+        except Unavailable:
+            store = None
+        warnings = [w for w in (getattr(store, "wal_warning", None),) if w]
         self.write_model(
-            WorkspaceInfo(version=__version__, ready=services.started, problem=services.start_error, **described)
+            WorkspaceInfo(
+                version=__version__,
+                ready=services.started,
+                problem=services.start_error,
+                warnings=warnings,
+                **described,
+            )
         )
 
 

@@ -39,6 +39,7 @@ from sqlalchemy.pool import NullPool, QueuePool
 
 from ...errors import InvalidParameter, Unavailable
 from ...location import redact_url
+from .wal_watch import WAL_CAP_BYTES
 
 T = TypeVar("T")
 
@@ -139,6 +140,7 @@ def _sqlite_engine(url: URL, begin: str, pool_size: int) -> Engine:
         if str(mode).lower() != "wal":
             raise Unavailable(f"SQLite refused WAL mode (got {mode!r}) for {url.database}.")
         cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA journal_size_limit={WAL_CAP_BYTES}")  # a reset WAL shrinks to the cap
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE behaves as on PostgreSQL
         cur.close()

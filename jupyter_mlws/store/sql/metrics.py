@@ -12,9 +12,12 @@ the points to the packed history that `metric_history` reads.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, text
@@ -55,6 +58,27 @@ _LATEST_SQL = (
 )
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _METRIC_SQL = "INSERT INTO metrics (run, key, step, timestamp_ms, value, value_kind) VALUES ({p})"
+#: Rows per SQLite insert: 6 parameters each, under SQLite's limit (32766 since 3.32, 999 before).
+_ROWS_PER_STATEMENT = 5000 if sqlite3.sqlite_version_info >= (3, 32) else 166
+
+
+def insert_metric_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert validated metric rows. On SQLite, as few multi-row statements as its parameter limit
+    allows rather than `executemany`: the driver releases the GIL around every statement step, and
+    while another thread of the process runs Python (a server's reads) each release costs up to the
+    interpreter's 5 ms switch interval to get back. Measured with one reader thread busy: 200 points
+    a batch, 3 batches/s with one step per row, hundreds with one step per statement."""
+    if conn.dialect.paramstyle != "qmark":
+        conn.exec_driver_sql(_METRIC_SQL.format(p=_placeholders(conn, 6)), rows)
+        return
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        part = rows[start : start + _ROWS_PER_STATEMENT]
+        conn.exec_driver_sql(_multi_row_metric_sql(len(part)), tuple(chain.from_iterable(part)))
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_row_metric_sql(count: int) -> str:
+    return _METRIC_SQL.format(p="), (".join(["?, ?, ?, ?, ?, ?"] * count))
 
 
 def _placeholders(conn: Connection, count: int) -> str:
@@ -181,7 +205,7 @@ def log_batch(
         if param_rows:
             _insert_params(conn, pk, param_rows)
         if rows:
-            conn.exec_driver_sql(_METRIC_SQL.format(p=_placeholders(conn, 6)), rows)
+            insert_metric_rows(conn, rows)
             conn.exec_driver_sql(_LATEST_SQL.format(p=_placeholders(conn, 6)), latest)
             write_chunks(conn, rows)
             record_change(conn, pk, RUN_METRICS)

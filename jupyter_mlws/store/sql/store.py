@@ -14,9 +14,11 @@ reads use the reader pool.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -50,7 +52,9 @@ from .registry import SqlRegistryMixin
 from .run_io import SqlRunIoMixin
 from .runs import SqlRunMixin
 from .schema import HEAD_REVISION, experiments, runs
+from .wal_watch import WAL_CAP_BYTES, wal_warning
 
+_log = logging.getLogger("jupyter_mlws.store")
 CHECKPOINT_EVERY_WRITES = 500
 CHECKPOINT_EVERY_SECONDS = 30.0
 
@@ -83,6 +87,9 @@ class SqlStore(
         self._lock = threading.Lock()
         self._writes = 0
         self._last_checkpoint = time.monotonic()
+        #: Past this the WAL is reported with who pins it (`wal_watch.py`); `wal_warning` says so.
+        self.wal_cap_bytes = WAL_CAP_BYTES
+        self.wal_warning: str | None = None
         try:
             self.revision = ensure_schema(
                 self.writer, self.reader, redact_url(url), self._sqlite_file, self.gate
@@ -121,6 +128,17 @@ class SqlStore(
         self.write(_prune_changes, "prune_changes")
         if self._sqlite_file is not None:
             wal_checkpoint(self.writer, self.gate)
+            self._watch_wal(self._sqlite_file)
+
+    def _watch_wal(self, database: Path) -> None:
+        """Set (and log once) or clear `wal_warning` after a checkpoint (RELIABILITY C2)."""
+        warning = wal_warning(database, self.wal_cap_bytes)
+        if warning != self.wal_warning:
+            if warning is not None:
+                _log.warning("mlws: %s", warning)
+            elif self.wal_warning is not None:
+                _log.warning("mlws: the workspace database's write-ahead log was reset.")
+        self.wal_warning = warning
 
     def changes_since(self, cursor: int | None) -> ChangeSet:
         """Run changes after `cursor`, for the server's live events (see `sql/changes.py`)."""

@@ -3343,6 +3343,11 @@ export interface components {
              * @default null
              */
             problem: string | null;
+            /**
+             * Warnings
+             * @description What needs the owner's attention while the stores serve (a SQLite write-ahead log that a reader outside the workspace keeps from being reset, naming the process).
+             */
+            warnings?: string[];
         };
     };
     responses: never;
