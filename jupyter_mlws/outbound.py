@@ -22,7 +22,7 @@ Decisions:
 - The connection is then made to the checked address, never to the name again (`pinned`): a DNS
   answer that changes between the check and the connection (rebinding) cannot move it.
 - Which internal networks are allowed is the server owner's choice
-  (`MLWorkspaceApp.outbound_allowed_networks`). Unset, it follows who can call: a server that
+  (`MLWorkspaceApp.outbound_allowed_networks`). Its default, `auto`, follows who can call: a server that
   listens on loopback only is called by users of this machine, who reach its loopback and private
   networks themselves, so those are allowed (attaching the scheduler you started on 127.0.0.1 works
   out of the box); a server listening on a network address allows none of them. Link-local,
@@ -114,16 +114,23 @@ class OutboundPolicy:
             try:
                 nets.append(ipaddress.ip_network(str(text).strip(), strict=False))
             except ValueError:
-                raise InvalidParameter(f"Not a network: {text!r} (write e.g. '10.1.0.0/16').") from None
+                raise InvalidParameter(
+                    f"Not a network: {text!r}. Give one CIDR per option, repeated for more: "
+                    "--MLWorkspaceApp.outbound_allowed_networks=10.1.0.0/16 (in a config file, "
+                    "c.MLWorkspaceApp.outbound_allowed_networks = ['10.1.0.0/16'])."
+                ) from None
         self.allowed: tuple[IPNetwork, ...] = tuple(nets)
         self.resolve: Resolver = resolver or _system_resolver
 
     @classmethod
-    def for_server(cls, configured: Sequence[str] | None, loopback_only: bool) -> OutboundPolicy:
-        """The policy of a server: what its owner configured, else by where it listens (docstring)."""
-        if configured is not None:
-            return cls(configured)
-        return cls(LOCAL_CALLER_NETWORKS if loopback_only else ())
+    def for_server(cls, configured: Sequence[str], loopback_only: bool) -> OutboundPolicy:
+        """The policy of a server: the networks its owner configured, where `auto` stands for the
+        default of where it listens (module docstring)."""
+        auto = LOCAL_CALLER_NETWORKS if loopback_only else ()
+        nets: list[str] = []
+        for item in configured:
+            nets.extend(auto if str(item).strip().lower() == "auto" else [item])
+        return cls(nets)
 
     def check_host(self, host: str, port: int, what: str) -> str:
         """The address to connect to for `host` (every address it resolves to checked); else

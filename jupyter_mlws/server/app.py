@@ -133,14 +133,14 @@ class MLWorkspaceApp(ExtensionApp):
 
     outbound_allowed_networks = List(
         Unicode(),
-        default_value=None,
-        allow_none=True,
+        default_value=["auto"],
         config=True,
         help=(
-            "Networks beyond the public internet (CIDRs, e.g. '10.1.0.0/16') that the server may "
-            "connect to when a caller names the address (an attached Dask scheduler). Unset: "
-            "loopback and private networks when the server listens on loopback only, none "
-            "otherwise. Link-local and other special addresses only when listed here."
+            "Networks beyond the public internet (CIDRs, e.g. 10.1.0.0/16; one per option, repeated "
+            "for more) that the server may connect to when a caller names the address (an attached "
+            "Dask scheduler). 'auto' (the default): loopback and private networks when the server "
+            "listens on loopback only, none otherwise. An empty list allows none. Link-local and "
+            "other special addresses only when listed."
         ),
     )
 
@@ -286,6 +286,10 @@ class MLWorkspaceApp(ExtensionApp):
 
         outbound = OutboundPolicy.for_server(
             self.outbound_allowed_networks, listens_on_loopback_only(serverapp)
+        )
+        self.log.info(
+            "Connections to caller-named addresses may reach: %s",
+            ", ".join(str(n) for n in outbound.allowed) or "public addresses only",
         )
         service = ClusterService(
             self.services, interval=self.cluster_interval, log=self.log, outbound=outbound

@@ -168,14 +168,15 @@ def test_every_resolved_address_is_checked_and_the_checked_one_is_connected_to(c
 
 
 def test_the_owner_chooses_the_networks_and_special_addresses_stay_closed() -> None:
-    local = OutboundPolicy.for_server(None, loopback_only=True)
+    local = OutboundPolicy.for_server(["auto"], loopback_only=True)
     assert pinned_url("tcp://localhost:8786", ("tcp",), local, "x") == "tcp://127.0.0.1:8786"
     assert pinned_url("tcp://10.1.2.3:8786", ("tcp",), local, "x") == "tcp://10.1.2.3:8786"
     with pytest.raises(InvalidParameter, match="link-local"):
         pinned_url("tcp://169.254.169.254:80", ("tcp",), local, "x")
-    exposed = OutboundPolicy.for_server(None, loopback_only=False)
+    exposed = OutboundPolicy.for_server(["auto"], loopback_only=False)
     with pytest.raises(InvalidParameter, match="private network"):
         pinned_url("tcp://10.1.2.3:8786", ("tcp",), exposed, "x")
+    assert OutboundPolicy.for_server(["auto", "10.1.0.0/16"], loopback_only=False).allowed != ()
     team = OutboundPolicy.for_server(["10.1.0.0/16"], loopback_only=False)
     assert pinned_url("tcp://10.1.2.3:8786", ("tcp",), team, "x") == "tcp://10.1.2.3:8786"
     with pytest.raises(InvalidParameter, match="private network"):
