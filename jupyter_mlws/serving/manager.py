@@ -106,6 +106,7 @@ class EndpointManager:
         interval: float = 0.25,
         host_policy: dict[str, Any] | None = None,
         busy_poll_us: int | None = None,
+        max_file_bytes: int | None = None,
     ) -> None:
         self.store = store
         self.artifacts = artifacts
@@ -116,6 +117,8 @@ class EndpointManager:
         # (`serving/spin.py`); None: the replicas' defaults.
         self.host_policy = host_policy
         self.busy_poll_us = busy_poll_us
+        #: The largest file a replica may write (serving/sandbox.py); None: its default, 1 GiB.
+        self.max_file_bytes = max_file_bytes
         self.folder = procs.serving_dir(self.workspace)
         self.cache_root = procs.cache_root(self.workspace)
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -240,6 +243,7 @@ class EndpointManager:
         config = self._config(endpoint)
         path = run.folder / "config.json"
         if config != run.config:
+            self._materialize(endpoint.name, config, run.config)
             procs.write_json(path, config)
             run.config = config
             run.failures = 0
@@ -252,6 +256,23 @@ class EndpointManager:
             self._update_state(endpoint, run, reports)
         if want_stats:
             self._publish_stats(endpoint, run, reports)
+
+    def _materialize(self, name: str, config: dict[str, Any], before: dict[str, Any] | None) -> None:
+        """Put the new versions' files in the models cache before the replicas are told: a
+        replica has no network (serving/sandbox.py) and no artifact store credentials, so it
+        only verifies and loads what is cached. Best effort: a failure here is the replica's to
+        report (it tries again and names it)."""
+        from ..entities import ModelVersion
+        from ..models.files import materialize
+
+        had = {d["version"]["sha256"] for d in (before or {}).get("deployments", ())}
+        for dep in config["deployments"]:
+            if dep["version"]["sha256"] in had:
+                continue
+            try:
+                materialize(self.artifacts, ModelVersion.from_dict(dep["version"]), self.cache_root)
+            except Exception as exc:  # the replica reports it with the endpoint's state
+                self.log.info("endpoint %s: could not cache %s: %s", name, dep["name"], exc)
 
     def _follow_aliases(self, endpoint: Endpoint) -> Endpoint:
         """Re-pin deployments given by alias. The write re-reads the endpoint first, so a change a
@@ -300,6 +321,7 @@ class EndpointManager:
             "deployments": deployments,
             "host_policy": self.host_policy,
             "busy_poll_us": self.busy_poll_us,
+            "max_file_bytes": self.max_file_bytes,
         }
 
     def _supervise(self, endpoint: Endpoint, run: _Running, path: Path) -> None:
@@ -374,6 +396,15 @@ class EndpointManager:
         merged = stats.merge([*run.retired, *(r.get("deployments") or {} for r in reports.values())])
         summary = stats.summary(merged)
         summary["replicas_ready"] = sum(1 for r in reports.values() if r.get("ready"))
+        sandboxes = [r["sandbox"] for r in reports.values() if r.get("sandbox")]
+        if sandboxes:
+            summary["sandbox"] = {k: v for k, v in sandboxes[0].items() if k != "tmp"}
+            shared = sorted({s["network"] for s in sandboxes if s.get("network") != "isolated"})
+            if shared:
+                summary["warnings"] = [
+                    f"The replicas share this machine's network ({'; '.join(shared)}): a model's "
+                    "code can open connections."
+                ]
         if summary != run.last_stats:
             run.last_stats = summary
             self.store.update_endpoint(endpoint.name, stats=summary)

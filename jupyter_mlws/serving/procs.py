@@ -86,7 +86,9 @@ def free_port(host: str) -> int:
 
 def spawn_replica(config: Path) -> subprocess.Popen[bytes]:
     """Start one replica on `config`; its output goes to the endpoint's replica.log."""
-    env = dict(os.environ)
+    from .sandbox import scrubbed_env
+
+    env = scrubbed_env(os.environ)  # no credentials reach a model's code (serving/sandbox.py)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
     env.pop("MLWS_RUN_ID", None)

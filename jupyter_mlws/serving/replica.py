@@ -3,10 +3,11 @@
 Who calls this: the EndpointManager (`serving/manager.py`) starts N of these per endpoint,
 writes CONFIG.json (see `serving/config.py`) and sends SIGHUP when it changes.
 
-What it does: loads each deployment's model ONCE (`serving/state.py`: materialize, re-hash
-against the manifest — RELIABILITY S6 — then the one loading gate), and only then binds
-(host, port) with SO_REUSEPORT (N replicas share the port; the kernel spreads connections)
-and serves (`serving/protocol.py`):
+What it does: binds (host, port) with SO_REUSEPORT (N replicas share the port; the kernel spreads
+connections among the listening ones), enters its sandbox (`serving/sandbox.py`, RELIABILITY S3:
+no network, private temp folder, limits), loads each deployment's model ONCE (`serving/state.py`:
+materialize, re-hash against the manifest — RELIABILITY S6 — then the one loading gate), and only
+then listens and serves (`serving/protocol.py`):
 - `POST /score` with `Authorization: Bearer <key>` (checked against the key hashes, never
   echoed: 401): JSON records / split orientation, or CSV with `Content-Type: text/csv`,
   turned into a frame by `models.signature.to_frame` (mismatch → 400 naming the column);
@@ -91,6 +92,8 @@ class Replica:
         self.stats = ReplicaStats()
         self.stats_path = config_path.parent / f"replica-{os.getpid()}.json"
         self.reload_error: str | None = None
+        #: What `serving/sandbox.py` managed for this process (in the stats).
+        self.sandbox: dict[str, Any] = {}
         self.server = HttpServer(self.handle, lambda: self.state.max_body if self.state else 1 << 20)
         self._in_predict = False
         self._busy_since = 0.0
@@ -271,6 +274,7 @@ class Replica:
             "ready": self.state is not None and bool(self.state.deployments),
             "versions": {d.name: d.version for d in (self.state.deployments if self.state else ())},
             "reload_error": self.reload_error,
+            "sandbox": self.sandbox,
             "deployments": self.stats.to_dict(),
             "time": time.time(),
         }
@@ -355,11 +359,15 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m jupyter_mlws.serving.replica CONFIG.json", file=sys.stderr)
         return 2
     replica = Replica(Path(args[0]).resolve())
+    from . import sandbox
+
     try:
         config = replica.read_config()
+        # the port first, in the machine's network; then the sandbox, before any model code runs
+        sock = bind(config.get("host") or "127.0.0.1", int(config["port"]))
+        replica.sandbox = sandbox.enter(config)
         replica.state = load_state(config)
         _freeze_heap()
-        sock = bind(config.get("host") or "127.0.0.1", int(config["port"]))
     except Exception as exc:
         message = exc.message if isinstance(exc, MLWSError) else f"{type(exc).__name__}: {exc}"
         print(f"replica: cannot start: {message}", file=sys.stderr)
@@ -382,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         replica.stats_path.unlink()
     except OSError:
         pass
+    sandbox.leave(replica.sandbox)
     return 0
 
 

@@ -1,0 +1,147 @@
+"""RELIABILITY S3 (in part): what a model's code can reach from a scoring replica.
+
+A real endpoint whose entry script probes its surroundings on every request: it connects to a
+listener of this test on 127.0.0.1, reads its temp folder, its working folder and its environment,
+and writes a file past the replica's size limit. Where this machine allows a network namespace
+(root, or unprivileged user namespaces), the connection fails and the listener sees nothing;
+where it does not, the endpoint's stats say the network is shared. Not tested yet because not
+built yet: an unprivileged user and hidden server files (serving/sandbox.py, "Not yet").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.catalogue("S3")
+
+PROBE = """
+import json, os, socket, tempfile
+
+def init():
+    pass
+
+def run(raw):
+    asked = json.loads(raw)
+    out = {"tmp": tempfile.gettempdir(), "cwd": os.getcwd()}
+    try:
+        socket.create_connection(("127.0.0.1", asked["port"]), timeout=3).close()
+        out["connect"] = "connected"
+    except OSError as err:
+        out["connect"] = err.strerror or str(err)
+    out["secrets"] = sorted(k for k in os.environ if "TOKEN" in k or "SECRET" in k)
+    path = os.path.join(out["tmp"], "big.bin")
+    try:
+        with open(path, "wb") as handle:
+            handle.write(b"x" * asked["write"])
+        out["write"] = "written"
+    except OSError as err:
+        out["write"] = err.strerror
+    finally:
+        if os.path.exists(path):
+            os.remove(path)
+    return out
+"""
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that counts the connections it accepts."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            conn.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    found = Listener()
+    yield found
+    found.stop.set()
+    found.thread.join(5)
+    found.sock.close()
+
+
+def _namespaces_allowed() -> bool:
+    probe = "from jupyter_mlws.serving.sandbox import isolate_network; print(isolate_network())"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    return done.stdout.strip() == "None"
+
+
+def _until(check: Any, seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def test_a_model_cannot_connect_out_writes_past_its_limit_in_vain_and_sees_no_credentials(
+    ws: Any, tmp_path: Path, listener: Listener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_mlws.serving.manager import EndpointManager
+
+    monkeypatch.setenv("MLWS_TOKEN", "the-server-token")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "a-cloud-key")
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    (folder / "score.py").write_text(PROBE)
+    ws.models.register("probe", folder, trusted=True)
+    manager = EndpointManager(
+        ws.store, ws.artifact_store, ws.location.workspace, max_file_bytes=1024 * 1024
+    ).start()
+    try:
+        ep = ws.endpoints.deploy("probe-api", model="probe:1")
+        out = ep.score({"port": listener.port, "write": 2 * 1024 * 1024})
+        isolated = _namespaces_allowed()
+        if isolated:
+            assert out["connect"] == "Network is unreachable", out
+            assert listener.accepted == 0
+        else:  # this machine allows no network namespace: the endpoint says so
+            warnings = _until(lambda: ep.refresh().stats().get("warnings"), 10, "a warning")
+            assert "share this machine's network" in warnings[0]
+        # a private 0700 temp folder, also its working folder
+        assert out["tmp"] == out["cwd"]
+        assert Path(out["tmp"]).name.startswith("mlws-replica-probe-api-")
+        assert Path(out["tmp"]).parent == Path(tempfile.gettempdir())
+        assert stat.S_IMODE(os.stat(out["tmp"]).st_mode) == 0o700
+        # no credentials in its environment, and no file past its limit
+        assert out["secrets"] == []
+        assert out["write"] == "File too large"
+        sandbox = _until(lambda: ep.refresh().stats().get("sandbox"), 10, "the sandbox in the stats")
+        assert sandbox["max_file_bytes"] == 1024 * 1024 and sandbox["core_file_bytes"] == 0
+        assert sandbox["network"] == ("isolated" if isolated else sandbox["network"])
+        # the endpoint still answers normally between probes
+        assert ep.score({"port": listener.port, "write": 10})["write"] == "written"
+        ws.endpoints.delete("probe-api")
+        _until(lambda: not os.path.exists(out["tmp"]), 15, "the temp folder removed with the replica")
+    finally:
+        manager.stop()
+    assert json.dumps(out)  # (what the model saw, shown on failure)
