@@ -55,6 +55,7 @@ from ..entities import Deployment, Endpoint
 from ..errors import MLWSError, NotFound
 from ..validation import parse_model_ref
 from . import procs, stats
+from .sandbox import sandbox_plan
 
 if TYPE_CHECKING:
     from ..store.artifacts import ArtifactStore
@@ -245,6 +246,10 @@ class EndpointManager:
         if config != run.config:
             self._materialize(endpoint.name, config, run.config)
             procs.write_json(path, config)
+            user = (config.get("sandbox") or {}).get("user")
+            if user:  # the replicas' user reads its config and writes its stats there
+                os.chown(run.folder, user[0], user[1])
+                os.chown(path, user[0], user[1])
             run.config = config
             run.failures = 0
             for proc in run.procs:
@@ -270,7 +275,9 @@ class EndpointManager:
             if dep["version"]["sha256"] in had:
                 continue
             try:
-                materialize(self.artifacts, ModelVersion.from_dict(dep["version"]), self.cache_root)
+                folder = materialize(self.artifacts, ModelVersion.from_dict(dep["version"]), self.cache_root)
+                if (config.get("sandbox") or {}).get("user"):
+                    _readable_by_all(self.cache_root, folder)
             except Exception as exc:  # the replica reports it with the endpoint's state
                 self.log.info("endpoint %s: could not cache %s: %s", name, dep["name"], exc)
 
@@ -322,6 +329,12 @@ class EndpointManager:
             "host_policy": self.host_policy,
             "busy_poll_us": self.busy_poll_us,
             "max_file_bytes": self.max_file_bytes,
+            "sandbox": sandbox_plan(
+                self.workspace,
+                str(getattr(self.store, "database_file", None) or "") or None,
+                str(self.folder / endpoint.name),
+                str(self.cache_root),
+            ),
         }
 
     def _supervise(self, endpoint: Endpoint, run: _Running, path: Path) -> None:
@@ -399,12 +412,9 @@ class EndpointManager:
         sandboxes = [r["sandbox"] for r in reports.values() if r.get("sandbox")]
         if sandboxes:
             summary["sandbox"] = {k: v for k, v in sandboxes[0].items() if k != "tmp"}
-            shared = sorted({s["network"] for s in sandboxes if s.get("network") != "isolated"})
-            if shared:
-                summary["warnings"] = [
-                    f"The replicas share this machine's network ({'; '.join(shared)}): a model's "
-                    "code can open connections."
-                ]
+            warnings = _sandbox_warnings(sandboxes)
+            if warnings:
+                summary["warnings"] = warnings
         if summary != run.last_stats:
             run.last_stats = summary
             self.store.update_endpoint(endpoint.name, stats=summary)
@@ -427,3 +437,33 @@ class EndpointManager:
         """PIDs of the replicas this manager runs for `name` (tests, `endpoints show`)."""
         run = self.running.get(name)
         return [p.pid for p in run.procs if p.poll() is None] if run else []
+
+
+def _readable_by_all(cache_root: Path, folder: Path) -> None:
+    """Let the replicas' user (serving/sandbox.py) read a cached model: the cache folder can be
+    passed through, the model's folders listed and its files read (nothing becomes writable)."""
+    cache_root.chmod(cache_root.stat().st_mode | 0o111)
+    for path in (folder, *folder.rglob("*")):
+        if path.is_symlink():
+            continue
+        extra = 0o555 if path.is_dir() else 0o444
+        path.chmod(path.stat().st_mode | extra)
+
+
+def _sandbox_warnings(sandboxes: list[dict[str, Any]]) -> list[str]:
+    """What the replicas' sandboxes could not do (serving/sandbox.py), in words."""
+    found = []
+    network = sorted({s["network"] for s in sandboxes if s.get("network", "isolated") != "isolated"})
+    if network:
+        found.append(
+            f"The replicas share this machine's network ({'; '.join(network)}): a model's code "
+            "can open connections."
+        )
+    files = sorted({s["files"] for s in sandboxes if s.get("files", "hidden") != "hidden"})
+    if files:
+        found.append(f"The server's files are not hidden from the replicas ({'; '.join(files)}).")
+    if any(s.get("user") == 0 for s in sandboxes):
+        problems = sorted({s["user_problem"] for s in sandboxes if s.get("user_problem")})
+        why = f" ({'; '.join(problems)})" if problems else " (no unprivileged user to become here)"
+        found.append(f"The replicas run as root{why}.")
+    return found

@@ -101,6 +101,11 @@ class SqlStore(
                 self.gate.close()
             raise
 
+    @property
+    def database_file(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL (what a scoring replica must not see)."""
+        return self._sqlite_file
+
     # ----- plumbing -------------------------------------------------------
     def write(self, work: Any, what: str = "write") -> Any:
         """Run `work(conn)` as one write transaction (retried while busy), then maybe checkpoint."""
