@@ -313,6 +313,34 @@ async def test_a_run_outside_kernels_lives_while_it_beats_and_ends_when_its_leas
     assert (await _info(services, run_id)).status == RunStatus.KILLED
 
 
+@pytest.mark.catalogue("K5")
+@pytest.mark.parametrize("mlws_traits", [{"lease_seconds": 1.5}])
+async def test_a_rest_client_that_keeps_logging_keeps_its_run_without_heartbeats(
+    services, jp_fetch
+) -> None:
+    """A batch over REST renews the lease: logging for twice the lease without one heartbeat keeps
+    the run running; silence then ends it when the lease lapses."""
+    import json
+    import uuid
+
+    exp = await services.run(services.store.create_experiment, "rest-client")
+    made = await jp_fetch(
+        "mlws", "api", "v1", "runs", method="POST", body=json.dumps({"experiment_id": exp.experiment_id}),
+        headers={"Content-Type": "application/json"},
+    )
+    run_id = json.loads(made.body)["run_id"]
+    logging_until, step = time.monotonic() + 3.0, 0
+    while time.monotonic() < logging_until:
+        body = {"metrics": [{"key": "loss", "value": 1.0 / (step + 1), "step": step}]}
+        await jp_fetch("mlws", "api", "v1", "runs", run_id, "batches", uuid.uuid4().hex,
+                       method="PUT", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        step += 1
+        assert (await _info(services, run_id)).status == RunStatus.RUNNING
+        await asyncio.sleep(0.3)
+    info = await _ended(services, run_id, timeout=10)
+    assert info.status == RunStatus.KILLED and "lease lapsed" in info.status_reason
+
+
 # ----- system metrics ------------------------------------------------------------------
 async def test_a_cell_that_burns_cpu_gets_system_metrics(jp_serverapp, services) -> None:
     kernel = await Kernel.start(jp_serverapp)
