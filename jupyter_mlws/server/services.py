@@ -129,8 +129,16 @@ class WorkspaceServices:
         if self.location.store_kind != "rest":
             self._store = await self.run(self._open_store)
             self._artifacts = await self.run(self._open_artifacts)
+            sweep = getattr(self._artifacts, "sweep_orphans", None)
+            if sweep is not None:  # uploads a killed process left half-written (RELIABILITY C7)
+                self.spawn(self._sweep_orphans(sweep), "artifact-sweep")
         self.started = True
         self.log.info("ML workspace at %s (%s store)", self.location.workspace, self.location.store_kind)
+
+    async def _sweep_orphans(self, sweep: Any) -> None:
+        removed = await self.run(sweep)
+        if removed:
+            self.log.info("mlws: removed %d temp file(s) of uploads that never finished", removed)
 
     def _export_workspace(self) -> None:
         """Export the workspace and `kernel_env` to the kernels this server starts."""

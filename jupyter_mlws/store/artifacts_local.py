@@ -50,6 +50,28 @@ class LocalArtifactStore(ArtifactStore):
         self.url = str(self.root)
         self._blobs: str | None = None
 
+    def sweep_orphans(self, older_than_seconds: float = 3600.0) -> int:
+        """Remove temp files of uploads that never finished (a process killed mid-write):
+        `.mlws-part-*` files untouched for `older_than_seconds`. A write in progress touches its
+        file as it goes, so it is never taken. Returns how many were removed (RELIABILITY C7)."""
+        import time
+
+        from .atomic_write import TEMP_PREFIX
+
+        cutoff, removed = time.time() - older_than_seconds, 0
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if not name.startswith(TEMP_PREFIX):
+                    continue
+                path = os.path.join(folder, name)
+                try:
+                    if os.lstat(path).st_mtime < cutoff:
+                        os.unlink(path)
+                        removed += 1
+                except OSError:
+                    continue
+        return removed
+
     def _base(self, run: str) -> Path:
         """The run's artifact folder, proven (through symlinks) to lie under the store root."""
         return resolve_under(self.root, f"{run}/artifacts")

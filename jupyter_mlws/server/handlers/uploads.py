@@ -20,15 +20,21 @@ Decisions, and why:
 - Uploads may be up to `MAX_UPLOAD_BYTES` (8 GiB); the tornado setting `mlws_max_upload_bytes`
   (`ServerApp.tornado_settings`) overrides it. A larger `Content-Length` is a 413 before any byte
   is read; a chunked body is cut off with a 413 once it passes the limit.
+- A stalled upload is not held open forever (RELIABILITY C7): when no byte of the body has come
+  for `UPLOAD_IDLE_SECONDS` (60 s; the tornado setting `mlws_upload_idle_seconds`), the server
+  closes the connection and removes the temp file, as for a client that went away. Tornado has
+  no body timeout of its own here (jupyter_server sets none).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import IO, TYPE_CHECKING
 
 from jupyter_core.utils import ensure_async
 from tornado import web
+from tornado.ioloop import IOLoop
 from tornado.iostream import StreamClosedError
 
 from ...errors import InvalidParameter
@@ -40,6 +46,8 @@ if TYPE_CHECKING:
 
 #: Largest upload accepted unless the `mlws_max_upload_bytes` tornado setting says otherwise.
 MAX_UPLOAD_BYTES = 8 * 1024**3
+#: Seconds without a byte of an upload's body before the server gives up on it.
+UPLOAD_IDLE_SECONDS = 60.0
 #: Optional request header: the sha256 (hex) the uploaded bytes must have.
 SHA256_HEADER = "X-MLWS-SHA256"
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -70,11 +78,30 @@ class StreamedUploadHandler(MLWSHandler):
         await self._authorize_upload()
         self.expected_sha256 = self._announced_sha256()
         self._upload = await self.begin_upload()
+        self._last_byte = time.monotonic()
+        self._watch_idle()
+
+    def _watch_idle(self) -> None:
+        """Close the connection of an upload whose body stopped coming (module docstring)."""
+        if self._upload is None or self._finished or self._client_gone:
+            return
+        idle = float(self.settings.get("mlws_upload_idle_seconds", UPLOAD_IDLE_SECONDS))
+        silent = time.monotonic() - self._last_byte
+        if silent >= idle:
+            self.log.warning(
+                "mlws: upload %s stalled for %.0f s after %d bytes; closing it",
+                self.request.path, silent, self._body_size,
+            )
+            self.request.connection.close()  # type: ignore[union-attr]
+            self.on_connection_close()
+            return
+        IOLoop.current().call_later(idle - silent, self._watch_idle)
 
     async def data_received(self, chunk: bytes) -> None:  # type: ignore[override]
         """Gather the body into blocks and write each block off the loop (tornado waits for it)."""
         if self._upload is None or self._finished:
             return  # refused in prepare or already answered: the rest of the body is dropped
+        self._last_byte = time.monotonic()
         try:
             self._body_size += len(chunk)
             self._check_body_size(self._body_size)
