@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from jupyter_server.auth import Authorizer
 
 from jupyter_mlws.entities import Deployment, Endpoint
 
@@ -295,3 +296,40 @@ async def test_run_artifact_paths_stay_inside_the_run(api: Api, run_with_model: 
         response = await api.call("POST", "/models/churn/versions", body)
         assert response.code == status, (artifact_path, response.body)
         assert message in error_of(response)["message"]
+
+
+class NoTrustAuthorizer(Authorizer):
+    """A shared server's authorizer: everything but trusting models (RELIABILITY S1)."""
+
+    def is_authorized(self, handler: object, user: object, action: str, resource: str) -> bool:
+        return resource != "mlws:models:trust"
+
+
+@pytest.mark.catalogue("S1")
+class TestTrustIsAPermissionOfItsOwn:
+    @pytest.fixture
+    def jp_server_config(self, jp_root_dir: Path) -> dict:
+        return {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_mlws": True},
+                "allow_unauthenticated_access": False,
+                "authorizer_class": NoTrustAuthorizer,
+            },
+            "MLWorkspaceApp": {"workspace": str(jp_root_dir / "ws"), "serve_endpoints": False},
+        }
+
+    async def test_a_user_who_may_register_may_not_trust(self, api: Api, model_file: str) -> None:
+        made = await api.json("POST", "/models/churn/versions", {"path": model_file}, expect=201)
+        assert made["trusted"] is False
+        for body in ({"path": model_file, "trusted": True},
+                     {"path": model_file, "trusted_types": ["numpy.dtype"]}):
+            refused = await api.call("POST", "/models/churn/versions", body)
+            assert refused.code == 403, refused.body
+            assert "mlws:models:trust" in json.loads(refused.body)["message"]
+        refused = await api.call("PATCH", "/models/churn/versions/1", {"trusted": True})
+        assert refused.code == 403 and "mlws:models:trust" in json.loads(refused.body)["message"]
+        versions = await api.json("GET", "/models/churn/versions")
+        assert [(v["version"], v["trusted"]) for v in versions["versions"]] == [(1, False)]
+        # what needs no trust still works
+        changed = await api.json("PATCH", "/models/churn/versions/1", {"description": "ok", "trusted": False})
+        assert changed["description"] == "ok" and changed["trusted"] is False

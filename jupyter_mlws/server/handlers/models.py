@@ -13,7 +13,8 @@ Decisions: a `path` in a register body names a file or folder on the server's ma
 relative to the server's root dir (absolute paths are accepted only when they resolve inside
 it; a symlink out of it is refused) — the browser never uploads model files through this
 route, and nobody reads `/etc` through it. Deleting a model or a version that an endpoint
-serves is a 409 naming the endpoint (delete or move the endpoint first). Bodies type their
+serves is a 409 naming the endpoint (delete or move the endpoint first). Trusting a version
+(`trusted`, `trusted_types`) needs `write` on `mlws:models:trust` too (`check_trust`). Bodies type their
 fields only; the rules (name patterns, alias pattern, trusted types) are the registry's, so
 a broken rule is a 400 with its message.
 """
@@ -22,12 +23,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from ...entities import ModelVersion, RegisteredModel
+from ...errors import Forbidden
 from ..registry import Registry, parse_version
 from .base import route
 from .registry_base import RegistryHandler
+
+#: The authorizer resource that trusting a model version needs (action "write").
+TRUST_RESOURCE = "mlws:models:trust"
 
 _TAGS = ("models",)
 
@@ -183,6 +189,24 @@ class ModelsHandler(RegistryHandler):
     def registry(self) -> Registry:
         return Registry.of(self.services, self.settings)
 
+    async def check_trust(self, trusted: bool | None, trusted_types: list[str] | None) -> None:
+        """Trusting a version (loading formats that run code, or extra skops types) is a permission
+        of its own, `mlws:models:trust` (RELIABILITY S1): registering is not enough. jupyter_server's
+        default authorizer grants it to whoever holds the server's token (its owner); an
+        authorizer of a shared server decides who else."""
+        if not trusted and not trusted_types:
+            return
+        user = self.current_user
+        allowed = bool(user) and await ensure_async(
+            self.authorizer.is_authorized(self, user, "write", TRUST_RESOURCE)
+        )
+        if not allowed:
+            raise Forbidden(
+                "Trusting a model lets its code run when it is loaded; that needs the permission "
+                f"'{TRUST_RESOURCE}' (write), which this user does not have. Register it untrusted, "
+                "or ask the server's owner to trust it."
+            )
+
 
 class ModelListHandler(ModelsHandler):
     @route("List registered models", response=RegisteredModelList, errors=(403, 503), tags=_TAGS)
@@ -266,6 +290,7 @@ class VersionListHandler(ModelsHandler):
     )
     async def post(self, name: str) -> None:
         body = self.parse_body(RegisterVersion)
+        await self.check_trust(body.trusted, body.trusted_types)
         registered = await self.change(self.registry.register, name, **body.model_dump())
         self.write_model(ModelVersionModel.of(registered), status=201)
 
@@ -286,6 +311,7 @@ class VersionHandler(ModelsHandler):
     async def patch(self, name: str, version: str) -> None:
         number = parse_version(version)
         given = self.parse_changes(UpdateVersion)
+        await self.check_trust(given.get("trusted"), given.get("trusted_types"))
         updated = await self.change(self.registry.update_version, name, number, **given)
         self.write_model(ModelVersionModel.of(updated))
 
