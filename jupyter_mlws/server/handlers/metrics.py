@@ -124,7 +124,7 @@ def _check_limits(batch: LogBatch) -> None:
         raise PayloadTooLarge(f"The batch has {', '.join(over)} per request; split it into smaller batches.")
 
 
-def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> bool:
+def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch, renew: bool = False) -> bool:
     now = now_ms()
     metrics = [
         Metric(
@@ -139,7 +139,13 @@ def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> b
         c = batch.columns
         values = [decode_float(v) if isinstance(v, str) else v for v in c.value]
         metrics.extend(map(Metric, c.key, values, c.step, c.timestamp))
-    return store.log_batch(
+    from ...store.sql.store import SqlStore
+
+    if isinstance(store, SqlStore):  # the lease renewed in the batch's own transaction
+        return store.log_batch(
+            run_id, metrics, batch.params, batch.tags, batch_id, batch.taken_ms, renew_lease=renew
+        )
+    applied = store.log_batch(
         run_id,
         metrics=metrics,
         params=batch.params,
@@ -147,6 +153,9 @@ def _log(store: MetadataStore, run_id: str, batch_id: str, batch: LogBatch) -> b
         batch_id=batch_id,
         taken_ms=batch.taken_ms,
     )
+    if renew:
+        store.heartbeat(run_id)
+    return applied
 
 
 class BatchHandler(MLWSHandler):
@@ -166,17 +175,17 @@ class BatchHandler(MLWSHandler):
             raise InvalidParameter("A batch id is 1-64 ASCII letters, digits, '-' or '_'.")
         batch = self.parse_body(LogBatch)
         _check_limits(batch)
-        applied = await self.services.run(_log, self.services.store, run_id, batch_id, batch)
         renewed: dict[str, float] = self.settings.setdefault("mlws_batch_renewals", {})
         lease = getattr(self.settings.get("mlws_supervisor"), "lease_seconds", 0.0) or 0.0
         every = min(BATCH_RENEWS_LEASE_EVERY, lease / 3) if lease > 0 else BATCH_RENEWS_LEASE_EVERY
         now = time.monotonic()
-        if now - renewed.get(run_id, float("-inf")) >= every:
+        renew = now - renewed.get(run_id, float("-inf")) >= every
+        if renew:
             if len(renewed) > 10_000:  # forget runs not logged to lately
                 for old in [k for k, t in renewed.items() if now - t >= every]:
                     del renewed[old]
             renewed[run_id] = now
-            await self.services.run(self.services.store.heartbeat, run_id, None)
+        applied = await self.services.run(_log, self.services.store, run_id, batch_id, batch, renew)
         self.write_model(BatchResult(batch_id=batch_id, applied=applied))
 
 

@@ -174,8 +174,10 @@ def log_batch(
     tags: Mapping[str, Any] | None,
     batch_id: str | None = None,
     taken_ms: int | None = None,
+    renew_lease: bool = False,
 ) -> bool:
-    """Validate everything, then write metrics, latest metrics, params and tags in one transaction.
+    """Validate everything, then write metrics, latest metrics, params and tags in one transaction
+    (with `renew_lease`, the run's heartbeat too).
 
     With a `batch_id`, the id is recorded in the same transaction; a batch id
     the run already has makes the call write nothing and return False.
@@ -211,6 +213,8 @@ def log_batch(
             record_change(conn, pk, RUN_METRICS)
         elif param_rows or tag_rows:
             record_change(conn, pk, RUN_UPDATED)
+        if renew_lease:
+            renew_heartbeat(conn, store.dialect, pk, now_ms())
         if tag_rows:
             upsert(
                 conn,
@@ -221,7 +225,7 @@ def log_batch(
             )
         return True
 
-    if rows or param_rows or tag_rows or batch_id is not None:
+    if rows or param_rows or tag_rows or batch_id is not None or renew_lease:
         applied: bool = store.write(work, "log_batch")
         return applied
     return True
@@ -319,3 +323,17 @@ def metric_history(
         picked = minmax_indices(values, max_points)
         steps, stamps, values = steps[picked], stamps[picked], values[picked]
     return MetricSeries(name, steps, stamps, values, total, cursor=total)
+
+
+def renew_heartbeat(conn: Connection, dialect: str, pk: int, stamp: int) -> None:
+    """Move a queued or running run's heartbeat forward to `stamp` (never back)."""
+    from sqlalchemy import func, update
+
+    from .schema import runs
+
+    greatest = func.max if dialect == "sqlite" else func.greatest
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == pk, runs.c.status.in_(["queued", "running"]))
+        .values(heartbeat_time=greatest(func.coalesce(runs.c.heartbeat_time, 0), stamp))
+    )

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ...entities import RunData, RunInfo, RunRecord, RunStatus, check_transition
@@ -28,6 +28,7 @@ from ...validation import (
 from ..base import now_ms
 from . import metrics as metric_ops
 from .changes import record_change
+from .metrics import renew_heartbeat
 from .rows import RUN_COLUMNS as _RUN_COLUMNS
 from .rows import run_info_from_row
 from .schema import RUN_CREATED, RUN_UPDATED, experiments, latest_metrics, runs
@@ -226,15 +227,7 @@ class SqlRunMixin:
         pk = self.run_pk(run_id)
 
         def work(conn: Connection) -> RunStatus:
-            conn.execute(
-                update(runs)
-                .where(runs.c.id == pk, runs.c.status.in_(["queued", "running"]))
-                .values(
-                    heartbeat_time=func.max(func.coalesce(runs.c.heartbeat_time, 0), stamp)
-                    if self.dialect == "sqlite"
-                    else func.greatest(func.coalesce(runs.c.heartbeat_time, 0), stamp)
-                )
-            )
+            renew_heartbeat(conn, self.dialect, pk, stamp)
             status, reason = conn.execute(
                 select(runs.c.status, runs.c.status_reason).where(runs.c.id == pk)
             ).one()

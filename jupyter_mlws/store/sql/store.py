@@ -255,8 +255,12 @@ class SqlStore(
         tags: Mapping[str, Any] | None = None,
         batch_id: str | None = None,
         taken_ms: int | None = None,
+        *,
+        renew_lease: bool = False,
     ) -> bool:
-        return metric_ops.log_batch(self, run_id, metrics, params, tags, batch_id, taken_ms)
+        """`MetadataStore.log_batch`; with `renew_lease`, the run's heartbeat is renewed in the same
+        transaction (what a REST batch does: `server/handlers/metrics.py`)."""
+        return metric_ops.log_batch(self, run_id, metrics, params, tags, batch_id, taken_ms, renew_lease)
 
     def get_metric_history(
         self,
