@@ -63,8 +63,11 @@ class RunningCluster:
     def attached(self) -> bool:
         return self.cluster is None
 
-    def client(self) -> Any:
-        """A (cached) synchronous `distributed.Client` to the scheduler."""
+    def client(self, reconnect: bool = True) -> Any:
+        """A (cached) synchronous `distributed.Client` to the scheduler; one that Dask closed (its
+        scheduler stopped answering) is replaced by a new one, unless `reconnect` is False."""
+        if reconnect and self._client is not None and self._client.status in ("closed", "failed"):
+            self._client = None
         if self._client is None:
             from distributed import Client
 

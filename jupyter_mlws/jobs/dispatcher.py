@@ -35,6 +35,7 @@ releases its queued jobs for the next dispatcher.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -293,7 +294,14 @@ class JobDispatcher:
             if not task.future.done():
                 continue
             self.tasks.pop(job_id, None)
-            if task.future.status != "error":
+            status = task.future.status
+            if status in ("cancelled", "lost") and not getattr(task.future, "local", False):
+                # Only `_lost` and `_cancel_queued` cancel a node's task, and they forget it first:
+                # this one was cancelled by Dask itself — its client closed because the scheduler
+                # stopped answering (RELIABILITY K8), or the scheduler forgot it.
+                self._task_vanished(job_id, task, status)
+                continue
+            if status != "error":
                 continue
             err = task.future.exception()
             try:
@@ -307,6 +315,25 @@ class JobDispatcher:
                 self._lost(job, f"node lost: {err}")
             else:
                 self._end(job, "failed", f"the node could not run the job: {name}: {err}")
+
+    def _task_vanished(self, job_id: str, task: _Task, status: str) -> None:
+        """A running job whose Dask task Dask dropped: its node is lost with it."""
+        if self._stop.is_set():
+            return
+        try:
+            job = self.store.get_job(job_id)
+        except NotFound:
+            return
+        if job.attempt != task.attempt or job.ended or job.state != "running":
+            return
+        try:
+            client = self.clusters(job.target).client(reconnect=False)
+            closed = client.status != "running"
+        except Exception:
+            closed = True
+        why = "the cluster's scheduler stopped answering" if closed else f"its Dask task was {status}"
+        self._lost(job, f"node lost: {why}")
+        threading.Thread(target=_kill_orphan, args=(job,), daemon=True, name="mlws-job-orphan").start()
 
     # ----- cancel, loss, retries ---------------------------------------------------------------
     def _cancel_queued(self, job: Job) -> None:
@@ -477,3 +504,27 @@ def _resources(asked: dict[str, Any], running: Any) -> dict[str, float]:
     if asked.get("memory_bytes"):
         wanted["MEMORY"] = float(asked["memory_bytes"])
     return {k: v for k, v in wanted.items() if v > 0}
+
+
+def _kill_orphan(job: Job) -> None:
+    """After a node was lost with its scheduler, the job's process may still run on a worker of
+    this machine that nobody can reach through Dask any more: end its process tree here, when the
+    pid is one of this machine's and its environment names the job (RELIABILITY K8: no orphans)."""
+    if not job.pid:
+        return
+    import psutil
+
+    try:
+        proc = psutil.Process(job.pid)
+        if proc.environ().get("MLWS_JOB_ID") != job.job_id:
+            return  # not this job's process (another machine's pid, or a reused one)
+        family = [*proc.children(recursive=True), proc]
+    except psutil.Error:
+        return
+    for member in family:
+        with contextlib.suppress(psutil.Error):
+            member.terminate()
+    _, alive = psutil.wait_procs(family, timeout=3)
+    for member in alive:
+        with contextlib.suppress(psutil.Error):
+            member.kill()
