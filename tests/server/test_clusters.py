@@ -47,6 +47,19 @@ def _worker_pids(parent: int) -> set[int]:
     return found
 
 
+def _listening(root: psutil.Process) -> list[tuple[int, str, int]]:
+    """(pid, address, port) of every listening TCP socket of `root` and its descendants."""
+    found = []
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            sockets = proc.net_connections(kind="inet")
+        except psutil.Error:
+            continue
+        found.extend((proc.pid, c.laddr.ip, c.laddr.port) for c in sockets if c.status == psutil.CONN_LISTEN)
+    return found
+
+
+@pytest.mark.catalogue("A10")
 async def test_a_cluster_scales_from_zero_to_two_and_back_with_its_reasons(api: Api, jp_serverapp) -> None:
     from distributed import Client
 
@@ -86,6 +99,10 @@ async def test_a_cluster_scales_from_zero_to_two_and_back_with_its_reasons(api: 
             None, lambda: client.run(lambda: __import__("os").environ.get("OMP_NUM_THREADS"))
         )
         assert set(threads.values()) == {"1"}
+        # RELIABILITY A10: the scheduler, its dashboard, the nannies and the workers listen on
+        # 127.0.0.1 only (this process holds the scheduler; the nodes are its children)
+        listening = _listening(psutil.Process())
+        assert len(listening) >= 5 and all(ip == "127.0.0.1" for _, ip, _ in listening), listening
         results = await asyncio.get_running_loop().run_in_executor(None, client.gather, futures)
         assert sorted(results) == [0, 1, 2, 3]
         del futures  # released: Dask keeps a node while results are held in memory
