@@ -51,7 +51,7 @@ from .spool import (
 #: How long a live batch is retried before it goes to the spool.
 LIVE_RETRY_SECONDS = 2.0
 #: How long the process may spend at exit delivering what waits (then it is left on disk).
-EXIT_SECONDS = 10.0
+EXIT_SECONDS = 7.0
 SPOOL_FULL_ENV = "MLWS_SPOOL_FULL"
 REFUSED_TAG = "mlws.refused_points"
 
@@ -208,8 +208,11 @@ class DurableRestStore(RestStore):
         threading.Thread(target=work, name="mlws-spool-orphans", daemon=True).start()
 
     def finish(self, deadline: float) -> None:
-        """At exit: deliver until `deadline`; then say, in one line, what waits and where."""
+        """At exit: deliver until `deadline`; then say, in one line, what waits and where. Once:
+        a second call (`close` after the exit hook) returns at once."""
         with self._lock:
+            if self._closed:
+                return
             while self._segment.waiting and time.monotonic() < deadline:
                 before = self._segment.waiting
                 self._deliver_locked()

@@ -144,7 +144,7 @@ def test_a_server_killed_while_logging_and_back_60_s_later_loses_nothing(
     assert not list((tmp_path / "spool").glob("*/*.jsonl")), "the spool is empty once delivered"
 
 
-@pytest.mark.catalogue("K7")
+@pytest.mark.catalogue("K7", "K2")
 def test_a_process_that_exits_while_the_server_is_down_leaves_its_points_for_sync(
     server: Restartable, tmp_path: Path
 ) -> None:
@@ -153,11 +153,12 @@ def test_a_process_that_exits_while_the_server_is_down_leaves_its_points_for_syn
     run_id = _wait_for_line(process, "RUN").split()[1]
     _wait_for_line(process, "STEP")
     server.kill()
-    killed_at = time.monotonic()
-    out, err = process.communicate(timeout=120)
-    # The script finishes, flushes for a bounded time, and exits 0 with one line on stderr.
-    assert process.returncode == 0 and "DONE" in out
-    assert time.monotonic() - killed_at < 60
+    _wait_for_line(process, "DONE", timeout=120)  # the script's last line: what follows is its exit
+    done_at = time.monotonic()
+    _, err = process.communicate(timeout=120)
+    # The script exits 0 within 10 s of its end (RELIABILITY K2), with one line on stderr.
+    assert process.returncode == 0
+    assert time.monotonic() - done_at < 10, f"exit took {time.monotonic() - done_at:.1f} s"
     said = [line for line in err.splitlines() if line.startswith("jupyter_mlws:")]
     assert len(said) == 1 and "jupyter mlws sync" in said[0] and str(tmp_path / "spool") in said[0], err
     waiting = int(said[0].split()[1].replace(",", ""))
