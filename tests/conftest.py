@@ -72,6 +72,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError("unknown reliability catalogue IDs:\n" + "\n".join(problems.values()))
 
 
+from .canary import canary  # noqa: E402,F401  (a shared fixture)
 from .dask_processes import outside_scheduler  # noqa: E402,F401  (a shared fixture)
 from .live_server import live_server  # noqa: E402,F401  (a shared fixture)
 from .services import postgres_server, postgresql_url, s3_server  # noqa: E402,F401  (shared fixtures)

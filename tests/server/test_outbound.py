@@ -13,9 +13,6 @@ is the one connected to, and the name is resolved once.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,43 +21,10 @@ import pytest
 from jupyter_mlws.errors import InvalidParameter
 from jupyter_mlws.outbound import LOCAL_CALLER_NETWORKS, OutboundPolicy, pinned_url
 
+from ..canary import Canary
 from .api_helpers import Api
 
 pytestmark = pytest.mark.catalogue("P6")
-
-
-class Canary:
-    """A TCP listener on 127.0.0.1 that counts the connections made to it."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
-
-
-@pytest.fixture
-def canary() -> Iterator[Canary]:
-    found = Canary()
-    yield found
-    found.close()
 
 
 @pytest.fixture

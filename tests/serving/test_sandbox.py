@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from ..canary import Canary
 
 pytestmark = pytest.mark.catalogue("S3")
 
@@ -72,37 +71,6 @@ def run(raw):
 """
 
 
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts the connections it accepts."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.accepted += 1
-            conn.close()
-
-
-@pytest.fixture
-def listener() -> Iterator[Listener]:
-    found = Listener()
-    yield found
-    found.stop.set()
-    found.thread.join(5)
-    found.sock.close()
-
-
 def _namespaces_allowed() -> bool:
     probe = "from jupyter_mlws.serving.sandbox import isolate_network; print(isolate_network())"
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
@@ -120,7 +88,7 @@ def _until(check: Any, seconds: float, what: str) -> Any:
 
 
 def test_a_model_cannot_connect_out_writes_past_its_limit_in_vain_and_sees_no_credentials(
-    ws: Any, tmp_path: Path, listener: Listener, monkeypatch: pytest.MonkeyPatch
+    ws: Any, tmp_path: Path, canary: Canary, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from jupyter_mlws.serving.manager import EndpointManager
     from jupyter_mlws.serving.sandbox import sandbox_plan
@@ -144,7 +112,7 @@ def test_a_model_cannot_connect_out_writes_past_its_limit_in_vain_and_sees_no_cr
         token_file.write_text(json.dumps({"token": "the-server-token"}))
         escape = Path(ws.location.workspace) / "escaped.txt"
         out = ep.score({
-            "port": listener.port,
+            "port": canary.port,
             "write": 2 * 1024 * 1024,
             "read": [database, str(token_file), "score.py"],
             "write_to": str(escape),
@@ -152,7 +120,7 @@ def test_a_model_cannot_connect_out_writes_past_its_limit_in_vain_and_sees_no_cr
         isolated = _namespaces_allowed()
         if isolated:
             assert out["connect"] == "Network is unreachable", out
-            assert listener.accepted == 0
+            assert canary.accepted == 0
             assert out["read"][database] == "No such file or directory", out
             assert out["read"][str(token_file)] == "No such file or directory", out
             assert not escape.exists(), "a write into the workspace never lands there"
@@ -181,7 +149,7 @@ def test_a_model_cannot_connect_out_writes_past_its_limit_in_vain_and_sees_no_cr
         assert sandbox["network"] == ("isolated" if isolated else sandbox["network"])
         assert sandbox["files"] == ("hidden" if isolated else sandbox["files"])
         # the endpoint still answers normally between probes
-        assert ep.score({"port": listener.port, "write": 10})["write"] == "written"
+        assert ep.score({"port": canary.port, "write": 10})["write"] == "written"
         ws.endpoints.delete("probe-api")
         _until(lambda: not os.path.exists(out["tmp"]), 15, "the temp folder removed with the replica")
     finally:
