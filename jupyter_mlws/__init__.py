@@ -17,7 +17,7 @@ from .location import WorkspaceLocation, resolve_location
 # The user API (DESIGN.md §5), imported on first attribute access: the client
 # pulls in SQLAlchemy and pandas, which a plain `import jupyter_mlws` must not.
 _CLIENT_API = (
-    "Experiment", "Run", "Workspace", "active_run", "end_run", "get_run", "last_run", "log_artifact",
+    "Experiment", "Run", "Workspace", "active_run", "diff", "end_run", "get_run", "last_run", "log_artifact",
     "log_artifacts", "log_dict", "log_figure", "log_image", "log_list", "log_metric", "log_metrics",
     "log_param", "log_params", "log_row", "log_table", "log_text", "search_runs", "set_tag", "set_tags",
     "start_run",

@@ -70,3 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MLWSError as err:
         print(f"mlws: {err.message}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `jupyter mlws diff A B | head`: the reader had enough
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0

@@ -1,12 +1,15 @@
-"""`jupyter mlws info | experiments | runs`: the workspace and its tracked runs.
+"""`jupyter mlws info | experiments | runs | diff`: the workspace and its tracked runs.
 
     jupyter mlws info                               where the workspace is, store kind, schema
     jupyter mlws experiments                        experiments with their run counts
     jupyter mlws runs [--experiment E] [--filter F] [--order-by K] [--limit N]
+    jupyter mlws diff RUN_A RUN_B [--part P ...] [--json] [--exit-code]
 
 `main.build_parser` calls `add_run_commands`; `info` is also what a bare
 `jupyter mlws` runs. `runs` prints what `ws.runs(...)` (client/workspace.py)
-finds, so it takes the same filter and order-by text as Python.
+finds, so it takes the same filter and order-by text as Python. `diff` prints what
+`ws.diff(a, b)` (repro/diff.py) finds, part by part; as with ``git diff --exit-code``,
+`--exit-code` makes it exit 1 when the runs differ.
 """
 
 from __future__ import annotations
@@ -17,6 +20,14 @@ from typing import Any
 from .base import open_workspace
 from .formatting import format_table, format_time
 
+DIFF_PARTS = ("params", "metrics", "tags", "environment", "code", "cells", "history", "artifacts")
+_DIFF_TABLES = {
+    "params": ["key", "a", "b", "change"],
+    "metrics": ["key", "a", "b", "change", "parts_at_step"],
+    "tags": ["key", "a", "b", "change"],
+    "environment": ["item", "a", "b", "change"],
+    "history": ["cell_id", "count_a", "count_b", "order_a", "order_b", "change", "source"],
+}
 _RUN_FIELDS = ["run_id", "experiment", "name", "status", "start_time", "duration"]
 _MAX_EXTRA_COLUMNS = 8
 
@@ -38,6 +49,15 @@ def add_run_commands(sub: Any) -> None:
     runs.add_argument("--order-by", "-o", action="append", default=None, help="e.g. 'metrics.acc desc'")
     runs.add_argument("--limit", "-n", type=int, default=100)
     runs.set_defaults(func=cmd_runs)
+    diff = sub.add_parser(
+        "diff", help="what run B did differently from run A (code, cells, environment, ...)"
+    )
+    diff.add_argument("run_a", help="run id")
+    diff.add_argument("run_b", help="run id")
+    diff.add_argument("--part", "-p", action="append", choices=DIFF_PARTS, help="only this part (repeatable)")
+    diff.add_argument("--json", action="store_true", help="print the whole diff as JSON")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when the runs differ")
+    diff.set_defaults(func=cmd_diff)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -92,3 +112,38 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if len(extra) > _MAX_EXTRA_COLUMNS:
         print(f"({len(extra) - _MAX_EXTRA_COLUMNS} more columns: use mlws.search_runs() for all of them)")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print the differences of two runs, one part after the other."""
+    import json
+
+    ws = open_workspace(args)
+    try:
+        diff = ws.diff(args.run_a, args.run_b)
+    finally:
+        ws.close()
+    if args.json:
+        print(json.dumps(diff.to_dict(), indent=1, default=str))
+        return 1 if args.exit_code and not diff.identical else 0
+    print(diff.summary())
+    for part in args.part or DIFF_PARTS:
+        if not diff.changed(part):
+            continue
+        frame = diff.parts[part].astype(object).where(diff.parts[part].notna(), None)
+        print(f"\n== {part} ==")
+        if part in _DIFF_TABLES:
+            columns = _DIFF_TABLES[part]
+            print(format_table(columns, [list(row) for row in frame[columns].itertuples(index=False)]))
+            continue
+        for row in frame.to_dict("records"):
+            if part == "cells":
+                print(
+                    f"-- cell {row['cell_id']} ({row['cell_type']}, {row['index_a']} -> {row['index_b']}): "
+                    f"{row['change']}" + (f", {row['images']} image(s) differ" if row["images"] else "")
+                )
+                print((row["source_diff"] or "") + (row["output_diff"] or ""), end="")
+            else:
+                print(f"-- {row['path']}: {row['change']} ({row['size_a']} -> {row['size_b']} bytes)")
+                print(row["diff"] or "", end="")
+    return 1 if args.exit_code and not diff.identical else 0

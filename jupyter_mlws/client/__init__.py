@@ -10,6 +10,7 @@ top-level `jupyter_mlws` exports these names lazily.
 
 from .fluent import (
     active_run,
+    diff,
     end_run,
     get_run,
     last_run,
@@ -39,6 +40,7 @@ __all__ = [
     "Run",
     "Workspace",
     "active_run",
+    "diff",
     "end_run",
     "get_run",
     "last_run",

@@ -28,6 +28,8 @@ from .workspace import RUN_ID_ENV, Workspace
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..repro.diff import RunDiff
+
 _workspaces: dict[str, Workspace] = {}
 _attached: dict[str, Run] = {}
 _lock = threading.Lock()
@@ -192,6 +194,13 @@ def last_run() -> Run | None:
 def get_run(run_id: str) -> Run:
     """A run of the default workspace by id."""
     return default_workspace().get_run(run_id)
+
+
+def diff(run_a: Run | str, run_b: Run | str) -> RunDiff:
+    """What run `run_b` did differently from run `run_a`; see `Workspace.diff`. Run objects are
+    compared in their own workspace, run ids in the default one."""
+    ws = run_a.workspace if isinstance(run_a, Run) else default_workspace()
+    return ws.diff(run_a, run_b)
 
 
 def search_runs(

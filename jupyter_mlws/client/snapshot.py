@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter, NotFound
+from ..repro.history import history_script
 from ..store.atomic_write import hash_stream
 from ..store.snapshot_files import HISTORY, MANIFEST, read_manifest, restore_files
-from .replay import history_script
 from .snapshot_walk import (
     DEFAULT_IGNORES,
     DEFAULT_MAX_FILES,

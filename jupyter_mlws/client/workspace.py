@@ -34,6 +34,7 @@ from .run import Run
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..repro.diff import RunDiff
     from ..store.artifacts import ArtifactStore
     from ..store.base import MetadataStore
     from .compute import Compute
@@ -171,6 +172,18 @@ class Workspace:
         """The run with this id (NotFound otherwise), after its pending background work."""
         self.settle(run_id)
         return Run(self, run_id, self.store.get_run_info(run_id))
+
+    def diff(self, run_a: Run | str, run_b: Run | str) -> RunDiff:
+        """What run `run_b` did differently from run `run_a` (`repro/diff.py`): a `RunDiff` with a
+        DataFrame per part (`.params`, `.metrics`, `.tags`, `.environment`, `.code`, `.cells`,
+        `.history`, `.artifacts`), shown as a report in a notebook."""
+        from ..repro.diff import diff_runs
+
+        ids = [run.id if isinstance(run, Run) else str(run) for run in (run_a, run_b)]
+        for run_id in ids:
+            self.settle(run_id)
+        self.flush()
+        return diff_runs(self.store, self.artifact_store, ids[0], ids[1])
 
     def _experiment_ids(self, experiment: str | Sequence[str] | None) -> list[int] | None:
         if experiment is None:

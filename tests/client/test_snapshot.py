@@ -15,7 +15,6 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from jupyter_mlws.client.replay import history_script
 from jupyter_mlws.client.snapshot import (
     execution_order_warning,
     restore_snapshot,
@@ -23,6 +22,7 @@ from jupyter_mlws.client.snapshot import (
     take_snapshot,
 )
 from jupyter_mlws.errors import InvalidParameter, NotFound
+from jupyter_mlws.repro.history import history_script
 from jupyter_mlws.store.artifacts import open_artifact_store
 
 

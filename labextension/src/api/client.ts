@@ -6,6 +6,7 @@ import {
   IExperimentList,
   IExperimentModel,
   IMetricHistory,
+  IRunDiff,
   IRunModel,
   IRunPage,
   IWorkspaceInfo
@@ -66,6 +67,11 @@ export class MLWorkspaceAPI {
   /** `GET /runs/{run_id}`: one run; an unknown id rejects with status 404. */
   getRun(runId: string): Promise<IRunModel> {
     return this.request<IRunModel>(`runs/${encodeURIComponent(runId)}`);
+  }
+
+  /** `GET /runs/{run_id}/diff/{other_id}` */
+  getRunDiff(runA: string, runB: string): Promise<IRunDiff> {
+    return this.request<IRunDiff>(`runs/${encodeURIComponent(runA)}/diff/${encodeURIComponent(runB)}`);
   }
 
   /** `GET /experiments/{experiment_id}` */

@@ -738,6 +738,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mlws/api/v1/runs/{run_id}/diff/{other_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Compare two runs */
+        get: operations["getRunsRunIdDiffOtherId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/mlws/api/v1/runs/{run_id}/heartbeat": {
         parameters: {
             query?: never;
@@ -2835,6 +2852,36 @@ export interface components {
              * @description The model's or the endpoint's name.
              */
             name: string;
+        };
+        /** RunDiffModel */
+        RunDiffModel: {
+            /** Run A */
+            run_a: string;
+            /** Run B */
+            run_b: string;
+            /** Identical */
+            identical: boolean;
+            /**
+             * Parts
+             * @description One list of rows per part: params, metrics, tags, environment, code, cells, history, artifacts; only the rows that differ (history: every cell that ran, with change 'same' where it is).
+             */
+            parts: {
+                [key: string]: {
+                    [key: string]: unknown;
+                }[];
+            };
+            /**
+             * Images
+             * @description Changed images: cell_id, mime, a, b (base64 or null).
+             */
+            images: {
+                [key: string]: unknown;
+            }[];
+            /**
+             * Notes
+             * @description Parts a run lacks (no snapshot, no environment).
+             */
+            notes: string[];
         };
         /**
          * RunEvent
@@ -7612,6 +7659,47 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getRunsRunIdDiffOtherId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+                other_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Compare two runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDiffModel"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -17,6 +17,9 @@ export type IErrorBody = Schemas['ErrorBody'];
 /** `GET /mlws/api/v1/runs/{run_id}`: a run with its params, tags and latest metrics. */
 export type IRunModel = Schemas['RunModel'];
 
+/** `GET /mlws/api/v1/runs/{run_id}/diff/{other_id}`: what the second run did differently. */
+export type IRunDiff = Schemas['RunDiffModel'];
+
 /** `GET /mlws/api/v1/experiments/{experiment_id}` */
 export type IExperimentModel = Schemas['ExperimentModel'];
 

@@ -4,12 +4,14 @@ import * as React from 'react';
 import { IRunModel } from '../api/types';
 import { IChartSeries, MetricChart, sortMetricKeys, toNumber } from '../common/charts';
 import { IMLWorkspace } from '../tokens';
+import { RunDiffSections } from './compareDiff';
 
 /**
  * Compare 2+ runs (main area, command `mlws:compare-runs`): one chart per
  * metric with a line per run (histories downsampled by the server), and the
  * params that differ between the runs (a param missing from a run counts as
- * differing; identical params are left out, and counted).
+ * differing; identical params are left out, and counted). Two runs also get
+ * their code, cells, environment and outputs compared (`compareDiff.tsx`).
  */
 
 const COMPARE_POINTS = 800;
@@ -143,6 +145,9 @@ function Compare({ workspace, runIds }: { workspace: IMLWorkspace; runIds: strin
           ))}
         </div>
       </section>
+      {runs.length === 2 && (
+        <RunDiffSections workspace={workspace} runA={runs[0].run_id} runB={runs[1].run_id} version={version} />
+      )}
     </section>
   );
 }

@@ -1,7 +1,9 @@
 """The kernel's execution history as a Python script that replays it: a snapshot's ``history.py``.
 
 Who calls it: `client/snapshot.py` (`take_snapshot`) with the history the `%%mlrun` finalizer hands
-it: (execution count, source) pairs, in the order the kernel ran them, up to the run's cell.
+it: (execution count, source) pairs, in the order the kernel ran them, up to the run's cell; and
+`repro/diff.py`, which reads a run's script back (`parse_history`) and names the notebook cell of
+each entry by comparing `replayable(cell source)` with it.
 
 Decisions: the script must always compile, so that ``python history.py`` replays every Python cell
 instead of refusing the whole file.
@@ -21,10 +23,11 @@ instead of refusing the whole file.
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from collections.abc import Sequence
 
-__all__ = ["history_script"]
+__all__ = ["history_script", "parse_history", "replayable"]
 
 #: Cell magics whose body is ordinary Python: replaying the body is replaying the cell.
 PYTHON_CELL_MAGICS = frozenset({"mlrun", "time", "timeit", "capture", "prun", "debug"})
@@ -42,6 +45,24 @@ def history_script(history: Sequence[tuple[int, str]], run_id: str | None = None
     for count, source in history:
         parts.append(f"\n# In[{count}]:\n{_replayable(source).rstrip()}\n")
     return "".join(parts)
+
+
+_MARKER = re.compile(r"^# In\[(\d+)\]:$", re.M)
+
+
+def parse_history(script: str) -> list[tuple[int, str]]:
+    """(execution count, replayable source) pairs of a script `history_script` wrote, in order."""
+    marks = list(_MARKER.finditer(script))
+    entries = []
+    for number, mark in enumerate(marks):
+        end = marks[number + 1].start() if number + 1 < len(marks) else len(script)
+        entries.append((int(mark.group(1)), script[mark.end() + 1 : end].rstrip()))
+    return entries
+
+
+def replayable(source: str) -> str:
+    """The cell as `history_script` writes it (without its ``# In[n]:`` line)."""
+    return _replayable(source).rstrip()
 
 
 def _replayable(source: str) -> str:
