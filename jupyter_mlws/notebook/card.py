@@ -41,6 +41,8 @@ class CardFacts:
     status: str
     duration_s: float | None = None
     reason: str | None = None
+    #: One line about the cell itself, e.g. names it read from cells out of order (repro/order.py).
+    notice: str | None = None
 
 
 def format_duration(seconds: float | None) -> str:
@@ -66,6 +68,8 @@ def card_text(facts: CardFacts) -> str:
     )
     if facts.reason and facts.status != "completed":
         line += f"\n  {facts.reason}"
+    if facts.notice:
+        line += f"\n  \u26a0 {facts.notice}"
     return line
 
 
@@ -79,6 +83,12 @@ def card_html(facts: CardFacts) -> str:
             '<div class="mlws-run-card-reason" style="margin-top:2px;'
             'color:var(--jp-content-font-color2,#666);white-space:pre-wrap">'
             f"{esc(facts.reason)}</div>"
+        )
+    if facts.notice:
+        reason += (
+            '<div class="mlws-run-card-notice" style="margin-top:2px;'
+            'color:var(--jp-warn-color0,#b06000);white-space:pre-wrap">'
+            f"\u26a0 {esc(facts.notice)}</div>"
         )
     return (
         f'<div class="mlws-run-card" data-mlws-run="{esc(facts.run_id)}" '

@@ -205,6 +205,7 @@ class CellRun:
         self.line = line
         self.cell = cell
         self.filenames: list[str] = []
+        self.order_notice: str | None = None
         count = session.execution_count
         self.number = count if count is not None else max(int(shell.execution_count) - 1, 0)
 
@@ -229,6 +230,7 @@ class CellRun:
         if session.cell_id:
             tags["mlws.cell_id"] = session.cell_id
         tags["mlws.execution_count"] = self.number
+        self.order_notice = self._out_of_order(tags)
         experiment = self.options.experiment or default_experiment_name()
         try:
             run = ws.start_run(
@@ -254,6 +256,19 @@ class CellRun:
                 raise
         return ws, run, experiment
 
+    def _out_of_order(self, tags: dict[str, Any]) -> str | None:
+        """The card's line about names this cell reads from cells out of order (and their tag)."""
+        from ..repro.order import TAG, describe, tag_value
+
+        try:
+            problems = self.session.out_of_order(self.cell)
+        except Exception:  # the check must never fail the user's cell
+            return None
+        if not problems:
+            return None
+        tags[TAG] = tag_value(problems)
+        return describe(problems)
+
     def run(self) -> Any:
         """Open the run, execute the cell, hand the ending to the finalizer; re-raise the cell's error."""
         __tracebackhide__ = True
@@ -268,7 +283,9 @@ class CellRun:
         exit_before = bool(getattr(shell, "exit_now", False))
         ws, run, experiment = self._open()
         info = run._info
-        card = RunCard(CardFacts(run.id, info.name if info else run.id, experiment, "running"))
+        card = RunCard(
+            CardFacts(run.id, info.name if info else run.id, experiment, "running", notice=self.order_notice)
+        )
         capture = OutputCapture(on_live=lambda text: run.log_output(text, LOG_NAME))
         error: BaseException | None = None
         started = time.perf_counter()

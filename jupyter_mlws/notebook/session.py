@@ -4,9 +4,11 @@ One `NotebookSession` per IPython shell, made by `load_ipython_extension`
 (notebook/__init__.py) and shared by the magics. Its `pre_run_cell` /
 `post_run_cell` handlers (IPython events) keep the current cell's id (IPython
 passes the frontend's `cellId` as `info.cell_id`), the order in which cells
-ran (the snapshot's out-of-order warning reads it), and feed the execution
-recorder. `%%mlrun` notes its run here so the recorder files the cell under
-it, and the last card for `%mlws status`.
+ran (the snapshot's out-of-order warning reads it), each cell's source (the
+`%%mlrun` out-of-order check, repro/order.py, reads it) and the cells
+JupyterLab reports deleted, and feed the execution recorder. `%%mlrun` notes
+its run here so the recorder files the cell under it, and the last card for
+`%mlws status`.
 
 Decisions:
 - The notebook path is `$JPY_SESSION_NAME` (jupyter_server sets it for a
@@ -26,11 +28,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 from .recorder import ExecutionRecorder
 
 if TYPE_CHECKING:
+    from ..repro.order import OrderTracker, OutOfOrder
     from .card import CardFacts
 
 _LIFECYCLE = "jupyter_mlws.client.lifecycle"
@@ -54,17 +58,34 @@ class SavedCells:
         self.path = path
         self._stamp: tuple[int, int] | None = None
         self._by_source: dict[str, list[tuple[int, str]]] = {}
+        self._by_id: dict[str, tuple[int, str]] = {}
         self._last = -1
 
-    def find(self, source: str) -> str | None:
-        """The id of the saved cell whose source is `source`, or None."""
+    def _fresh(self) -> bool:
+        """Re-read the file when it changed; False when it is not there."""
         try:
             st = os.stat(self.path)
         except OSError:
-            return None
+            self._stamp = None
+            self._by_source, self._by_id = {}, {}
+            return False
         if (st.st_mtime_ns, st.st_size) != self._stamp:
             self._stamp = (st.st_mtime_ns, st.st_size)
             self._load()
+        return True
+
+    def saved_at(self) -> float | None:
+        """When the notebook file was last written, None when there is none."""
+        return self._stamp[0] / 1e9 if self._fresh() and self._stamp else None
+
+    def cell(self, cell_id: str) -> tuple[int, str] | None:
+        """(1-based position, source) of the saved cell with this id (any cell type), or None."""
+        return self._by_id.get(cell_id) if self._fresh() else None
+
+    def find(self, source: str) -> str | None:
+        """The id of the saved cell whose source is `source`, or None."""
+        if not self._fresh():
+            return None
         found = self._by_source.get(source) or self._by_source.get(source.rstrip())
         if not found:
             return None
@@ -75,7 +96,7 @@ class SavedCells:
     def _load(self) -> None:
         import json
 
-        self._by_source = {}
+        self._by_source, self._by_id = {}, {}
         self._last = -1
         try:
             with open(self.path, encoding="utf-8") as handle:
@@ -83,12 +104,15 @@ class SavedCells:
         except (OSError, ValueError, AttributeError):
             return
         for position, cell in enumerate(cells):
-            if not isinstance(cell, dict) or cell.get("cell_type") != "code" or not cell.get("id"):
+            if not isinstance(cell, dict) or not cell.get("id"):
                 continue
             source = cell.get("source", "")
             if isinstance(source, list):
                 source = "".join(source)
-            if isinstance(source, str):
+            if not isinstance(source, str):
+                continue
+            self._by_id.setdefault(str(cell["id"]), (position + 1, source))
+            if cell.get("cell_type") == "code":
                 for key in {source, source.rstrip()}:
                     self._by_source.setdefault(key, []).append((position, str(cell["id"])))
 
@@ -110,6 +134,10 @@ class NotebookSession:
         self.cell_run_id: str | None = None
         self.last_card: CardFacts | None = None
         self._runs_at_start: list[str | None] = []
+        #: (cell id, source, time) of each cell run, for the out-of-order check (`out_of_order`)
+        self.ran_cells: list[tuple[str | None, str, float]] = []
+        self._order: OrderTracker | None = None
+        self.deleted_cells: set[str] = set()
         self._saved = SavedCells(os.path.abspath(self.notebook_path)) if self.notebook_path else None
 
     # ----- IPython events ------------------------------------------------------
@@ -127,6 +155,8 @@ class NotebookSession:
             self.execution_count = max(int(self.shell.execution_count) - 1, 0)
             if cell_id is not None:
                 self.executed_cell_ids.append(cell_id)
+            self.ran_cells.append((cell_id, raw_cell, time.time()))
+            self._note_deleted_cells()
             self.cell_run_id = None
             self._runs_at_start.append(active_run_id())
             self.recorder.begin(raw_cell, cell_id)
@@ -145,6 +175,23 @@ class NotebookSession:
             self.recorder.end(getattr(result, "execution_count", None), error, run_id)
         except Exception:
             pass
+
+    def out_of_order(self, body: str) -> list[OutOfOrder]:
+        """The out-of-order reads of the cell running now, whose code is `body` (repro/order.py)."""
+        from ..repro.order import OrderTracker
+
+        if self._order is None:
+            self._order = OrderTracker(self.ran_cells)
+        return self._order.check(self.cell_id, body, self._saved, self.deleted_cells)
+
+    def _note_deleted_cells(self) -> None:
+        """Keep the cells JupyterLab reports deleted (its execute request's ``deletedCells``,
+        sent once, with the first execution after the deletion)."""
+        kernel = getattr(self.shell, "kernel", None)
+        parent = kernel.get_parent() if kernel is not None else None
+        deleted = ((parent or {}).get("metadata") or {}).get("deletedCells")
+        if deleted and isinstance(deleted, list):
+            self.deleted_cells.update(str(c) for c in deleted if isinstance(c, str))
 
     # ----- wiring ----------------------------------------------------------------
     def register(self) -> None:

@@ -6,7 +6,8 @@ notebook job's executed copy, or the saved notebook in a `%%mlrun` run's snapsho
 Decisions:
 
 - Cells are matched by their nbformat id (4.5+); a notebook without ids is matched by position
-  (``#3``). The order of the rows follows the two notebooks, aligned by id (`difflib`'s matcher
+  (``#3``: the third cell). Positions (``index_a``, ``index_b``) count from 1, as the notebook's
+  cells are numbered for a reader. The order of the rows follows the two notebooks, aligned by id (`difflib`'s matcher
   on the id lists: linear when the notebooks share most cells), so an added or removed cell shows
   where it stood.
 - Outputs are reduced to items first: a stream's text, each MIME part of a result or display (text
@@ -107,7 +108,7 @@ def notebook_cells(notebook: dict[str, Any]) -> list[Cell]:
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     found: list[Cell] = []
     seen: set[str] = set()
-    for index, cell in enumerate(cells if isinstance(cells, list) else []):
+    for index, cell in enumerate(cells if isinstance(cells, list) else [], 1):
         if not isinstance(cell, dict):
             continue
         key = cell.get("id") if isinstance(cell.get("id"), str) else None

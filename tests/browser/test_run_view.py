@@ -19,7 +19,7 @@ from pathlib import Path
 
 from playwright.async_api import expect
 
-from .conftest import SCREENSHOTS, LabServer, chromium, run_cell, write_notebook
+from .conftest import SCREENSHOTS, LabServer, chromium, open_sidebar, run_cell, write_notebook
 
 UNKNOWN_RUN = "0123456789abcdef0123456789abcdef"
 
@@ -95,7 +95,9 @@ async def test_a_run_link_in_an_output_opens_the_run_live(lab: LabServer) -> Non
             await artifacts.get_by_role("button", name="images/confusion.png").click()
             image = view.get_by_role("region", name="Preview of images/confusion.png").get_by_role("img")
             await expect(image).to_be_visible(timeout=15_000)
-            await page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=await image.element_handle())
+            await page.wait_for_function(
+                "img => img.complete && img.naturalWidth > 0", arg=await image.element_handle()
+            )
             await artifacts.get_by_role("button", name="tables/per_class.json").click()
             table = view.get_by_role("region", name="Preview of tables/per_class.json").get_by_role("table")
             await expect(table.get_by_role("row").first).to_contain_text("label")
@@ -189,7 +191,9 @@ async def test_runs_finished_in_a_loop_raise_one_toast_per_outcome(lab: LabServe
         # (the runs' answers come in any order; the toast lists them as they started).
         named = r'^4 runs completed: "loop-1", "loop-2", "loop-3" and 1 more'
         await expect(completed).to_have_text(re.compile(named), timeout=30_000)
-        await expect(failed).to_have_text(re.compile(r'^2 runs failed: "broken-0", "broken-1"'), timeout=30_000)
+        await expect(failed).to_have_text(
+            re.compile(r'^2 runs failed: "broken-0", "broken-1"'), timeout=30_000
+        )
         await expect(toasts).to_have_count(2)
         await cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
         # Its buttons: compare the runs, or open the newest.
@@ -199,3 +203,73 @@ async def test_runs_finished_in_a_loop_raise_one_toast_per_outcome(lab: LabServe
         await failed.get_by_role("button", name="Open latest").click()
         view = main.get_by_role("region", name="Run broken-1")
         await expect(view.get_by_role("status")).to_have_text("failed", timeout=15_000)
+
+
+async def test_compare_view_shows_code_cells_environment_and_outputs(lab: LabServer, tmp_path: Path) -> None:
+    """Two runs of the same notebook compared in the panel: what changed in the code, the cells
+    (an image side by side), the environment and the log, with the parts that did not change left out."""
+    import json as json_
+
+    from jupyter_mlws import Workspace
+    from jupyter_mlws.client.environment import capture_environment, record_environment
+    from jupyter_mlws.client.snapshot import take_snapshot
+
+    from ..repro.notebooks import code_cell, notebook, png
+
+    workspace = Workspace(lab.root_dir / ".mlws")
+    project = tmp_path / "project"
+    project.mkdir()
+    env = capture_environment()
+    try:
+        for name, lr, shade, numpy in (("diff-a", "0.1", 20, "2.1.0"), ("diff-b", "0.2", 220, "2.2.0")):
+            (project / "train.py").write_text(f"lr = {lr}\nepochs = 3\n")
+            nb = notebook(
+                [
+                    code_cell("fit", f"model = fit(lr={lr})", stdout=f"trained with lr={lr}\n", count=1),
+                    code_cell("plot", "plot(model)", image=png(shade), count=2),
+                ]
+            )
+            (project / "analysis.ipynb").write_text(json_.dumps(nb))
+            run = workspace.start_run(experiment="diffs", name=name)
+            run.log_params({"lr": lr, "epochs": 3})
+            run.log_text(f"final loss {lr}\n", "logs/output.txt")
+            record_environment(run, env={**env, "packages": {"numpy": numpy}})
+            take_snapshot(run, project, notebook_path=str(project / "analysis.ipynb"))
+            run.end()
+        workspace.flush()
+
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            panel = await open_sidebar(page, lab)
+            entry = panel.get_by_label("Experiments").get_by_role("listitem").filter(has_text="diffs")
+            await entry.get_by_role("button", name="diffs").click()
+            rows = panel.get_by_role("table", name="Runs table").locator("tbody tr")
+            await expect(rows).to_have_count(2, timeout=15_000)
+            await rows.filter(has_text="diff-a").get_by_role("checkbox").check()
+            await rows.filter(has_text="diff-b").get_by_role("checkbox").check()
+            await panel.get_by_role("button", name="Compare (2)").click()
+            compare = page.locator("#jp-main-dock-panel").get_by_label("Code, environment and outputs")
+            await expect(compare).to_be_visible(timeout=15_000)
+            code = compare.get_by_label("Code", exact=True)
+            await expect(code.locator(".jp-mlws-diff-add")).to_contain_text(["+lr = 0.2"])
+            await expect(code.locator(".jp-mlws-diff-del")).to_contain_text(["-lr = 0.1"])
+            cells = compare.get_by_label("Notebook cells")
+            await expect(cells).to_contain_text("fit")
+            await expect(cells.locator(".jp-mlws-diff-add")).to_contain_text(
+                ["+model = fit(lr=0.2)", "+trained with lr=0.2"]
+            )
+            images = cells.locator(".jp-mlws-diff-images img")
+            await expect(images).to_have_count(2)
+            for image in await images.all():  # both decoded and drawn
+                assert await image.evaluate("img => img.complete && img.naturalWidth > 0")
+            environment = compare.get_by_label("Environment diff")
+            await expect(environment).to_contain_text("package numpy")
+            await expect(environment).to_contain_text("upgraded")
+            outputs = compare.get_by_label("Outputs (artifacts and logs)")
+            await expect(outputs).to_contain_text("logs/output.txt")
+            await expect(outputs.locator(".jp-mlws-diff-add")).to_contain_text(["+final loss 0.2"])
+            await expect(compare.get_by_label("Tags")).to_have_count(0)  # the tags did not change
+            await compare.scroll_into_view_if_needed()
+            await page.screenshot(path=str(SCREENSHOTS / "run-diff.png"))
+    finally:
+        workspace.close()

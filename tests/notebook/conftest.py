@@ -88,9 +88,11 @@ class Kernel:
         timeout: float = 60,
         on_message: Callable[[dict[str, Any]], None] | None = None,
         cell_id: str | None = None,
+        deleted_cells: list[str] | None = None,
     ) -> Reply:
-        """Run `code` (as notebook cell `cell_id`, as JupyterLab sends it), collect its output until idle."""
-        if cell_id is None:
+        """Run `code` (as notebook cell `cell_id`, as JupyterLab sends it, with the ids of cells
+        deleted since the last request as its `deletedCells`), collect its output until idle."""
+        if cell_id is None and deleted_cells is None:
             msg_id = self.client.execute(code)
         else:
             content = {
@@ -102,7 +104,10 @@ class Kernel:
                 "stop_on_error": True,
             }
             request = self.client.session.msg("execute_request", content)
-            request["metadata"]["cellId"] = cell_id
+            if cell_id is not None:
+                request["metadata"]["cellId"] = cell_id
+            if deleted_cells is not None:
+                request["metadata"]["deletedCells"] = deleted_cells
             self.client.shell_channel.send(request)
             msg_id = request["header"]["msg_id"]
         reply = Reply()

@@ -246,7 +246,7 @@ def test_moved_and_reordered_cells_are_matched_by_id(ws, project: Path) -> None:
         ws, project, "c", files={}, nb=notebook([{k: v for k, v in c.items() if k != "id"} for c in cells])
     )
     d = make_run(ws, project, "d", files={}, nb=notebook(no_ids))
-    assert ws.diff(c, d).cells[["cell_id", "change"]].values.tolist() == [["#2", "outputs"]]
+    assert ws.diff(c, d).cells[["cell_id", "change"]].values.tolist() == [["#3", "outputs"]]
 
 
 def test_metric_curves_part_where_they_first_differ(ws, project: Path) -> None:

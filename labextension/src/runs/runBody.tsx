@@ -40,6 +40,8 @@ export function RunBody({ workspace, run }: { workspace: IMLWorkspace; run: IRun
   const log = useArtifactText(workspace, run.run_id, 'logs/output.txt', has('logs/output.txt'), `${tick}/${run.status}`);
   const cell = useArtifactText(workspace, run.run_id, 'code/cell.py', has('code/cell.py'), run.status);
   const history = useArtifactText(workspace, run.run_id, 'snapshot/history.py', has('snapshot/history.py'), run.status);
+  // A %%mlrun cell that read names from cells out of order (jupyter_mlws/repro/order.py).
+  const outOfOrder = run.tags?.['mlws.out_of_order'];
   return (
     <>
       <Charts workspace={workspace} run={run} />
@@ -62,6 +64,11 @@ export function RunBody({ workspace, run }: { workspace: IMLWorkspace; run: IRun
       {(cell !== null || history !== null) && (
         <section className="jp-mlws-run-section" aria-label="Code">
           <h4>Code</h4>
+          {outOfOrder && (
+            <p className="jp-mlws-warning" role="note" aria-label="Out of order">
+              ⚠ The cell read names from cells run out of order: {outOfOrder}
+            </p>
+          )}
           {cell !== null && (
             <>
               <h5>The cell (code/cell.py)</h5>
