@@ -171,6 +171,15 @@ class Run:
 
         return snapshot_files(self)
 
+    def replay(self, kernel: str | None = None, *, timeout: float | None = 600, rel_tol: float = 1e-6) -> Any:
+        """Re-execute this run's cells in a fresh kernel (its snapshot as the working folder) and
+        compare them cell by cell with what was recorded; records a child run of kind ``replay``.
+        Returns a `Replay` (`.verdict` "reproduced" or "diverged", `.first_diverging_cell`, `.run`).
+        `kernel` names a kernelspec (default: the run's, else python3); `timeout` is per cell."""
+        from .replaying import replay_run
+
+        return replay_run(self, kernel, timeout, rel_tol)
+
     def restore_snapshot(self, dest: str | os.PathLike[str]) -> Path:
         """Write the run's code snapshot and its replayable `history.py` under `dest`; returns it."""
         from .snapshot import restore_snapshot

@@ -7,9 +7,9 @@ Decisions:
 
 - Cells are matched by their nbformat id (4.5+); a notebook without ids is matched by position
   (``#3``: the third cell). Positions (``index_a``, ``index_b``) count from 1, as the notebook's
-  cells are numbered for a reader. The order of the rows follows the two notebooks, aligned by id (`difflib`'s matcher
-  on the id lists: linear when the notebooks share most cells), so an added or removed cell shows
-  where it stood.
+  cells are numbered for a reader. The order of the rows follows the two notebooks, aligned by
+  id (`difflib`'s matcher on the id lists: linear when the notebooks share most cells), so an
+  added or removed cell shows where it stood.
 - Outputs are reduced to items first: a stream's text, each MIME part of a result or display (text
   parts as text, images as their base64 data), an error's ``ename: evalue``. Execution counts and
   metadata are not content. A cell's outputs are compared by one sha1 of its items; only when the
