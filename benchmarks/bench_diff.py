@@ -547,7 +547,8 @@ def main() -> int:
                 if got:
                     value = statistics.median(got) / warm
                     verdicts.append(
-                        f"- {'PASS' if value >= TARGET_RATIO else 'FAIL'}  nbdime / ours {value:,.0f}x ≥ "
+                        f"- {'PASS' if value >= TARGET_RATIO else 'FAIL'}  nbdime / ours "
+                        f"{f'{value:,.0f}' if value >= 10 else f'{value:.1f}'}x ≥ "
                         f"{TARGET_RATIO:.0f}x"
                     )
                 else:

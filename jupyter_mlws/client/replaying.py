@@ -138,7 +138,8 @@ def replay_run(
     first = next((c for c in outcomes if c.status in ("different", "error")), None)
     if first is None and any(not m["same"] for m in metrics):
         first = next((c for c in reversed(outcomes) if plan.steps[c.position - 1].is_log), outcomes[-1])
-        first.status, first.detail = "different", first.detail or "the run's metrics differ"
+        differ = ", ".join(m["key"] for m in metrics if not m["same"])
+        first.status, first.detail = "different", f"the run's metrics differ: {differ}"
     verdict = "reproduced" if first is None else "diverged"
     cause = engine.unseeded_randomness(plan.steps, first.position) if first is not None else None
     result = engine.Replay(

@@ -37,7 +37,9 @@ _USAGE = """usage: %mlws [info]            this kernel's workspace
        %mlws runs [N]          the N most recent runs (default 10)
        %mlws open RUN          the run card of RUN (a run id, or last)
        %mlws end [STATUS]      end the active run (completed, failed, killed)
-       %mlws record [on|off]   record every cell execution of this notebook, or not"""
+       %mlws record [on|off]   record every cell execution of this notebook, or not
+       %mlws diff A B          what run B did differently from run A (ids, or last)
+       %mlws replay RUN        re-execute RUN in a fresh kernel, name the first diverging cell"""
 
 RUNS_DEFAULT = 10
 
@@ -191,6 +193,8 @@ class WorkspaceMagics(Magics):
         %mlws open RUN          the run card of RUN (a run id, or `last`)
         %mlws end [STATUS]      end the active run (completed, failed or killed)
         %mlws record [on|off]   switch the execution recorder for this notebook
+        %mlws diff A B          what run B did differently from run A (`mlws.diff`)
+        %mlws replay RUN        `run.replay()`: a fresh kernel, compared cell by cell
         """
         words = line.split()
         command = words[0] if words else "info"
@@ -202,6 +206,8 @@ class WorkspaceMagics(Magics):
             "open": self._open,
             "end": self._end,
             "record": self._record,
+            "diff": self._diff,
+            "replay": self._replay,
         }.get(command)
         if handler is None:
             print(f"mlws: unknown command {line.strip()!r}\n{_USAGE}")
@@ -281,6 +287,28 @@ class WorkspaceMagics(Magics):
         from IPython.display import display
 
         display(card_bundle(facts), raw=True)
+
+    def _run_id(self, word: str) -> str:
+        if word != "last":
+            return word
+        if self.session.last_card is None:
+            raise _Usage("no %%mlrun cell ran in this kernel yet, so there is no `last`")
+        return self.session.last_card.run_id
+
+    def _diff(self, rest: list[str]) -> Any:
+        if len(rest) != 2:
+            raise _Usage("diff takes two run ids (or last)")
+        from ..client.fluent import default_workspace
+
+        return default_workspace().diff(self._run_id(rest[0]), self._run_id(rest[1]))
+
+    def _replay(self, rest: list[str]) -> Any:
+        if len(rest) != 1:
+            raise _Usage("replay takes one run id (or last)")
+        from ..client.fluent import default_workspace
+
+        print("mlws: replaying in a fresh kernel...")
+        return default_workspace().get_run(self._run_id(rest[0])).replay()
 
     def _end(self, rest: list[str]) -> None:
         if len(rest) > 1 or (rest and rest[0] not in ("completed", "failed", "killed")):

@@ -10,12 +10,13 @@ Decisions:
   cells are numbered for a reader. The order of the rows follows the two notebooks, aligned by
   id (`difflib`'s matcher on the id lists: linear when the notebooks share most cells), so an
   added or removed cell shows where it stood.
-- Outputs are reduced to items first: a stream's text, each MIME part of a result or display (text
-  parts as text, images as their base64 data), an error's ``ename: evalue``. Execution counts and
-  metadata are not content. A cell's outputs are compared by one sha1 of its items; only when the
-  hashes differ are its text items joined and diffed (unified, 3 lines of context), and its images
-  paired by position for the side-by-side view. This keeps a 200-cell diff linear: nbdime aligns
-  outputs with a quadratic diff (nbdime#396, #540).
+- Outputs are reduced to items first: a stream's text (consecutive pieces of one stream joined, as a
+  frontend shows them: how a print is cut into messages is chance), each MIME part of a result or
+  display (text parts as text, images as their base64 data), an error's ``ename: evalue``. Execution
+  counts and metadata are not content. A cell's outputs are compared by one sha1 of its items; only
+  when the hashes differ are its text items joined and diffed (unified, 3 lines of context), and its
+  images paired by position for the side-by-side view. This keeps a 200-cell diff linear: nbdime
+  aligns outputs with a quadratic diff (nbdime#396, #540).
 - A cell's change is ``added``, ``removed``, ``source``, ``outputs`` or ``source, outputs``;
   unchanged cells are left out of the result.
 """
@@ -29,7 +30,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Cell", "CellChange", "compare_notebooks", "notebook_cells", "output_items", "unified"]
+__all__ = [
+    "Cell",
+    "CellChange",
+    "compare_cells",
+    "compare_notebooks",
+    "notebook_cells",
+    "output_items",
+    "unified",
+]
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 TEXT_TYPES = ("text/plain", "text/markdown", "text/latex", "application/json", "image/svg+xml")
@@ -72,13 +81,21 @@ def _text(value: Any) -> str:
 def output_items(outputs: Sequence[Any]) -> tuple[tuple[str, str, str], ...]:
     """The content of a cell's outputs as (kind, label, content) items, in order."""
     items: list[tuple[str, str, str]] = []
+    streamed = False  # the last item came from a stream: the next one of the same name joins it
     for output in outputs:
         if not isinstance(output, dict):
             continue
         kind = output.get("output_type")
         if kind == "stream":
-            items.append(("text", str(output.get("name") or "stdout"), _text(output.get("text", ""))))
-        elif kind in ("execute_result", "display_data"):
+            name, text = str(output.get("name") or "stdout"), _text(output.get("text", ""))
+            if streamed and items[-1][1] == name:
+                items[-1] = ("text", name, items[-1][2] + text)  # as a frontend shows (and saves) it
+            else:
+                items.append(("text", name, text))
+            streamed = True
+            continue
+        streamed = False
+        if kind in ("execute_result", "display_data"):
             data = output.get("data") or {}
             if not isinstance(data, dict):
                 continue
@@ -194,7 +211,11 @@ def _change(a: Cell | None, b: Cell | None) -> CellChange | None:
 
 def compare_notebooks(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[CellChange]:
     """The cells that differ between notebooks `a` and `b`, in the notebooks' order."""
-    cells_a, cells_b = notebook_cells(a or {}), notebook_cells(b or {})
+    return compare_cells(notebook_cells(a or {}), notebook_cells(b or {}))
+
+
+def compare_cells(cells_a: Sequence[Cell], cells_b: Sequence[Cell]) -> list[CellChange]:
+    """`compare_notebooks` on cells already read (`notebook_cells`)."""
     keys_a, keys_b = [c.key for c in cells_a], [c.key for c in cells_b]
     by_a, by_b = dict(zip(keys_a, cells_a, strict=True)), dict(zip(keys_b, cells_b, strict=True))
     changes: list[CellChange] = []

@@ -6,12 +6,14 @@ Who calls it: `repro/replay.py`, cell by cell, with output items (`repro/cells.o
 Decisions (docs/reproducibility.md says the same for users):
 
 - Volatile parts are masked in both texts before they are compared: memory addresses (``0x7f...``),
-  dates and times (ISO dates, ``12:03:44``), durations (``1.23 s``, ``45 ms``, ``2 min``), 32-hex
+  dates and times (ISO dates, ``12:03:44``, Unix times from 2017 to 2033 in seconds or
+  milliseconds, as ``time.time()`` prints them), durations (``1.23 s``, ``45 ms``, ``2 min``), 32-hex
   run ids, temporary folder names, and progress bars (a line with ``%|`` or ``it/s``). The run card
   a `%%mlrun` cell shows (its run id and duration change every time) is left out whole.
 - Numbers are compared as numbers: two texts are the same when they differ only in numbers that are
   equal within a relative tolerance (`REL_TOL`, 1e-6 by default; ``0.1 + 0.2`` printed by another
-  BLAS or libm passes) or an absolute one for values near zero (`ABS_TOL`).
+  BLAS or libm passes) or an absolute one for values near zero (`ABS_TOL`). Integers (no point, no
+  exponent) are counts, sizes and ids, and must be equal.
 - Images (PNG, JPEG, GIF) are compared by their bytes: matplotlib writes the same bytes for the same
   figure with the same versions; a different library version is named in the environment part.
 - Other rich outputs (HTML, JSON, widgets' state) go through the same text rule.
@@ -34,10 +36,12 @@ _VOLATILE = [
     (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?"), "<datetime>"),
     (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
     (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(\.\d+)?\b"), "<time>"),
+    (re.compile(r"\b1[5-9]\d{8}(\.\d+)?\b|\b1[5-9]\d{11}\b"), "<epoch>"),  # time.time(), in s or ms
     (re.compile(r"\b\d+(\.\d+)?\s?(ns|µs|us|ms|s|sec|seconds|min|minutes|h)\b"), "<duration>"),
     (re.compile(r"\b[0-9a-f]{32}\b"), "<id>"),
     (re.compile(r"/tmp/[^\s'\"]+"), "<tmp>"),
 ]
+_FLOATY = re.compile(r"[.eEnNiI]")
 _PROGRESS = re.compile(r"^.*(%\||\bit/s\b|s/it\b).*$", re.M)
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b", re.I)
 _CARD = 'class="mlws-run-card"'
@@ -52,6 +56,8 @@ def mask(text: str) -> str:
 
 
 def _close(a: str, b: str, rel_tol: float) -> bool:
+    if not _FLOATY.search(a) and not _FLOATY.search(b):
+        return int(a) == int(b)  # integers are counts and ids: exact
     x, y = float(a), float(b)
     if math.isnan(x) or math.isnan(y):
         return math.isnan(x) and math.isnan(y)

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..store.snapshot_files import HISTORY, MANIFEST
-from .cells import compare_notebooks, notebook_cells, unified
+from .cells import Cell, compare_cells, notebook_cells, unified
 from .history import parse_history, replayable
 
 if TYPE_CHECKING:
@@ -158,9 +158,10 @@ def diff_runs(store: MetadataStore, artifacts: ArtifactStore, run_a: str, run_b:
         ),
     }
     notebook_a, notebook_b = side_a.notebook(), side_b.notebook()
+    cells_a, cells_b = notebook_cells(notebook_a or {}), notebook_cells(notebook_b or {})
     images: list[dict[str, Any]] = []
     cell_rows = []
-    for change in compare_notebooks(notebook_a, notebook_b) if (notebook_a or notebook_b) else []:
+    for change in compare_cells(cells_a, cells_b):
         cell_rows.append(
             {
                 "cell_id": change.key,
@@ -175,7 +176,7 @@ def diff_runs(store: MetadataStore, artifacts: ArtifactStore, run_a: str, run_b:
         )
         images.extend({"cell_id": change.key, "mime": m, "a": a, "b": b} for m, a, b in change.images)
     rows["cells"] = cell_rows
-    rows["history"] = _history_rows(side_a.history(notebook_a), side_b.history(notebook_b))
+    rows["history"] = _history_rows(side_a.history(cells_a), side_b.history(cells_b))
     parts = {part: pd.DataFrame(rows[part], columns=_COLUMNS[part]) for part in PARTS}
     return RunDiff(run_a, run_b, parts, images, notes)
 
@@ -271,19 +272,28 @@ class _Side:
             return None
         return notebook if isinstance(notebook, dict) else None
 
-    def history(self, notebook: dict[str, Any] | None) -> list[tuple[int, str, str]]:
+    def history(self, cells: list[Cell]) -> list[tuple[int, str, str]]:
         """(execution count, cell id or '?', replayable source) of each entry of the run's history."""
         raw = self.read(HISTORY)
-        if raw is None:
+        entries = parse_history(raw.decode("utf-8", "replace")) if raw is not None else []
+        if not entries:
             return []
-        known: dict[str, str] = {}
-        for cell in notebook_cells(notebook or {}):
-            if cell.cell_type == "code":
-                known.setdefault(replayable(cell.source), cell.key)
-        return [
-            (count, known.get(source, "?"), source)
-            for count, source in parse_history(raw.decode("utf-8", "replace"))
-        ]
+        code = [cell for cell in cells if cell.cell_type == "code"]
+        exact: dict[str, str] = {}
+        for cell in code:
+            exact.setdefault(cell.source.rstrip(), cell.key)
+        converted: dict[str, str] | None = None  # a cell with IPython syntax, as the script wrote it
+        named = []
+        for count, source in entries:
+            key = exact.get(source)
+            if key is None:
+                if converted is None:
+                    converted = {}
+                    for cell in code:
+                        converted.setdefault(replayable(cell.source), cell.key)
+                key = converted.get(source, "?")
+            named.append((count, key, source))
+        return named
 
 
 # ----- the parts ---------------------------------------------------------------------------------

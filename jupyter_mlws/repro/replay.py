@@ -104,6 +104,16 @@ class CellOutcome:
     status: str
     detail: str
     source: str
+    count: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How a user finds the cell: its id and the execution count it ran as (``In[n]``)."""
+        return (
+            f"{self.key} (In[{self.count}])"
+            if self.count is not None
+            else f"{self.key} (cell {self.position})"
+        )
 
 
 @dataclass
@@ -150,7 +160,7 @@ class Replay:
         ]
         if self.first_diverging_cell is not None:
             first = next(c for c in self.cells if c.key == self.first_diverging_cell and c.status != "same")
-            lines.append(f"  first diverging cell: {first.key} (cell {first.position}): {first.detail}")
+            lines.append(f"  first diverging cell: {first.label}: {first.detail}")
         lines.extend(
             f"  metric {m['key']}: {m['recorded']} was recorded, the replay gave {m['replayed']}"
             for m in self.metrics
@@ -367,7 +377,7 @@ def compare_steps(plan: Plan, outputs: Sequence[list[Any]], rel_tol: float = REL
             else:
                 difference = compare_items(step.recorded, items, rel_tol)
             status, detail = ("same", "") if difference is None else ("different", difference)
-        outcomes.append(CellOutcome(position, step.key, status, detail, step.source))
+        outcomes.append(CellOutcome(position, step.key, status, detail, step.source, step.count))
     return outcomes
 
 
@@ -380,7 +390,8 @@ def unseeded_randomness(steps: Sequence[Step], upto: int) -> str | None:
             seeded = True
         use = _RANDOM_USE.search(source) or _UNSEEDED_SKLEARN.search(source)
         if use and not seeded:
-            return f"cell {step.key} (cell {position}) uses randomness without a seed: {use.group(0).strip()}"
+            where = f"In[{step.count}]" if step.count is not None else f"cell {position}"
+            return f"cell {step.key} ({where}) uses randomness without a seed: {use.group(0).strip()}"
     return None
 
 

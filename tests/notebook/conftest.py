@@ -39,6 +39,9 @@ class Reply:
     displays: list[dict[str, Any]] = field(default_factory=list)  # display_data / update_display_data
     payload: list[dict[str, Any]] = field(default_factory=list)
     status: str = ""
+    execution_count: int | None = None
+    #: every output message in order, as nbformat outputs (what a frontend saves)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
@@ -122,6 +125,8 @@ class Kernel:
             if on_message is not None:
                 on_message(msg)
             kind, content = msg["msg_type"], msg["content"]
+            if kind in ("stream", "error", "execute_result", "display_data"):
+                reply.outputs.append({"output_type": kind, **content})
             if kind == "stream":
                 if content["name"] == "stdout":
                     reply.stdout += content["text"]
@@ -141,6 +146,7 @@ class Kernel:
             if shell_reply["parent_header"].get("msg_id") == msg_id:
                 break
         reply.status = shell_reply["content"]["status"]
+        reply.execution_count = shell_reply["content"].get("execution_count")
         reply.payload = shell_reply["content"].get("payload", [])
         return reply
 

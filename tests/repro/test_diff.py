@@ -223,7 +223,9 @@ def test_two_hundred_cells_with_every_output_changed(ws, project: Path) -> None:
     diff = ws.diff(a, b)
     assert len(diff.cells) == 200 and set(diff.cells["change"]) == {"outputs"}
     row = diff.cells.set_index("cell_id").loc["c7"]
-    assert "-run 1: x7 = 7\n+run 2: x7 = 14\n" in row["output_diff"] and " second line\n" in row["output_diff"]
+    assert (
+        "-run 1: x7 = 7\n+run 2: x7 = 14\n" in row["output_diff"] and " second line\n" in row["output_diff"]
+    )
     assert row["source_diff"] == ""
 
     c = make_run(ws, project, "c", files={}, nb=many_cells(200, 2, change_sources=True))
