@@ -4,12 +4,14 @@
     jupyter mlws experiments                        experiments with their run counts
     jupyter mlws runs [--experiment E] [--filter F] [--order-by K] [--limit N]
     jupyter mlws diff RUN_A RUN_B [--part P ...] [--json] [--exit-code]
+    jupyter mlws replay RUN [--kernel K] [--timeout S] [--json] [--exit-code]
 
 `main.build_parser` calls `add_run_commands`; `info` is also what a bare
 `jupyter mlws` runs. `runs` prints what `ws.runs(...)` (client/workspace.py)
 finds, so it takes the same filter and order-by text as Python. `diff` prints what
 `ws.diff(a, b)` (repro/diff.py) finds, part by part; as with ``git diff --exit-code``,
-`--exit-code` makes it exit 1 when the runs differ.
+`--exit-code` makes it exit 1 when the runs differ. `replay` is `run.replay()` (client/replaying.py):
+it prints the verdict; with `--exit-code` it exits 1 when the replay diverged.
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ def add_run_commands(sub: Any) -> None:
     diff.add_argument("--json", action="store_true", help="print the whole diff as JSON")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the runs differ")
     diff.set_defaults(func=cmd_diff)
+    replay = sub.add_parser("replay", help="re-execute a run in a fresh kernel and compare it cell by cell")
+    replay.add_argument("run", help="run id")
+    replay.add_argument("--kernel", "-k", default=None, help="kernelspec to replay in (default: the run's)")
+    replay.add_argument("--timeout", "-t", type=float, default=600, help="seconds per cell (default 600)")
+    replay.add_argument("--json", action="store_true", help="print the whole outcome as JSON")
+    replay.add_argument("--exit-code", action="store_true", help="exit 1 when the replay diverged")
+    replay.set_defaults(func=cmd_replay)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -147,3 +156,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 print(f"-- {row['path']}: {row['change']} ({row['size_a']} -> {row['size_b']} bytes)")
                 print(row["diff"] or "", end="")
     return 1 if args.exit_code and not diff.identical else 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a run and print its verdict (or the whole outcome as JSON)."""
+    import json
+
+    ws = open_workspace(args)
+    try:
+        result = ws.get_run(args.run).replay(args.kernel, timeout=args.timeout)
+    finally:
+        ws.close()
+    print(json.dumps(result.to_dict(), indent=1, default=str) if args.json else result.summary())
+    return 1 if args.exit_code and not result.reproduced else 0

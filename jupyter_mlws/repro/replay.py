@@ -109,11 +109,9 @@ class CellOutcome:
     @property
     def label(self) -> str:
         """How a user finds the cell: its id and the execution count it ran as (``In[n]``)."""
-        return (
-            f"{self.key} (In[{self.count}])"
-            if self.count is not None
-            else f"{self.key} (cell {self.position})"
-        )
+        if self.count is None:
+            return f"{self.key} (cell {self.position})"
+        return self.key if self.key == f"In[{self.count}]" else f"{self.key} (In[{self.count}])"
 
 
 @dataclass
@@ -391,7 +389,8 @@ def unseeded_randomness(steps: Sequence[Step], upto: int) -> str | None:
         use = _RANDOM_USE.search(source) or _UNSEEDED_SKLEARN.search(source)
         if use and not seeded:
             where = f"In[{step.count}]" if step.count is not None else f"cell {position}"
-            return f"cell {step.key} ({where}) uses randomness without a seed: {use.group(0).strip()}"
+            name = step.key if step.key == where else f"{step.key} ({where})"
+            return f"cell {name} uses randomness without a seed: {use.group(0).strip()}"
     return None
 
 

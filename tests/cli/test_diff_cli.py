@@ -59,3 +59,39 @@ def test_diff_as_json_and_bad_input(two_runs: list[str], capsys) -> None:
     with pytest.raises(SystemExit):
         main(["diff", a, b, "--part", "everything"])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def scripted_run(ws, project: Path, name: str, printed: str, logged: str) -> str:
+    """A run whose history is one cell that prints `printed`, and whose recorded log is `logged`."""
+    from jupyter_mlws.client.snapshot import take_snapshot
+
+    with ws.start_run("cli", name, tags={"mlws.execution_count": 1}) as run:
+        run.log_text(logged, "logs/output.txt")
+        take_snapshot(run, project, history=[(1, f"print({printed!r})")])
+    return run.id
+
+
+def test_replay_prints_the_verdict_and_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from jupyter_mlws.client.workspace import Workspace
+
+    monkeypatch.setenv("MLWS_WORKSPACE", str(tmp_path / "ws"))
+    project = tmp_path / "p"
+    project.mkdir()
+    ws = Workspace()
+    same = scripted_run(ws, project, "same", "hello", "hello\n")
+    other = scripted_run(ws, project, "other", "hello", "goodbye\n")
+    ws.close()
+    assert main(["replay", same, "--exit-code"]) == 0
+    assert f"Replay of run {same}: reproduced" in capsys.readouterr().out
+    assert main(["replay", other, "--exit-code", "--timeout", "60"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"Replay of run {other}: diverged" in out
+        and "first diverging cell: In[1]: the cell's log differs" in out
+    )
+    assert main(["replay", other, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == "diverged"
+    assert main(["replay", same, "--kernel", "no-such-kernel"]) == 2
+    assert "There is no kernel 'no-such-kernel'" in capsys.readouterr().err

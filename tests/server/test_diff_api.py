@@ -36,3 +36,39 @@ async def test_diff_route_answers_every_part(api: Api) -> None:
     assert missing.code == 404 and "nope" in error_of(missing)["message"]
     anonymous = await api.client.fetch(f"{api.base}/runs/{a}/diff/{b}", raise_error=False)
     assert anonymous.code in (401, 403)
+
+
+async def test_replay_route_starts_a_replay_whose_run_records_the_verdict(
+    api: Api, services, tmp_path
+) -> None:
+    import asyncio
+
+    from jupyter_mlws import Workspace
+    from jupyter_mlws.client.snapshot import take_snapshot
+
+    ws = Workspace(services.location.workspace)
+    try:
+        with ws.start_run("replays", "printing", tags={"mlws.execution_count": 1}) as run:
+            run.log_text("hi\n", "logs/output.txt")
+            take_snapshot(run, tmp_path, history=[(1, "print('hi')")])
+    finally:
+        ws.close()
+    started = await api.json("POST", f"/runs/{run.id}/replay", {"timeout": 120}, expect=202)
+    assert started["run_id"] == run.id and started["pid"] > 0
+    again = await api.call("POST", f"/runs/{run.id}/replay", {})
+    assert again.code == 409 and "being replayed already" in error_of(again)["message"]
+
+    search = f"/runs?filter=parent_run_id%20%3D%20'{run.id}'%20and%20source_kind%20%3D%20'replay'"
+    for _ in range(1200):  # the replay's process starts a kernel: seconds on a busy machine
+        found = (await api.json("GET", search))["runs"]
+        if found and found[0]["status"] != "running":
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError(f"no finished replay; its log: {open(started['log']).read()[-2000:]}")
+    assert found[0]["status"] == "completed" and found[0]["tags"]["mlws.replay.verdict"] == "reproduced"
+
+    missing = await api.call("POST", "/runs/nope/replay", {})
+    assert missing.code == 404
+    bad = await api.call("POST", f"/runs/{run.id}/replay", {"timeout": -1})
+    assert bad.code == 400

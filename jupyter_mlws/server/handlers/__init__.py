@@ -28,7 +28,7 @@ from .compute import (
 )
 from .dashboard import DashboardHandler, DashboardSocketHandler
 from .data import DataListHandler, DataVersionHandler, DataVersionsHandler
-from .diff import RunDiffHandler
+from .diff import RunDiffHandler, RunReplayHandler
 from .endpoints import (
     EndpointHandler,
     EndpointKeyHandler,
@@ -66,6 +66,7 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/metrics/(?P<key>.+)", MetricHistoryHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/heartbeat", HeartbeatHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/diff/(?P<other_id>[^/]+)", RunDiffHandler),
+        (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/replay", RunReplayHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts", ArtifactListHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
         (f"{API_PREFIX}/blobs/(?P<sha256>[^/]+)", BlobHandler),

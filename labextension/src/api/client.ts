@@ -7,6 +7,7 @@ import {
   IExperimentModel,
   IMetricHistory,
   IRunDiff,
+  IReplayStarted,
   IRunModel,
   IRunPage,
   IWorkspaceInfo
@@ -72,6 +73,11 @@ export class MLWorkspaceAPI {
   /** `GET /runs/{run_id}/diff/{other_id}` */
   getRunDiff(runA: string, runB: string): Promise<IRunDiff> {
     return this.request<IRunDiff>(`runs/${encodeURIComponent(runA)}/diff/${encodeURIComponent(runB)}`);
+  }
+
+  /** `POST /runs/{run_id}/replay`: start a replay in a fresh kernel (its outcome is a child run). */
+  replayRun(runId: string, options: { kernel?: string; timeout?: number } = {}): Promise<IReplayStarted> {
+    return this.request<IReplayStarted>(`runs/${encodeURIComponent(runId)}/replay`, jsonBody('POST', options));
   }
 
   /** `GET /experiments/{experiment_id}` */

@@ -789,6 +789,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/mlws/api/v1/runs/{run_id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replay a run in a fresh kernel (the outcome is a child run of kind replay) */
+        post: operations["postRunsRunIdReplay"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2852,6 +2869,36 @@ export interface components {
              * @description The model's or the endpoint's name.
              */
             name: string;
+        };
+        /** ReplayRequest */
+        ReplayRequest: {
+            /**
+             * Kernel
+             * @description Kernelspec to replay in; the run's (or python3) by default.
+             * @default null
+             */
+            kernel: string | null;
+            /**
+             * Timeout
+             * @description Seconds per cell.
+             * @default 600
+             */
+            timeout: number;
+        };
+        /** ReplayStarted */
+        ReplayStarted: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Pid
+             * @description The replay's process.
+             */
+            pid: number;
+            /**
+             * Log
+             * @description Where its output goes.
+             */
+            log: string;
         };
         /** RunDiffModel */
         RunDiffModel: {
@@ -7817,6 +7864,68 @@ export interface operations {
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    postRunsRunIdReplay: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReplayRequest"];
+            };
+        };
+        responses: {
+            /** @description Replay a run in a fresh kernel (the outcome is a child run of kind replay) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReplayStarted"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -20,6 +20,9 @@ export type IRunModel = Schemas['RunModel'];
 /** `GET /mlws/api/v1/runs/{run_id}/diff/{other_id}`: what the second run did differently. */
 export type IRunDiff = Schemas['RunDiffModel'];
 
+/** `POST /mlws/api/v1/runs/{run_id}/replay`: the replay's process started (202). */
+export type IReplayStarted = Schemas['ReplayStarted'];
+
 /** `GET /mlws/api/v1/experiments/{experiment_id}` */
 export type IExperimentModel = Schemas['ExperimentModel'];
 

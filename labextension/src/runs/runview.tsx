@@ -3,6 +3,7 @@ import * as React from 'react';
 
 import { RunBody } from './runBody';
 import { RunDetails } from './runDetails';
+import { RunReplay } from './runReplay';
 import { isSweepRun, RunSweep } from './runSweep';
 import { RunViewModel } from './runViewModel';
 
@@ -10,7 +11,8 @@ import { RunViewModel } from './runViewModel';
  * The main-area run view (`mlws:open-run`): its state is `RunViewModel`
  * (runViewModel.ts), the side column `RunDetails` (runDetails.tsx), the rest
  * `RunBody` (runBody.tsx: charts, log, artifacts, code); a sweep's run
- * also the trials above them (runSweep.tsx).
+ * also the trials above them (runSweep.tsx); a finished run that is not
+ * itself a replay the Replay section (runReplay.tsx).
  */
 
 export interface IRunPageProps {
@@ -45,6 +47,9 @@ export function RunPage({ model, onGoToCell, onOpenData, onOpenRun }: IRunPagePr
           <div className="jp-mlws-runpage-main">
             {isSweepRun(run) && <RunSweep workspace={model.workspace} run={run} onOpenRun={onOpenRun} />}
             <RunBody workspace={model.workspace} run={run} />
+            {run.status !== 'running' && run.status !== 'queued' && run.source_kind !== 'replay' && (
+              <RunReplay workspace={model.workspace} run={run} onOpenRun={onOpenRun} />
+            )}
           </div>
         </div>
       )}
