@@ -273,3 +273,37 @@ async def test_compare_view_shows_code_cells_environment_and_outputs(lab: LabSer
             await page.screenshot(path=str(SCREENSHOTS / "run-diff.png"))
     finally:
         workspace.close()
+
+
+async def test_replay_button_and_out_of_order_note(lab: LabServer, tmp_path: Path) -> None:
+    """A run's view offers Replay: pressing it starts a replay on the server, whose verdict shows
+    when it ends; a run that read names out of order says so in its Code section."""
+    from jupyter_mlws import Workspace
+    from jupyter_mlws.client.snapshot import take_snapshot
+
+    workspace = Workspace(lab.root_dir / ".mlws")
+    tags = {"mlws.execution_count": 2, "mlws.out_of_order": "lr: cell id setup (cell 3), below"}
+    try:
+        with workspace.start_run("replays", "replay-me", tags=tags) as run:
+            run.log_text("lr 0.1\n", "logs/output.txt")
+            run.log_text("print('lr', lr)\n", "code/cell.py")
+            take_snapshot(run, tmp_path, history=[(1, "lr = 0.1"), (2, "print('lr', lr)")])
+        workspace.flush()
+        async with chromium() as browser:
+            page = await browser.new_page(viewport={"width": 1280, "height": 900})
+            panel = await open_sidebar(page, lab)
+            await panel.get_by_label("Experiments").get_by_role("button", name="replays").click()
+            await panel.get_by_role("button", name="replay-me", exact=True).click()
+            view = page.locator("#jp-main-dock-panel").get_by_role("region", name="Run replay-me")
+            note = view.get_by_role("note", name="Out of order")
+            await expect(note).to_contain_text("lr: cell id setup (cell 3), below", timeout=15_000)
+            section = view.get_by_label("Replay", exact=True)
+            await section.get_by_role("button", name="Replay").click()
+            replays = section.get_by_role("list", name="Replays of this run")
+            await expect(replays.locator("li").first).to_have_attribute(
+                "data-verdict", "reproduced", timeout=120_000
+            )
+            await expect(replays).to_contain_text("reproduced")
+            await expect(section.get_by_role("button", name="Replay")).to_be_enabled(timeout=20_000)
+    finally:
+        workspace.close()
