@@ -11,8 +11,9 @@ module adds the workspace's record of it:
 - its ``replay/report.json`` (every cell's outcome, the metrics, the environment difference) and
   its log (the summary), and it ends ``completed`` whatever the verdict (the verdict is a finding,
   not a failure); ``failed`` only when the replay itself could not run;
-- metrics: each final metric of the run against the replay's (the replay run's own, else those of
-  its child with the same cell id), within the comparison's relative tolerance;
+- metrics: each final metric of the run against the replay's (the replay run's own, and those of
+  the run the replayed cell of the run made, found by the execution count it ran as), within the
+  comparison's relative tolerance;
 - the environment difference: the run's ``environment.json`` against this process's environment
   (the replay kernel's, when it is the same interpreter), as in `mlws.diff`, less the host and the
   git state (a replay runs elsewhere, from the snapshot, by design).
@@ -50,18 +51,21 @@ def _same(a: float, b: float, rel_tol: float) -> bool:
     return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
 
 
-def _replayed_metrics(run: Run, replay: Run, cell_id: str | None) -> dict[str, float]:
-    """The replay's final metrics: its own, then its children's (a replayed `%%mlrun` cell's run;
-    the one made by the run's own cell, when the run came from one), the latest winning."""
+def _replayed_metrics(run: Run, replay: Run, own_count: int | None) -> dict[str, float]:
+    """The replay's final metrics: its own, then those of the run its replayed `%%mlrun` cell made
+    (found by the execution count that cell ran as in the replay kernel), the latest winning."""
     store = run.workspace.store
     deadline = time.monotonic() + CHILDREN_SECONDS
     running = f"parent_run_id = '{replay.id}' and status = 'running'"
     while store.search_runs(None, running, None, 1).runs and time.monotonic() < deadline:
         time.sleep(0.1)  # a replayed %%mlrun cell's run ends on its kernel's finalizer thread
     found = dict(store.get_run(replay.id).data.metrics)
+    if own_count is None:
+        return found
     table = store.search_runs(None, f"parent_run_id = '{replay.id}'", ["start_time asc"], 1000)
-    for number, info in enumerate(table.runs):
-        if cell_id is None or info.cell_id == cell_id:
+    counts = table.tags.get("mlws.execution_count") or [None] * len(table.runs)
+    for number in range(len(table.runs)):
+        if counts[number] == str(own_count):
             for key, values in table.metrics.items():
                 if values[number] is not None:
                     found[key] = values[number]
@@ -125,7 +129,9 @@ def replay_run(
     ws.settle()
     ws.flush()
     recorded_metrics = dict(record.data.metrics)
-    replayed = _replayed_metrics(run, child, record.data.tags.get("mlws.cell_id"))
+    own = next((n for n, step in enumerate(plan.steps, 1) if step.own), None)
+    # the replay kernel runs a setup cell first: step n runs as In[n + 1]
+    replayed = _replayed_metrics(run, child, own + 1 if own is not None else None)
     metrics = [
         {
             "key": key,
@@ -137,7 +143,7 @@ def replay_run(
     ]
     first = next((c for c in outcomes if c.status in ("different", "error")), None)
     if first is None and any(not m["same"] for m in metrics):
-        first = next((c for c in reversed(outcomes) if plan.steps[c.position - 1].is_log), outcomes[-1])
+        first = next((c for c in reversed(outcomes) if plan.steps[c.position - 1].own), outcomes[-1])
         differ = ", ".join(m["key"] for m in metrics if not m["same"])
         first.status, first.detail = "different", f"the run's metrics differ: {differ}"
     verdict = "reproduced" if first is None else "diverged"

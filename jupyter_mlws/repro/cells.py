@@ -188,7 +188,10 @@ def _change(a: Cell | None, b: Cell | None) -> CellChange | None:
     images: list[tuple[str, str | None, str | None]] = []
     if a is None or b is None or a.digest != b.digest:
         output_diff = unified(
-            _joined_text(a) if a else "", _joined_text(b) if b else "", f"a/{key}", f"b/{key}"
+            _joined_text(a) if a else "",
+            _joined_text(b) if b else "",
+            f"a/{key} (outputs)",
+            f"b/{key} (outputs)",
         )
         left, right = _images(a), _images(b)
         for position in range(max(len(left), len(right))):

@@ -21,7 +21,8 @@ working folder; the kernel (the run's kernelspec or the one the caller names; ``
 default) starts with ``$MLWS_WORKSPACE`` set to the workspace and ``$MLWS_RUN_ID`` to the replay's
 run, so what the cells log lands in the replay (a replayed ``%%mlrun`` cell's run is its child).
 nbclient executes the cells (allowing errors, so every cell runs); a first, uncompared cell loads
-the IPython extension. Outputs are compared by `repro/compare.py`.
+the IPython extension, a last one waits for what the cells logged to be written. Outputs are
+compared by `repro/compare.py`.
 
 The verdict is ``reproduced`` when every compared cell matches and the run's final metrics match
 (`compare.REL_TOL`), else ``diverged`` with the first diverging cell. Seeds are not invented: when
@@ -57,6 +58,17 @@ __all__ = ["CellOutcome", "Plan", "Replay", "Step", "execute", "plan_for", "unse
 
 LOG = "logs/output.txt"
 SETUP = "%load_ext jupyter_mlws"
+#: The last, uncompared cell: what the replayed cells logged is written before the kernel stops.
+TEARDOWN = (
+    "import sys as _mlws_sys\n"
+    "if 'jupyter_mlws.client' in _mlws_sys.modules:\n"
+    "    from jupyter_mlws.client.fluent import default_workspace as _mlws_ws\n"
+    "    _mlws_ws().settle()\n"
+    "    _mlws_ws().flush()"
+)
+#: How long a replay waits for the execution recorder's records of a run that just ended (the
+#: recorder writes about every second, from its own thread).
+RECORDER_WAIT_SECONDS = 3.0
 MAX_HISTORY = 10_000
 _RANDOM_USE = re.compile(
     r"\b(?:np|numpy)\.random\.(?!seed\b|default_rng\(\s*[^\s)])\w+|\brandom\.(?:random|randint|choice|choices|"
@@ -82,6 +94,8 @@ class Step:
     count: int | None = None
     #: `recorded` is the run's log (`logs/output.txt`): compared with the cell's printed text only
     is_log: bool = False
+    #: the run's own cell (the `%%mlrun` cell that made the run)
+    own: bool = False
 
 
 @dataclass
@@ -215,9 +229,24 @@ def _read(artifacts: Any, run_id: str, path: str) -> bytes | None:
         return None
 
 
+def _own_executions(store: Any, run_id: str) -> list[Any]:
+    """The recorded executions of the run's cell; a run that ended a moment ago (replayed from the
+    same kernel) may wait for the recorder's next write, a bounded `RECORDER_WAIT_SECONDS`."""
+    deadline = time.monotonic() + RECORDER_WAIT_SECONDS
+    while True:
+        found = [
+            e for e in store.list_executions(run_id=run_id, limit=100) if e.kernel_id and e.execution_count
+        ]
+        info = store.get_run_info(run_id)
+        recent = info.end_time is not None and time.time() * 1000 - info.end_time < 30_000
+        if found or not recent or info.source_kind != "notebook" or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
 def _history_entries(store: Any, artifacts: Any, run_id: str) -> list[tuple[int, str]]:
     """(execution count, raw source) of the kernel's history up to the run's cell."""
-    own = [e for e in store.list_executions(run_id=run_id, limit=100) if e.kernel_id and e.execution_count]
+    own = _own_executions(store, run_id)
     if own:
         last = max(own, key=lambda e: e.execution_count or 0)
         found = store.list_executions(kernel_id=last.kernel_id, limit=MAX_HISTORY)
@@ -294,10 +323,10 @@ def plan_for(store: MetadataStore, artifacts: ArtifactStore, run_id: str, info: 
         recorded = None
         if match is not None and match[1] == count:
             recorded = output_items(match[2])
-        is_log = bool(own_count and count == own_count and log is not None)
-        if is_log:
-            recorded = (("text", "stdout", (log or b"").decode("utf-8", "replace")),)
-        steps.append(Step(key, source, recorded, count, is_log))
+        own = bool(own_count and count == own_count)
+        if own and log is not None:
+            recorded = (("text", "stdout", log.decode("utf-8", "replace")),)
+        steps.append(Step(key, source, recorded, count, own and log is not None, own))
     return Plan(
         "history", steps, None, os.path.basename(notebook_path) if notebook_path else None, has_snapshot
     )
@@ -335,6 +364,7 @@ def execute(
     name = kernel or plan.kernel or "python3"
     cells = [nbformat.v4.new_code_cell(SETUP)]
     cells += [nbformat.v4.new_code_cell(step.source) for step in plan.steps]
+    cells.append(nbformat.v4.new_code_cell(TEARDOWN))
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": name, "display_name": name, "language": "python"}
     # IPC sockets at an absolute path: the kernel starts in `folder`, and a relative socket path
@@ -353,7 +383,7 @@ def execute(
         client.execute(env={**os.environ, **env}, cwd=str(folder))
     finally:
         shutil.rmtree(sockets, ignore_errors=True)
-    return [list(cell.get("outputs") or []) for cell in notebook.cells[1:]]
+    return [list(cell.get("outputs") or []) for cell in notebook.cells[1:-1]]
 
 
 def compare_steps(plan: Plan, outputs: Sequence[list[Any]], rel_tol: float = REL_TOL) -> list[CellOutcome]:

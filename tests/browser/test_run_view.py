@@ -226,7 +226,7 @@ async def test_compare_view_shows_code_cells_environment_and_outputs(lab: LabSer
             nb = notebook(
                 [
                     code_cell("fit", f"model = fit(lr={lr})", stdout=f"trained with lr={lr}\n", count=1),
-                    code_cell("plot", "plot(model)", image=png(shade), count=2),
+                    code_cell("plot", "plot(model)", image=png(shade, size=64), count=2),
                 ]
             )
             (project / "analysis.ipynb").write_text(json_.dumps(nb))

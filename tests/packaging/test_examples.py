@@ -72,6 +72,13 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         assert sorted(found["name"]) == ["lr=0.01", "lr=0.1"]
         assert set(found["status"]) == {"completed"}
         assert "notes.txt" in text and "config.json" in text
+    if path.name == "12-diff-and-replay.ipynb":
+        from jupyter_mlws import Workspace
+
+        found = Workspace(work / ".mlws").runs(experiment="repro-demo")
+        verdicts = dict(zip(found["name"], found.get("tags.mlws.replay.verdict", [])))
+        assert verdicts["replay of seeded"] == "reproduced" and verdicts["replay of unseeded"] == "diverged"
+        assert "uses randomness without a seed: np.random.rand" in text
     if path.name == "03-notebook-runs.ipynb":
         from jupyter_mlws import Workspace
 
