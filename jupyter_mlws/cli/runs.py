@@ -19,17 +19,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..repro.diff import COLUMNS, PARTS, TABLE_PARTS
 from .base import open_workspace
 from .formatting import format_table, format_time
 
-DIFF_PARTS = ("params", "metrics", "tags", "environment", "code", "cells", "history", "artifacts")
-_DIFF_TABLES = {
-    "params": ["key", "a", "b", "change"],
-    "metrics": ["key", "a", "b", "change", "parts_at_step"],
-    "tags": ["key", "a", "b", "change"],
-    "environment": ["item", "a", "b", "change"],
-    "history": ["cell_id", "count_a", "count_b", "order_a", "order_b", "change", "source"],
-}
 _RUN_FIELDS = ["run_id", "experiment", "name", "status", "start_time", "duration"]
 _MAX_EXTRA_COLUMNS = 8
 
@@ -56,7 +49,7 @@ def add_run_commands(sub: Any) -> None:
     )
     diff.add_argument("run_a", help="run id")
     diff.add_argument("run_b", help="run id")
-    diff.add_argument("--part", "-p", action="append", choices=DIFF_PARTS, help="only this part (repeatable)")
+    diff.add_argument("--part", "-p", action="append", choices=PARTS, help="only this part (repeatable)")
     diff.add_argument("--json", action="store_true", help="print the whole diff as JSON")
     diff.add_argument("--exit-code", action="store_true", help="exit 1 when the runs differ")
     diff.set_defaults(func=cmd_diff)
@@ -136,13 +129,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(json.dumps(diff.to_dict(), indent=1, default=str))
         return 1 if args.exit_code and not diff.identical else 0
     print(diff.summary())
-    for part in args.part or DIFF_PARTS:
+    for part in args.part or PARTS:
         if not diff.changed(part):
             continue
         frame = diff.parts[part].astype(object).where(diff.parts[part].notna(), None)
         print(f"\n== {part} ==")
-        if part in _DIFF_TABLES:
-            columns = _DIFF_TABLES[part]
+        if part in TABLE_PARTS:
+            columns = COLUMNS[part]
             print(format_table(columns, [list(row) for row in frame[columns].itertuples(index=False)]))
             continue
         for row in frame.to_dict("records"):

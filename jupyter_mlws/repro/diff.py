@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ..store.artifacts import ArtifactStore
     from ..store.base import MetadataStore
 
-__all__ = ["PARTS", "RunDiff", "diff_runs"]
+__all__ = ["COLUMNS", "PARTS", "TABLE_PARTS", "RunDiff", "diff_runs"]
 
 ENVIRONMENT = "environment.json"
 #: Text files and artifacts up to this size are diffed line by line.
@@ -57,7 +57,8 @@ MAX_TEXT_BYTES = 1 << 20
 #: Relative tolerance under which two metric values count as the same.
 METRIC_RTOL = 1e-9
 PARTS = ("params", "metrics", "tags", "environment", "code", "cells", "history", "artifacts")
-_COLUMNS = {
+#: The columns of each part's DataFrame (and of its rows in JSON).
+COLUMNS = {
     "params": ["key", "a", "b", "change"],
     "metrics": ["key", "a", "b", "change", "parts_at_step"],
     "tags": ["key", "a", "b", "change"],
@@ -67,6 +68,10 @@ _COLUMNS = {
     "history": ["cell_id", "count_a", "count_b", "order_a", "order_b", "change", "source"],
     "artifacts": ["path", "change", "size_a", "size_b", "diff"],
 }
+
+
+#: The parts shown as tables (the others are files or cells, shown with their diffs).
+TABLE_PARTS = ("params", "metrics", "tags", "environment", "history")
 
 
 @dataclass
@@ -177,7 +182,7 @@ def diff_runs(store: MetadataStore, artifacts: ArtifactStore, run_a: str, run_b:
         images.extend({"cell_id": change.key, "mime": m, "a": a, "b": b} for m, a, b in change.images)
     rows["cells"] = cell_rows
     rows["history"] = _history_rows(side_a.history(cells_a), side_b.history(cells_b))
-    parts = {part: pd.DataFrame(rows[part], columns=_COLUMNS[part]) for part in PARTS}
+    parts = {part: pd.DataFrame(rows[part], columns=COLUMNS[part]) for part in PARTS}
     return RunDiff(run_a, run_b, parts, images, notes)
 
 

@@ -30,13 +30,6 @@ _CELL = (
     "padding: 2px 8px; text-align: left; vertical-align: top; "
     "border-bottom: 1px solid var(--jp-border-color2, #ddd)"
 )
-_TABLE_COLUMNS = {
-    "params": ["key", "a", "b", "change"],
-    "metrics": ["key", "a", "b", "change", "parts_at_step"],
-    "tags": ["key", "a", "b", "change"],
-    "environment": ["item", "a", "b", "change"],
-    "history": ["cell_id", "count_a", "count_b", "order_a", "order_b", "change", "source"],
-}
 
 
 def _value(value: Any) -> str:
@@ -112,7 +105,7 @@ def _cells(diff: RunDiff) -> str:
 
 def diff_html(diff: RunDiff) -> str:
     """The HTML of `diff` (see the module docstring)."""
-    from .diff import PARTS
+    from .diff import COLUMNS, PARTS, TABLE_PARTS
 
     title = (
         f"<div><b>Run {escape(diff.run_a)}</b> (a) vs <b>run {escape(diff.run_b)}</b> (b): "
@@ -127,8 +120,8 @@ def diff_html(diff: RunDiff) -> str:
         if not count:
             continue
         frame = diff.parts[part]
-        if part in _TABLE_COLUMNS:
-            body = _table(frame, _TABLE_COLUMNS[part])
+        if part in TABLE_PARTS:
+            body = _table(frame, COLUMNS[part])
         elif part == "cells":
             body = _cells(diff)
         else:

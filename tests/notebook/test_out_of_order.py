@@ -9,23 +9,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from .conftest import Kernel, store_of, wait_for
 
 TAG = "mlws.out_of_order"
-
-
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    started = Kernel(tmp_path_factory.mktemp("order"))
-    try:
-        started.ok("%load_ext jupyter_mlws")
-        yield started
-    finally:
-        started.close()
 
 
 def save(kernel: Kernel, cells: list[tuple[str, str]]) -> None:

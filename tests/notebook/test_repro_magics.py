@@ -3,21 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from .conftest import Kernel
-
-
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
-    started = Kernel(tmp_path_factory.mktemp("repro"))
-    try:
-        started.ok("%load_ext jupyter_mlws")
-        yield started
-    finally:
-        started.close()
 
 
 def test_diff_and_replay_from_magics(kernel: Kernel) -> None:
