@@ -12,10 +12,12 @@ Run: `.venv/bin/python benchmarks/bench_replay.py [--cells 20] [--work-ms 100 50
 
 The run to replay: a notebook of `--cells` code cells, each doing about `--work-ms` ms of numpy work
 (a seeded matrix product loop, printing a short summary), and a last `%%mlrun` cell logging a
-metric, executed top to bottom by nbclient in a fresh kernel with the workspace in
-`$MLWS_WORKSPACE` (as a notebook in the workspace is); the run is that `%%mlrun` cell's. Plain
-re-execution: nbclient executes the same cells (the `%%mlrun` cell included, so the cells do the
-same work) in a fresh kernel, in a fresh copy of the project folder. Both are timed end to end,
+metric, run top to bottom as a JupyterLab user runs it (the replay corpus's harness in
+tests/repro/test_replay.py: a kernel started as jupyter_server starts one, cells sent with their
+ids, the notebook saved before each cell), so the replay reads the kernel's recorded history with
+its magics. Plain re-execution: nbclient executes the same cells (the `%%mlrun` cell included, so
+both do the same work) in a fresh kernel with IPC sockets, as the replay's, in a fresh copy of the
+project folder. Both are timed end to end,
 kernel start and shutdown included; median of `--repeats` (default 3), plain and replay
 alternated so a load change on this shared machine hits both.
 """
@@ -65,17 +67,36 @@ def cell_sources(cells: int, work_ms: int) -> list[str]:
 
 
 def execute(sources: list[str], folder: Path, env: dict[str, str]) -> float:
-    """Seconds for nbclient to run `sources` in a fresh python3 kernel started in `folder`."""
+    """Seconds for nbclient to run `sources` in a fresh python3 kernel started in `folder` (IPC
+    sockets at an absolute path, as the replay's kernel has them)."""
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    sockets = Path(tempfile.mkdtemp(prefix="mlws-bench-ipc-"))
+    manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "kernel"))
     started = time.perf_counter()
-    NotebookClient(
-        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
-    ).execute(env={**os.environ, **env})
+    try:
+        NotebookClient(
+            nb, km=manager, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+        ).execute(env={**os.environ, **env}, cwd=str(folder))
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     return time.perf_counter() - started
+
+
+def record(sources: list[str], project: Path, workspace: Path) -> str:
+    """The run to replay, made as a JupyterLab user makes it (tests/repro/test_replay.py's harness:
+    a kernel started as jupyter_server starts one, cells sent with their ids, the notebook saved
+    before each cell); returns the `%%mlrun` cell's run id."""
+    from tests.repro.corpus import Case
+    from tests.repro.test_replay import record as record_case
+
+    os.environ["MLWS_WORKSPACE"] = str(workspace)
+    case = Case("bench", [(f"c{number}", source) for number, source in enumerate(sources)], "reproduced")
+    return record_case(project, case)
 
 
 def main() -> int:
@@ -94,16 +115,15 @@ def main() -> int:
         try:
             project = root / "project"
             project.mkdir()
-            env = {"MLWS_WORKSPACE": str(root / "ws")}
+            env = {"MLWS_WORKSPACE": str(project / "ws")}
             sources = cell_sources(args.cells, work_ms)
-            execute(sources, project, env)  # the run to replay
-            ws = mlws.Workspace(str(root / "ws"))
-            run_id = ws.runs(experiment="replay-bench")["run_id"].iloc[0]
+            run_id = record(sources, project, project / "ws")
+            ws = mlws.Workspace(str(project / "ws"))
             run = ws.get_run(run_id)
             plain, replay, verdicts = [], [], []
             for number in range(args.repeats):
                 copy = root / f"plain-{number}"
-                shutil.copytree(project, copy, ignore=shutil.ignore_patterns(".mlws*"))
+                shutil.copytree(project, copy, ignore=shutil.ignore_patterns("ws", ".mlws*"))
                 plain.append(execute(sources, copy, env))
                 started = time.perf_counter()
                 result = run.replay()

@@ -13,6 +13,14 @@ and last the status with the cell's end time (after a bounded flush of the
 cell's metric points). A part that is not installed (ImportError) is skipped
 silently. The status is never overwritten: a run already ended (by the user
 inside the cell, or by the server) keeps its ending.
+
+Before each step (and before the status) `finish` gives way to the kernel's
+cells (`finalizer.give_way`): when cells run back to back (Run All), the job
+waits between steps until the kernel has been quiet for `ENDING_DELAY`
+(notebook/mlrun.py), or the running cell has turned long, rather than
+competing with each cell for the GIL (the finalizer's module docstring says
+why, and its limits). The steps, their order and what they write are the
+same; only the pauses between them are new. `abandon` never waits.
 """
 
 from __future__ import annotations
@@ -31,6 +39,12 @@ if TYPE_CHECKING:
 LOG_NAME = "output.txt"
 CODE_ARTIFACT = "code/cell.py"
 END_FLUSH_SECONDS = 30.0
+
+
+def _give_way() -> None:
+    from ..client.finalizer import give_way
+
+    give_way()
 
 
 @dataclass
@@ -91,6 +105,7 @@ class CellEnding:
             self._step("the snapshot", self._snapshot)
         if len(self.notes) > notes_before:
             self._step("the log", self.write_log)
+        _give_way()
         self._end()
 
     def abandon(self) -> None:
@@ -103,6 +118,7 @@ class CellEnding:
         self._end(flush_seconds=1.0)
 
     def _step(self, what: str, fn: Any) -> None:
+        _give_way()  # the kernel's cells first (see the module docstring)
         try:
             fn()
         except ImportError:

@@ -29,9 +29,11 @@ the cell's end time. The Python API's reads wait for that job
 Decisions:
 - An empty `%%mlrun` cell adds a few ms: `create_run` (~1.5 ms on SQLite)
   and two display messages; nothing else runs in the cell's thread. The
-  background job starts `ENDING_DELAY` after the cell (at once when someone
-  reads the run), so the kernel's reply is not slowed by it competing for
-  the GIL.
+  background job starts once the kernel has run no cell for `ENDING_DELAY`
+  (at once when someone reads the run), and pauses between its steps while
+  cells run, so that neither this cell's reply nor the cells after it (Run
+  All) are slowed by it competing for the GIL; a cell that runs long, or a
+  backlog of endings, lets it run anyway (client/finalizer.py).
 - `-t`, `-p`, `--log-vars`, names, keys and `--parent` are checked before the
   body runs: a mistake fails the cell with a UsageError and makes no run.
 - Traceback line numbers count the `%%mlrun` line as line 1, as the editor
@@ -61,7 +63,7 @@ from .capture import OutputCapture
 from .card import CardFacts, RunCard
 from .ending import LOG_NAME, CellEnding
 
-#: Seconds between a cell's end and the start of its background job (see the docstring).
+#: Seconds without a cell before its background job starts or goes on (see the docstring).
 ENDING_DELAY = 0.05
 
 if TYPE_CHECKING:

@@ -15,6 +15,11 @@ Decisions:
   kernel started for a notebook), None elsewhere.
 - The handlers never touch the store and never raise: a failure in them must
   not fail the user's cell.
+- The handlers also tell the background finalizer (client/finalizer.py) when a
+  user's cell starts and ends, so that `%%mlrun` endings give way to the cells
+  that follow (Run All) instead of competing with them for the GIL. Only when
+  that module is already loaded (a kernel that never ran `%%mlrun` has no
+  endings): a `sys.modules` lookup per cell, no import at kernel start.
 - Silent executions (completion, inspectors) and `store_history=False`
   requests are not cells the user ran: they are left out.
 - A frontend that sends no cell id (nbclient and so papermill, `jupyter
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
     from .card import CardFacts
 
 _LIFECYCLE = "jupyter_mlws.client.lifecycle"
+_FINALIZER = "jupyter_mlws.client.finalizer"
 _sessions: dict[int, NotebookSession] = {}
 
 
@@ -146,6 +152,9 @@ class NotebookSession:
         if not _user_cell(info):
             return
         try:
+            background = sys.modules.get(_FINALIZER)
+            if background is not None:
+                background.get().cell_started()
             cell_id = getattr(info, "cell_id", None) or None
             raw_cell = getattr(info, "raw_cell", "") or ""
             if cell_id is None and self._saved is not None:
@@ -167,6 +176,17 @@ class NotebookSession:
         """IPython's `post_run_cell`: the cell finished (its errors are in `result`)."""
         if not _user_cell(getattr(result, "info", None)):
             return
+        try:
+            background = sys.modules.get(_FINALIZER)
+            if background is not None:
+                background.get().cell_ended()
+        except Exception:
+            pass
+        try:
+            if self._order is not None:  # this kernel ran %%mlrun: keep its order check ready
+                self._order.catch_up()
+        except Exception:
+            pass
         try:
             at_start = self._runs_at_start.pop() if self._runs_at_start else None
             run_id = self.cell_run_id or active_run_id() or at_start

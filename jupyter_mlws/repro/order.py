@@ -12,8 +12,9 @@ Decisions:
   ``for``/``with``/``except`` targets, imports, ``def``/``class``, walrus, ``global`` in functions)
   and *reads* the names it loads before binding them, inside function bodies too (a function defined
   in the cell reads its free names when it runs, usually in the same cell), builtins left out.
-  IPython syntax (magics, ``!``) is turned into Python by IPython's own transformer first; a cell
-  that still does not parse reads and writes nothing.
+  A cell that is not plain Python is read as its body when it is a cell magic whose body is Python
+  (``%%mlrun``, ``%%time``: what it sets counts), else through IPython's own transformer (line
+  magics and ``!`` become calls); a cell that still does not parse reads and writes nothing.
 - The notebook as the check sees it is the saved file (positions and sources by cell id, and when it
   was saved), plus the cells JupyterLab reports as deleted in the execute request (``deletedCells``).
   A writer is *deleted* when JupyterLab says so, or when a save made after it ran lacks it; *edited*
@@ -21,9 +22,10 @@ Decisions:
   the `%%mlrun` cell. A change not saved yet is not seen: the one-line warning says "as saved".
 - A name last written by the `%%mlrun` cell itself (a re-run that reads its own earlier value) is not
   reported: that is iteration, not order.
-- Cost: each distinct source is analysed once (cached); the cells run since the last check are
-  analysed at the next `%%mlrun` cell, so a notebook without `%%mlrun` pays nothing but a list
-  append per cell. The check itself is dictionary lookups per name read.
+- Cost: each distinct source is analysed once (cached; ~0.1 ms for a five-line cell that is plain
+  Python, ~0.4 ms through IPython's transformer). A kernel pays nothing but a list append per cell
+  until its first `%%mlrun` cell, whose check analyses the cells run before it; from then on each
+  cell is analysed as it ends (`catch_up`), so a check reads only its own cell and looks names up.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
+
+from .history import PYTHON_CELL_MAGICS
 
 __all__ = ["OrderTracker", "OutOfOrder", "cell_names", "describe", "tag_value"]
 
@@ -204,12 +208,31 @@ def _assigned_in(function: ast.AST) -> set[str]:
     return found
 
 
+def _tree(source: str) -> ast.Module | None:
+    """The cell as a syntax tree: plain Python first (the common case, ~20x cheaper than IPython's
+    transformer); a cell magic whose body is Python (`%%mlrun`, `%%time`) as its body; else what
+    IPython's transformer makes of it (line magics and shell escapes become calls)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        pass
+    first, _, body = source.lstrip().partition("\n")
+    if first.startswith("%%"):
+        name = first[2:].split(maxsplit=1)[0] if len(first) > 2 else ""
+        if name not in PYTHON_CELL_MAGICS:
+            return None  # %%bash, %%html, ...: no Python names
+        source = body
+    try:
+        return ast.parse(_python(source))
+    except (SyntaxError, ValueError):
+        return None
+
+
 @lru_cache(maxsize=4096)
 def cell_names(source: str) -> tuple[frozenset[str], frozenset[str]]:
     """(names the cell reads before binding them, names it binds at its top level)."""
-    try:
-        tree = ast.parse(_python(source))
-    except (SyntaxError, ValueError):
+    tree = _tree(source)
+    if tree is None:
         return frozenset(), frozenset()
     names = _Names()
     for statement in tree.body:
@@ -250,6 +273,11 @@ class OrderTracker:
     def ran(self, cell_id: str | None, source: str, when: float) -> None:
         """A cell ran at `when` (called for every user cell; just an append)."""
         self._pending.append((cell_id, source, when))
+
+    def catch_up(self) -> None:
+        """Analyse the cells run since the last call (a kernel that ran `%%mlrun` calls it after
+        each cell, so a check only has its own cell left to read)."""
+        self._catch_up(keep_last=0)
 
     def _catch_up(self, keep_last: int) -> None:
         upto = len(self._pending) - keep_last

@@ -234,13 +234,12 @@ def _own_executions(store: Any, run_id: str) -> list[Any]:
     same kernel) may wait for the recorder's next write, a bounded `RECORDER_WAIT_SECONDS`."""
     deadline = time.monotonic() + RECORDER_WAIT_SECONDS
     while True:
-        found = [
-            e for e in store.list_executions(run_id=run_id, limit=100) if e.kernel_id and e.execution_count
-        ]
+        recorded = store.list_executions(run_id=run_id, limit=100)
         info = store.get_run_info(run_id)
         recent = info.end_time is not None and time.time() * 1000 - info.end_time < 30_000
-        if found or not recent or info.source_kind != "notebook" or time.monotonic() > deadline:
-            return found
+        if recorded or not recent or info.source_kind != "notebook" or time.monotonic() > deadline:
+            # a kernel whose id the recorder could not tell (nbclient's) has no history of its own
+            return [e for e in recorded if e.kernel_id and e.execution_count]
         time.sleep(0.2)
 
 

@@ -7,11 +7,13 @@ import io
 import json
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 
 import jupyter_mlws as mlws
+from jupyter_mlws.client import finalizer as finalizer_module
 from jupyter_mlws.client.finalizer import Finalizer
 from jupyter_mlws.client.finalizer import submit as submit_background
 from jupyter_mlws.notebook.capture import OutputCapture
@@ -161,6 +163,64 @@ class TestFinalizer:
         finalizer.submit("a", lambda: 1 / 0)
         finalizer.submit("a", lambda: ran.append(True))
         assert finalizer.settle("a", timeout=30) and ran == [True]
+
+    def test_delayed_work_gives_way_to_the_kernel_s_cells(self, monkeypatch) -> None:
+        monkeypatch.setattr(finalizer_module, "LONG_CELL_SECONDS", 60.0)
+        finalizer = Finalizer()
+        ran = threading.Event()
+        finalizer.cell_started()
+        finalizer.submit("r", ran.set, delay=0.01)
+        assert not ran.wait(0.2)  # a cell runs: the ending waits
+        finalizer.cell_started()  # a cell run by that cell (`run_cell` inside a cell)
+        finalizer.cell_ended()
+        assert not ran.wait(0.1)  # the outer cell still runs
+        finalizer.cell_ended()
+        assert ran.wait(10)  # quiet for its delay: it runs
+        assert finalizer.settle(timeout=10)
+
+    def test_between_its_steps_a_job_waits_for_the_cell_that_started(self, monkeypatch) -> None:
+        monkeypatch.setattr(finalizer_module, "LONG_CELL_SECONDS", 60.0)
+        finalizer = Finalizer()
+        steps: list[str] = []
+        first_done, go_on = threading.Event(), threading.Event()
+
+        def job() -> None:
+            steps.append("one")
+            first_done.set()
+            go_on.wait(10)
+            finalizer.give_way()
+            steps.append("two")
+
+        finalizer.submit("r", job, delay=0.01)
+        assert first_done.wait(10)
+        finalizer.cell_started()
+        go_on.set()
+        time.sleep(0.2)
+        assert steps == ["one"]
+        finalizer.give_way()  # any other thread: returns at once
+        finalizer.cell_ended()
+        assert finalizer.settle(timeout=10) and steps == ["one", "two"]
+
+    def test_a_long_cell_a_backlog_or_a_reader_let_the_work_run(self, monkeypatch) -> None:
+        monkeypatch.setattr(finalizer_module, "LONG_CELL_SECONDS", 0.05)
+        finalizer = Finalizer()
+        ran = threading.Event()
+        finalizer.cell_started()
+        finalizer.submit("long", ran.set, delay=0.01)
+        assert ran.wait(10)  # the cell has run longer than LONG_CELL_SECONDS
+        finalizer.cell_ended()
+
+        monkeypatch.setattr(finalizer_module, "LONG_CELL_SECONDS", 60.0)
+        finalizer.cell_started()
+        started = time.monotonic()
+        finalizer.submit("read", lambda: None, delay=0.01)
+        assert finalizer.settle("read", timeout=10) and time.monotonic() - started < 5  # someone reads it
+
+        monkeypatch.setattr(finalizer_module, "BACKLOG_SECONDS", 0.0)
+        ran.clear()
+        finalizer.submit("backlog", ran.set, delay=0.01)
+        assert ran.wait(10)  # too much work waiting: no more giving way
+        finalizer.cell_ended()
 
 
 def test_reads_of_the_python_api_wait_for_background_writes(tmp_path, monkeypatch) -> None:
