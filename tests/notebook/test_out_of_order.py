@@ -106,3 +106,13 @@ def test_what_is_not_out_of_order(kernel: Kernel) -> None:
     body = "%%mlrun\nimport math\ndef f(v):\n    w = v * 2\n    return math.sqrt(w) + len(str(w))\nr = f(3)"
     reply = kernel.ok(body, cell_id="self-contained")
     assert TAG not in tags_of(kernel, reply.run_id) and "Out of order" not in reply.final_card()
+
+
+def test_what_a_mlrun_cell_sets_counts_too(kernel: Kernel) -> None:
+    use = "%%mlrun -n use\nscore = model * 2"
+    fit = "%%mlrun -n fit\nmodel = 3"
+    save(kernel, [("old-model", "model = 1"), ("use-model", use), ("fit-model", fit)])
+    kernel.ok("model = 1", cell_id="old-model")
+    kernel.ok(fit, cell_id="fit-model")  # the %%mlrun cell below sets it last
+    reply = kernel.ok(use, cell_id="use-model")
+    assert tags_of(kernel, reply.run_id)[TAG] == "model: cell id fit-model (cell 3), below"
