@@ -76,7 +76,7 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         from jupyter_mlws import Workspace
 
         found = Workspace(work / ".mlws").runs(experiment="repro-demo")
-        verdicts = dict(zip(found["name"], found.get("tags.mlws.replay.verdict", [])))
+        verdicts = dict(zip(found["name"], found["tags.mlws.replay.verdict"], strict=True))
         assert verdicts["replay of seeded"] == "reproduced" and verdicts["replay of unseeded"] == "diverged"
         assert "uses randomness without a seed: np.random.rand" in text
     if path.name == "03-notebook-runs.ipynb":
