@@ -127,7 +127,9 @@ CASES = [
             (
                 "run",
                 RUN + "from sklearn.linear_model import LogisticRegression\n"
-                "mlws.log_metric('acc', LogisticRegression().fit(Xa, ya).score(Xb, yb))",
+                "model = LogisticRegression().fit(Xa, ya)\n"
+                "mlws.log_metric('acc', model.score(Xb, yb))\n"
+                "mlws.log_metric('test_sum', float(Xb.sum()))",
             ),
         ],
         "diverged",
@@ -249,7 +251,7 @@ CASES = [
     Case(
         "string hashing order",
         [
-            ("set", "print(list({'alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'}))"),
+            ("set", "print(list({f'word-{i}' for i in range(40)}))"),
             ("run", RUN + "mlws.log_metric('x', 1)"),
         ],
         "diverged",

@@ -15,7 +15,7 @@ import pytest
 
 import jupyter_mlws as mlws
 
-from ..notebook.conftest import Kernel
+from ..notebook.conftest import Kernel, store_of, wait_for
 from .corpus import CASES, Case
 
 
@@ -53,6 +53,14 @@ def record(folder: Path, case: Case) -> str:
             ran[cell_id] = (reply.execution_count, reply.outputs)
             if sources[cell_id].startswith("%%mlrun"):
                 run_id = reply.run_id
+        if run_id is not None:
+            # as a user keeps the kernel open: the run's background ending (log, snapshot, status)
+            # has written everything before the kernel stops, not in its bounded exit drain
+            store = store_of(folder)
+            try:
+                wait_for(lambda: store.get_run_info(run_id).status.is_terminal, 60, "the run to end")
+            finally:
+                store.close()
     finally:
         kernel.close(graceful=True)  # the recorder writes the executions it holds
     assert run_id is not None
@@ -60,7 +68,11 @@ def record(folder: Path, case: Case) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_replay_verdicts(case: Case, tmp_path: Path) -> None:
+def test_replay_verdicts(case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # both kernels with their own hash seeds, as two kernels started by hand have: Dask's nannies
+    # pin PYTHONHASHSEED for their workers, and an environment that pins it makes set order
+    # reproducible (a replay then rightly says so)
+    monkeypatch.setenv("PYTHONHASHSEED", "random")
     run_id = record(tmp_path, case)
     ws = mlws.Workspace(str(tmp_path / "ws"))
     try:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
+
+import pytest
+from jupyter_server.auth import Authorizer
 
 from .api_helpers import Api, error_of
 
@@ -72,3 +76,32 @@ async def test_replay_route_starts_a_replay_whose_run_records_the_verdict(
     assert missing.code == 404
     bad = await api.call("POST", f"/runs/{run.id}/replay", {"timeout": -1})
     assert bad.code == 400
+
+
+class NoKernelsAuthorizer(Authorizer):
+    """A shared server's authorizer: everything but running code in kernels."""
+
+    def is_authorized(self, handler: object, user: object, action: str, resource: str) -> bool:
+        return resource != "kernels"
+
+
+class TestReplayNeedsThePermissionToRunCode:
+    @pytest.fixture
+    def jp_server_config(self, jp_root_dir: Path) -> dict:
+        return {
+            "ServerApp": {
+                "jpserver_extensions": {"jupyter_mlws": True},
+                "allow_unauthenticated_access": False,
+                "authorizer_class": NoKernelsAuthorizer,
+            },
+            "MLWorkspaceApp": {"workspace": str(jp_root_dir / "ws"), "serve_endpoints": False},
+        }
+
+    async def test_a_user_who_may_write_runs_may_not_replay_them(self, api: Api) -> None:
+        run = await api.json(
+            "POST", "/runs", {"experiment_name": "replays", "name": "stored code"}, expect=201
+        )
+        refused = await api.call("POST", f"/runs/{run['run_id']}/replay", {})
+        assert refused.code == 403 and "execute code in kernels" in error_of(refused)["message"]
+        listed = await api.json("GET", f"/runs?filter=parent_run_id%20%3D%20'{run['run_id']}'")
+        assert listed["runs"] == []  # nothing started

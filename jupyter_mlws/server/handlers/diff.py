@@ -9,7 +9,10 @@
   runs as its own process (``python -m jupyter_mlws.cli replay RUN``, with this server's workspace in
   its environment, its output in the server's log folder), never on the server's threads; its
   outcome is the child run of kind ``replay`` it records, which the run view follows. Writing a run
-  (`mlws:runs`, write).
+  (`mlws:runs`, write) is not enough: a replay runs the run's stored code in a kernel on this
+  server, so it also needs what starting code in a kernel needs, jupyter_server's `execute` on
+  `kernels` (RELIABILITY S1's rule: storing something is not running it). The default authorizer
+  grants both to whoever holds the server's token; a shared server's authorizer decides who else.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ import sys
 import tempfile
 from typing import Any
 
+from jupyter_core.utils import ensure_async
 from pydantic import BaseModel, ConfigDict, Field
 
+from ...errors import Forbidden
 from ...repro.diff import PARTS, diff_runs
 from .base import MLWSHandler, route
 
@@ -79,6 +84,15 @@ class RunReplayHandler(MLWSHandler):
     async def post(self, run_id: str) -> None:
         from ...errors import Conflict
 
+        user = self.current_user
+        may_run = bool(user) and await ensure_async(
+            self.authorizer.is_authorized(self, user, "execute", "kernels")
+        )
+        if not may_run:
+            raise Forbidden(
+                "A replay runs the run's code in a kernel on this server; that needs the permission to "
+                "execute code in kernels ('kernels', execute), which this user does not have."
+            )
         request = self.parse_body(ReplayRequest)
         await self.services.run(self.services.store.get_run_info, run_id)  # NotFound: 404
         for finished in [rid for rid, p in _replays.items() if p.poll() is not None]:
