@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import traitlets as t
+
 if TYPE_CHECKING:
     from ..client.run import Run
     from ..client.workspace import Workspace
@@ -80,25 +82,109 @@ def nudge_writer(workspace: Workspace) -> bool:
     return bool(logger is not None and logger.nudge())
 
 
+#: The x axes of the charts; "time" (the name before wall_time existed) means wall_time.
+X_AXES = ("step", "wall_time", "relative_time")
+
+
+def check_x(x: str) -> str:
+    """A chart's x axis, or a ValueError naming the choices."""
+    if x == "time":
+        return "wall_time"
+    if x not in X_AXES:
+        raise ValueError(f"x must be one of {', '.join(map(repr, X_AXES))}, not {x!r}.")
+    return x
+
+
+def check_group_by(key: str | None) -> str | None:
+    """A group-by key, "params.<name>" or "tags.<name>" (None or "" for none), or a ValueError."""
+    if not key:
+        return None
+    kind, dot, name = str(key).partition(".")
+    if kind not in ("params", "tags") or not dot or not name:
+        raise ValueError(f"group_by must be 'params.<name>' or 'tags.<name>', not {key!r}.")
+    return str(key)
+
+
+class ChartOptions(t.HasTraits):
+    """The chart options every chart widget has, as widget state (a saved notebook keeps them).
+
+    `x`: "step", "wall_time" or "relative_time" (seconds since the run started); `smoothing`:
+    the EMA weight 0-0.99 (TensorBoard's); `log_y`; `group_by`: "params.<name>" or
+    "tags.<name>", one line per value (the mean of its runs, with the min-max band);
+    `group_keys`: the keys the front end offers. The drawing is the panel's
+    (labextension/src/common/chartCore.ts), bundled into the widgets.
+    """
+
+    x = t.Unicode("step").tag(sync=True)
+    smoothing = t.Float(0.0).tag(sync=True)
+    log_y = t.Bool(False).tag(sync=True)
+    group_by = t.Unicode(None, allow_none=True).tag(sync=True)
+    group_keys = t.List(t.Unicode()).tag(sync=True)
+
+    @t.validate("x")
+    def _valid_x(self, proposal: Any) -> str:
+        return check_x(proposal["value"])
+
+    @t.validate("smoothing")
+    def _valid_smoothing(self, proposal: Any) -> float:
+        value = float(proposal["value"])
+        if not 0.0 <= value <= 0.99:
+            raise ValueError(f"smoothing must be from 0 to 0.99 (TensorBoard's range), not {value}.")
+        return value
+
+    @t.validate("group_by")
+    def _valid_group_by(self, proposal: Any) -> str | None:
+        return check_group_by(proposal["value"])
+
+
+def group_keys_of(records: Iterable[Any]) -> list[str]:
+    """"params.<name>" and "tags.<name>" (user tags) of run records, sorted: what can group them."""
+    keys: set[str] = set()
+    for record in records:
+        keys.update(f"params.{k}" for k in record.data.params)
+        keys.update(f"tags.{k}" for k in record.data.tags if not k.startswith(("mlws.", "mlflow.")))
+    return sorted(keys)
+
+
 class SeriesFeed:
     """Histories of (run, key) pairs as chart series, read incrementally (see the module docstring)."""
 
-    def __init__(self, workspace: Workspace, x: str = "step", max_points: int = 2000) -> None:
-        if x not in ("step", "time"):
-            raise ValueError("x must be 'step' or 'time'.")
+    def __init__(
+        self, workspace: Workspace, x: str = "step", max_points: int = 2000, group_by: str | None = None
+    ) -> None:
         if max_points < 2:
             raise ValueError("max_points must be at least 2.")
         self.workspace = workspace
-        self.x = x
+        self.x = check_x(x)
+        self.group_by = check_group_by(group_by)
         self.max_points = int(max_points)
         self._series: dict[tuple[str, str], dict[str, Any]] = {}
         self._cursors: dict[tuple[str, str], int | None] = {}
         self._order: list[tuple[str, str]] = []
+        self._records: dict[str, Any] = {}
 
-    def _xs(self, series: Any) -> list[float]:
+    def _record(self, run_id: str) -> Any:
+        if run_id not in self._records:
+            self._records[run_id] = self.workspace.store.get_run(run_id)
+        return self._records[run_id]
+
+    def _xs(self, series: Any, run_id: str) -> list[float]:
         if self.x == "step":
             return [int(s) for s in series.steps]
-        return [int(t) / 1000.0 for t in series.timestamps]
+        if self.x == "wall_time":
+            return [int(t) / 1000.0 for t in series.timestamps]
+        start = self._record(run_id).info.start_time
+        origin = start if start is not None else (int(series.timestamps[0]) if len(series.timestamps) else 0)
+        return [(int(t) - origin) / 1000.0 for t in series.timestamps]
+
+    def group_of(self, run_id: str) -> str | None:
+        """The run's group label for `group_by` ("lr = 0.01", "(none)"), None when not grouping."""
+        if not self.group_by:
+            return None
+        kind, _, name = self.group_by.partition(".")
+        data = self._record(run_id).data
+        value = (data.params if kind == "params" else data.tags).get(name)
+        return "(none)" if value is None else f"{name} = {value}"
 
     def _read_full(self, run_id: str, key: str, name: str) -> dict[str, Any]:
         got = self.workspace.store.get_metric_history(run_id, key, self.max_points)
@@ -107,10 +193,23 @@ class SeriesFeed:
             "run": run_id,
             "run_name": name,
             "key": key,
-            "x": self._xs(got),
+            "x": self._xs(got, run_id),
             "y": finite(got.values),
             "total": int(got.total_points),
+            "group": self.group_of(run_id),
         }
+
+    def set_axis(self, x: str | None = None, group_by: str | bool | None = False) -> None:
+        """A new x axis and/or group-by key (False: keep it): every series is read again."""
+        if x is not None:
+            self.x = check_x(x)
+        if group_by is not False:
+            self.group_by = check_group_by(group_by)  # type: ignore[arg-type]
+            self._records.clear()
+        names = {pair: self._series[pair]["run_name"] for pair in self._order if pair in self._series}
+        for pair in self._order:
+            run_id, key = pair
+            self._series[pair] = self._read_full(run_id, key, names.get(pair, run_id))
 
     def set_pairs(self, pairs: Sequence[tuple[str, str, str]]) -> None:
         """(run_id, run_name, key) triples to show; new ones are read in full, gone ones dropped."""
@@ -141,7 +240,7 @@ class SeriesFeed:
             if len(current["x"]) + len(got.values) > self.max_points:
                 self._series[pair] = self._read_full(run_id, key, current["run_name"])
                 continue
-            points = sorted(zip(self._xs(got), finite(got.values), strict=True), key=lambda p: p[0])
+            points = sorted(zip(self._xs(got, run_id), finite(got.values), strict=True), key=lambda p: p[0])
             xs, ys = list(current["x"]), list(current["y"])
             for x, y in points:
                 if xs and x < xs[-1]:  # a late point with an earlier step: keep x sorted
@@ -167,10 +266,7 @@ class SeriesFeed:
         out = []
         for run_id, key in self._order:
             got = self.workspace.store.get_metric_history(run_id, key, None)
-            if self.x == "step":
-                xs = np.asarray(got.steps, dtype=np.float64)
-            else:
-                xs = np.asarray(got.timestamps, dtype=np.float64) / 1000.0
+            xs = np.asarray(self._xs(got, run_id), dtype=np.float64)
             values = np.asarray(got.values, dtype=np.float64)
             order = np.argsort(xs, kind="stable")
             xs, values = xs[order], values[order]
@@ -186,6 +282,7 @@ class SeriesFeed:
                     "x": [int(v) for v in x_out] if self.x == "step" else [float(v) for v in x_out],
                     "y": finite(values[picked]),
                     "total": int(got.total_points),
+                    "group": self.group_of(run_id),
                 }
             )
         return out

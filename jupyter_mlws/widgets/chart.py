@@ -1,9 +1,12 @@
 """`MetricChart(runs, metrics)`: metrics across runs, drawn by uPlot in the notebook.
 
 The series live in the `series` trait (a list of
-`{run, run_name, key, x, y, total}`; `x` is the step or the time in seconds,
-`y` None where a value is not finite), so a notebook saved with widget state
-keeps the chart. Histories come downsampled from the store (`max_points`).
+`{run, run_name, key, x, y, total, group}`; `x` is the step, the wall time in
+seconds or the seconds since the run started, `y` None where a value is not
+finite), so a notebook saved with widget state keeps the chart. The chart
+options (`x`, `smoothing`, `log_y`, `group_by`, see `ChartOptions`) are widget
+state too, set from Python or from the chart's own controls. Histories come
+downsampled from the store (`max_points`).
 With `live=True`, while any shown run is `queued` or `running`, a background
 thread reads the points logged since the last read every 0.5 s and appends
 them; it stops when every run has ended or the widget is closed.
@@ -17,21 +20,24 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from ._common import Poller, SeriesFeed, error_text, esm, resolve_runs
+from ._common import ChartOptions, Poller, SeriesFeed, error_text, esm, group_keys_of, resolve_runs
 
 
 def _is_live(status: Any) -> bool:
     return getattr(status, "value", status) in ("queued", "running")
 
 
-class MetricChart(anywidget.AnyWidget):
-    """One chart of `metrics` (a key or a list) for `runs` (Run objects or ids), by step or time."""
+class MetricChart(ChartOptions, anywidget.AnyWidget):
+    """One chart of `metrics` (a key or a list) for `runs` (Run objects or ids).
+
+    `x="step" | "wall_time" | "relative_time"`, `smoothing=0.6` (EMA weight, 0-0.99),
+    `log_y=True`, `group_by="params.optimizer"` (one mean line per value with its
+    min-max band)."""
 
     _esm = esm("metric_chart")
 
     series = t.List(t.Dict()).tag(sync=True)
     metrics = t.List(t.Unicode()).tag(sync=True)
-    x = t.Unicode("step").tag(sync=True)
     max_points = t.Int(2000).tag(sync=True)
     live = t.Bool(False).tag(sync=True)
     title = t.Unicode("").tag(sync=True)
@@ -50,6 +56,9 @@ class MetricChart(anywidget.AnyWidget):
         max_points: int = 2000,
         live: bool = True,
         *,
+        smoothing: float = 0.0,
+        log_y: bool = False,
+        group_by: str | None = None,
         workspace: Any = None,
         title: str = "",
         **kwargs: Any,
@@ -58,17 +67,38 @@ class MetricChart(anywidget.AnyWidget):
         if not keys:
             raise ValueError("Give at least one metric key.")
         self._workspace, self._runs = resolve_runs(runs, workspace)
-        self._feed = SeriesFeed(self._workspace, x, max_points)
+        self._feed = SeriesFeed(self._workspace, x, max_points, group_by)
         self._workspace.flush()
         self._feed.set_pairs([(r.id, r.name, k) for r in self._runs for k in keys])
+        store = self._workspace.store
         super().__init__(
-            series=self._feed.series(), metrics=keys, x=x, max_points=int(max_points), title=title, **kwargs
+            series=self._feed.series(),
+            metrics=keys,
+            x=self._feed.x,
+            smoothing=smoothing,
+            log_y=log_y,
+            group_by=self._feed.group_by,
+            group_keys=group_keys_of(store.get_run(r.id) for r in self._runs),
+            max_points=int(max_points),
+            title=title,
+            **kwargs,
         )
+        self.observe(self._on_axis, names=["x", "group_by"])
         self.on_msg(self._on_message)
         self._poller: Poller | None = None
         if live and self._any_live():
             self.live = True
             self._poller = Poller(self._tick, name="mlws-metric-chart", on_error=self._failed)
+
+    def _on_axis(self, change: Any) -> None:
+        """A new x axis or group-by key (from Python or the chart's controls): read the series again."""
+        self._workspace.flush()
+        if change["name"] == "x":
+            self._feed.set_axis(x=change["new"])
+        else:
+            self._feed.set_axis(group_by=change["new"])
+        self.window = None  # type: ignore[assignment]
+        self.series = self._feed.series()
 
     @property
     def runs(self) -> list[Any]:
@@ -127,6 +157,7 @@ class MetricChart(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop the live thread and close the widget."""
-        if self._poller is not None:
-            self._poller.stop()
+        poller = getattr(self, "_poller", None)  # None too when __init__ raised before starting it
+        if poller is not None:
+            poller.stop()
         super().close()

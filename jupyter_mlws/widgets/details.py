@@ -20,7 +20,7 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from ._common import Poller, SeriesFeed, error_text, esm, nudge_writer, resolve_runs
+from ._common import ChartOptions, Poller, SeriesFeed, error_text, esm, nudge_writer, resolve_runs
 
 LOG_LINES = 200
 SLOW_EVERY = 4  # the log and the artifact list are re-read every 4th tick (2 s)
@@ -30,7 +30,7 @@ def _is_live(status: str) -> bool:
     return status in ("queued", "running")
 
 
-class RunDetails(anywidget.AnyWidget):
+class RunDetails(ChartOptions, anywidget.AnyWidget):
     """The details of one run (a Run or a run id), live while it runs."""
 
     _esm = esm("run_details")
@@ -49,7 +49,6 @@ class RunDetails(anywidget.AnyWidget):
     logs = t.Unicode("").tag(sync=True)
     artifacts = t.List(t.Dict()).tag(sync=True)
     snapshot = t.List(t.Dict()).tag(sync=True)
-    x = t.Unicode("step").tag(sync=True)
     live = t.Bool(False).tag(sync=True)
     error = t.Unicode("").tag(sync=True)
 
@@ -57,7 +56,15 @@ class RunDetails(anywidget.AnyWidget):
         return f"<RunDetails {self.run_id} {self.name!r} {self.status}>"
 
     def __init__(
-        self, run: Any, *, x: str = "step", max_points: int = 2000, live: bool = True, **kwargs: Any
+        self,
+        run: Any,
+        *,
+        x: str = "step",
+        max_points: int = 2000,
+        live: bool = True,
+        smoothing: float = 0.0,
+        log_y: bool = False,
+        **kwargs: Any,
     ) -> None:
         self._workspace, (self._run,) = resolve_runs([run], kwargs.pop("workspace", None))
         self._feed = SeriesFeed(self._workspace, x, max_points)
@@ -65,7 +72,8 @@ class RunDetails(anywidget.AnyWidget):
         self._job: dict[str, str] | None = None
         self._job_cursor = 0
         self._job_text = ""
-        super().__init__(run_id=self._run.id, x=x, **kwargs)
+        super().__init__(run_id=self._run.id, x=self._feed.x, smoothing=smoothing, log_y=log_y, **kwargs)
+        self.observe(self._on_axis, names=["x"])
         self._workspace.flush()
         self._read_info()
         self._read_slow()
@@ -75,6 +83,12 @@ class RunDetails(anywidget.AnyWidget):
         if live and _is_live(self.status):
             self.live = True
             self._poller = Poller(self._tick, name="mlws-run-details", on_error=self._failed)
+
+    def _on_axis(self, change: Any) -> None:
+        """A new x axis (from Python or the chart's controls): read the series again."""
+        self._workspace.flush()
+        self._feed.set_axis(x=change["new"])
+        self.series = self._feed.series()
 
     @property
     def run(self) -> Any:
@@ -205,6 +219,7 @@ class RunDetails(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Stop the live thread and close the widget."""
-        if self._poller is not None:
-            self._poller.stop()
+        poller = getattr(self, "_poller", None)  # None too when __init__ raised before starting it
+        if poller is not None:
+            poller.stop()
         super().close()

@@ -19,7 +19,7 @@ import anywidget
 import traitlets as t
 
 from ..errors import MLWSError
-from ._common import SeriesFeed, esm
+from ._common import ChartOptions, SeriesFeed, esm, group_keys_of
 
 AUTO_COLUMNS = 6  # metric and param columns picked from the page when `columns` is not given
 
@@ -30,7 +30,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-class RunHistory(anywidget.AnyWidget):
+class RunHistory(ChartOptions, anywidget.AnyWidget):
     """The runs of an experiment (or of every experiment) as a table (see the module docstring)."""
 
     _esm = esm("run_history")
@@ -50,7 +50,6 @@ class RunHistory(anywidget.AnyWidget):
     compare_series = t.List(t.Dict()).tag(sync=True)
     compare_runs = t.List(t.Dict()).tag(sync=True)
     param_diff = t.List(t.Dict()).tag(sync=True)
-    x = t.Unicode("step").tag(sync=True)
 
     def __repr__(self) -> str:
         where = repr(self.experiment) if self.experiment else "all experiments"
@@ -86,7 +85,7 @@ class RunHistory(anywidget.AnyWidget):
         self._load()
         self.observe(self._on_query, names=["filter", "order_by", "experiment", "page_size"])
         self.observe(self._on_page, names=["page"])
-        self.observe(self._on_selected, names=["selected", "compare_metric"])
+        self.observe(self._on_selected, names=["selected", "compare_metric", "x", "group_by"])
         self.on_msg(self._on_message)
 
     # ----- the table ----------------------------------------------------------
@@ -198,7 +197,7 @@ class RunHistory(anywidget.AnyWidget):
         metric = self.compare_metric if self.compare_metric in keys else ("loss" if "loss" in keys else "")
         if not metric and keys:
             metric = keys[0]
-        feed = SeriesFeed(self._workspace, self.x, self._max_points)
+        feed = SeriesFeed(self._workspace, self.x, self._max_points, self.group_by)
         feed.set_pairs([(r.info.run_id, r.info.name, metric) for r in records if metric in r.data.metrics])
         params = sorted({k for r in records for k in r.data.params})
         diff = []
@@ -211,4 +210,5 @@ class RunHistory(anywidget.AnyWidget):
             self.compare_metric = metric
             self.compare_runs = [{"run_id": r.info.run_id, "name": r.info.name} for r in records]
             self.compare_series = feed.series()
+            self.group_keys = group_keys_of(records)
             self.param_diff = diff

@@ -12,6 +12,7 @@ import { IRunEvent, RUN_EVENT_SCHEMA_ID } from './api/types';
 import { WorkspaceModel } from './model';
 import { workspaceIcon } from './common/icons';
 import { WorkspacePanel } from './panel/panel';
+import { ChartsWidget } from './runs/chartsView';
 import { CompareWidget } from './runs/compare';
 import { watchComputeEvents } from './compute/computeEvents';
 import { watchRegistryEvents } from './models/modelsEvents';
@@ -53,6 +54,7 @@ export namespace CommandIDs {
   export const openRun = 'mlws:open-run';
   /** Compare runs in the main area; args `{runIds: string[]}` (two or more). */
   export const compareRuns = 'mlws:compare-runs';
+  export const experimentCharts = 'mlws:experiment-charts';
   /** Show a data version in the panel's Data tab; args `{name: string, version?: number}` (newest when missing). */
   export const openData = 'mlws:open-data';
   /** Open a notebook at a cell; args `{path: string, cellId?: string}`. */
@@ -127,7 +129,8 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
     };
     const panel = new WorkspacePanel(workspace, {
       openRun: runId => void commands.execute(CommandIDs.openRun, { runId }),
-      compareRuns: runIds => void commands.execute(CommandIDs.compareRuns, { runIds })
+      compareRuns: runIds => void commands.execute(CommandIDs.compareRuns, { runIds }),
+      openCharts: experimentId => void commands.execute(CommandIDs.experimentCharts, { experimentId })
     });
     shell.add(panel, 'left', { rank: 600 });
     if (restorer) {
@@ -219,6 +222,23 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           });
         }
       }),
+      commands.addCommand(CommandIDs.experimentCharts, {
+        label: 'Experiment Charts',
+        caption: "Every metric of an experiment's runs: the runs selected in the table, else its loaded runs",
+        describedBy: { args: { type: 'object', properties: { experimentId: { type: 'number' } } } },
+        isEnabled: args => typeof (args.experimentId ?? panel.browser.experimentId) === 'number',
+        execute: args => {
+          const experimentId = Number(args.experimentId ?? panel.browser.experimentId);
+          openInMain(`mlws-charts-${experimentId}`, () => {
+            const widget = new MainAreaWidget({ content: new ChartsWidget(workspace, panel.browser, experimentId) });
+            const name = panel.browser.experiments?.find(e => e.experiment_id === experimentId)?.name;
+            widget.title.label = `Charts: ${name ?? `experiment ${experimentId}`}`;
+            widget.title.icon = workspaceIcon;
+            widget.title.closable = true;
+            return widget;
+          });
+        }
+      }),
       commands.addCommand(CommandIDs.openData, {
         label: 'Show Data Version in ML Workspace',
         describedBy: {
@@ -287,7 +307,7 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
       })
     );
     if (palette) {
-      for (const command of [CommandIDs.openRun, CommandIDs.runCellTracked]) {
+      for (const command of [CommandIDs.openRun, CommandIDs.runCellTracked, CommandIDs.experimentCharts]) {
         parts.push(palette.addItem({ command, category: 'ML Workspace' }));
       }
     }

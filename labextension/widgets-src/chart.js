@@ -1,18 +1,20 @@
-// The uPlot chart the three widgets share: series [{run, run_name, key, x, y, total}] on one canvas.
-import uPlot from 'uplot';
+// What the widgets share: the chart (the panel's own), its controls, and small DOM and format helpers.
 import uplotCss from 'uplot/dist/uPlot.min.css';
 import widgetCss from './widgets.css';
 
-const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
-// Tick spacings for steps: whole numbers only (1, 2, 5, 10, 20, 50, ...).
-const STEP_INCREMENTS = Array.from({ length: 16 }, (_, e) => [1, 2, 5].map(m => m * 10 ** e)).flat();
+// The drawing is the panel's own chart component (labextension/src/common/chartCore.ts), bundled in
+// by esbuild, so a notebook widget and the panel show the same chart with the same options.
+import { ChartControls, ChartView } from '../src/common/chartCore';
+import { groupLines } from '../src/common/chartMath';
+import { runColour } from '../src/common/runColours';
+import chartCss from '../style/charts.css';
 
-// Adds the stylesheets once per document (uPlot's and ours, which uses the --jp-* variables).
+// Adds the stylesheets once per document (uPlot's, the chart's and ours, which use the --jp-* variables).
 export function ensureStyles() {
   if (document.getElementById('mlws-widget-styles')) return;
   const style = document.createElement('style');
   style.id = 'mlws-widget-styles';
-  style.textContent = uplotCss + '\n' + widgetCss;
+  style.textContent = uplotCss + '\n' + chartCss + '\n' + widgetCss;
   document.head.appendChild(style);
 }
 
@@ -31,11 +33,6 @@ export function h(tag, attrs = {}, ...children) {
   return node;
 }
 
-function cssVar(el, name, fallback) {
-  const value = getComputedStyle(el).getPropertyValue(name).trim();
-  return value || fallback;
-}
-
 export function formatNumber(v) {
   if (v === null || v === undefined || Number.isNaN(v)) return '–';
   if (typeof v !== 'number') return String(v);
@@ -50,132 +47,118 @@ function label(s, multiRun, multiKey) {
   return s.key;
 }
 
-// A chart in `host`; update(series, xMode) redraws, keeping the canvas when the series are the same.
+// The model's chart options as the chart's settings ("time" was wall_time's earlier name).
+export function settingsOf(model) {
+  const x = model.get('x');
+  return {
+    x: x === 'time' ? 'wall_time' : x || 'step',
+    smoothing: Number(model.get('smoothing') || 0),
+    logY: !!model.get('log_y')
+  };
+}
+
+// The view-wide controls (smoothing, x axis, log y, group by) bound to the widget's traits.
+export function bindControls(host, model, onChange, { group = false } = {}) {
+  const controls = new ChartControls(host, {
+    settings: settingsOf(model),
+    onChange: s => {
+      model.set('x', s.x);
+      model.set('smoothing', s.smoothing);
+      model.set('log_y', s.logY);
+      model.save_changes();
+      onChange();
+    },
+    group: group ? {
+      keys: model.get('group_keys') || [],
+      value: model.get('group_by') || null,
+      onChange: key => { model.set('group_by', key); model.save_changes(); }
+    } : undefined
+  });
+  const show = () => {
+    controls.setSettings(settingsOf(model));
+    if (group) controls.setGroupKeys(model.get('group_keys') || [], model.get('group_by') || null);
+  };
+  for (const name of ['x', 'smoothing', 'log_y', 'group_by', 'group_keys']) model.on(`change:${name}`, () => { show(); onChange(); });
+  return controls;
+}
+
+// Widget series [{run, run_name, key, x, y, total, group}] as chart lines; grouped when asked.
+function linesOf(series, groupBy) {
+  const runs = [...new Set(series.map(s => s.run))];
+  const keys = [...new Set(series.map(s => s.key))];
+  const multiRun = runs.length > 1;
+  const multiKey = keys.length > 1;
+  const lines = series.map((s, i) => ({
+    id: `${s.run}/${s.key}`,
+    label: label(s, multiRun, multiKey),
+    colour: runColour(multiRun ? runs.indexOf(s.run) + (multiKey ? keys.indexOf(s.key) * runs.length : 0) : i),
+    x: s.x,
+    y: s.y,
+    total: s.total,
+    group: s.group
+  }));
+  if (!groupBy) return lines;
+  const byKey = keys.flatMap(key => {
+    const mine = lines.filter((l, i) => series[i].key === key);
+    const grouped = groupLines(mine, l => l.group || '(none)', (_g, i) => runColour(i), 'minmax');
+    return multiKey ? grouped.map(g => ({ ...g, id: `${g.id}/${key}`, label: `${g.label} · ${key}` })) : grouped;
+  });
+  return byKey;
+}
+
+// A chart in `host`: update(series, xMode, options) redraws in place.
 export class Chart {
-  constructor(host, { height = 260, onZoom = null } = {}) {
+  constructor(host, { height = 260, onZoom = null, title = '' } = {}) {
     ensureStyles();
     this.host = host;
-    this.height = height;
     this.onZoom = onZoom; // (x0, x1) after a drag; (null, null) when the user zooms out
-    this.zoomed = false;
     this.lastSeries = [];
-    this.lastX = 'step';
-    this.plot = null;
-    this.signature = '';
-    this.empty = h('div', { class: 'mlws-w-empty' }, 'No points yet.');
-    this.host.append(this.empty);
-    this.resize = new ResizeObserver(() => {
-      if (this.plot) this.plot.setSize({ width: this.width(), height: this.height });
+    this.view = new ChartView(host, {
+      title,
+      height,
+      onZoom: w => {
+        if (w) this.host.dataset.zoomed = 'true';
+        else delete this.host.dataset.zoomed;
+        if (!this.onZoom) return;
+        if (w) this.onZoom(w[0], w[1]);
+        else {
+          this.onZoom(null, null);
+          this.update(this.lastSeries, this.lastX, this.lastOptions);
+        }
+      }
     });
-    this.resize.observe(this.host);
-    // JupyterLab marks its theme on the body; the canvas keeps its colours until redrawn.
-    this.theme = new MutationObserver(() => {
-      if (this.plot) this.plot.redraw(false);
-    });
-    this.theme.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light'] });
   }
 
-  width() {
-    return Math.max(240, this.host.clientWidth || 600);
+  get zoomed() {
+    return this.view.zoomWindow !== null;
   }
 
-  update(series, xMode) {
+  update(series, xMode, options = {}) {
     this.lastSeries = series;
     this.lastX = xMode;
-    const usable = series.filter(s => s.x && s.x.length);
+    this.lastOptions = options;
     const points = series.reduce((n, s) => n + (s.y ? s.y.length : 0), 0);
     this.host.dataset.points = String(points);
     this.host.dataset.series = String(series.length);
-    if (this.zoomed && this.plot) return; // the zoomed window stays until the user zooms out
-    if (!usable.length) {
-      this.destroyPlot();
-      this.empty.hidden = false;
-      return;
-    }
-    this.empty.hidden = true;
-    const multiRun = new Set(usable.map(s => s.run)).size > 1;
-    const multiKey = new Set(usable.map(s => s.key)).size > 1;
-    const data = usable.length === 1 ? [usable[0].x, usable[0].y] : uPlot.join(usable.map(s => [s.x, s.y]));
-    const signature = xMode + '|' + usable.map(s => s.run + '/' + s.key).join('|');
-    if (this.plot && signature === this.signature) {
-      this.plot.setData(data);
-      return;
-    }
-    this.destroyPlot();
-    this.signature = signature;
-    // Read when uPlot draws, so a theme switch (which redraws, see the constructor) repaints the axes.
-    const ink = () => cssVar(this.host, '--jp-ui-font-color1', '#333');
-    const grid = () => cssVar(this.host, '--jp-border-color2', '#e0e0e0');
-    const axis = { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-    const opts = {
-      width: this.width(),
-      height: this.height,
-      scales: { x: { time: xMode === 'time' } },
-      axes: [
-        xMode === 'time' ? { ...axis } : { ...axis, label: 'step', incrs: STEP_INCREMENTS },
-        { ...axis, size: 60 }
-      ],
-      series: [
-        { label: xMode === 'time' ? 'time' : 'step' },
-        ...usable.map((s, i) => ({
-          label: label(s, multiRun, multiKey),
-          stroke: PALETTE[i % PALETTE.length],
-          width: 1.5,
-          spanGaps: true,
-          points: { show: false },
-          value: (_u, v) => formatNumber(v)
-        }))
-      ],
-      cursor: { drag: { x: true, y: false } },
-      legend: { live: true },
-      hooks: {
-        setSelect: [u => {
-          if (!this.onZoom || u.select.width < 2) return;
-          const x0 = u.posToVal(u.select.left, 'x');
-          const x1 = u.posToVal(u.select.left + u.select.width, 'x');
-          this.zoomed = true;
-          this.host.dataset.zoomed = 'true';
-          this.onZoom(x0, x1);
-        }]
-      }
+    const settings = {
+      x: xMode === 'time' ? 'wall_time' : xMode || 'step',
+      smoothing: Number(options.smoothing || 0),
+      logY: !!options.logY
     };
-    this.plot = new uPlot(opts, data, this.host);
-    // uPlot zooms out on a double click; then the overview comes back (it kept growing meanwhile).
-    this.plot.over.addEventListener('dblclick', () => {
-      if (!this.zoomed) return;
-      this.zoomed = false;
-      delete this.host.dataset.zoomed;
-      if (this.onZoom) this.onZoom(null, null);
-      this.update(this.lastSeries, this.lastX);
-    });
+    this.view.setSettings(settings);
+    if (this.zoomed) return; // the zoomed window's detail stays until the user zooms out
+    this.view.setLines(linesOf(series.filter(s => s.x && s.x.length), options.groupBy || null));
   }
 
   // Replaces the zoomed view's points with the window's detail read from the store.
   showWindow(win) {
-    if (!win || !this.plot || !this.zoomed) return;
-    const shown = this.lastSeries.filter(s => s.x && s.x.length).map(s => s.run + '/' + s.key);
-    const byName = new Map(win.series.map(s => [s.run + '/' + s.key, s]));
-    if (!shown.every(name => byName.has(name))) return;
-    const tables = shown.map(name => {
-      const s = byName.get(name);
-      return s.x.length ? [s.x, s.y] : [[win.x0], [null]];
-    });
-    const data = tables.length === 1 ? tables[0] : uPlot.join(tables);
-    this.plot.setData(data, false);
-    this.plot.setScale('x', { min: win.x0, max: win.x1 });
+    if (!win || !this.zoomed) return;
+    this.view.setLines(linesOf(win.series.filter(s => s.x && s.x.length), this.lastOptions.groupBy || null));
     this.host.dataset.windowPoints = String(win.series.reduce((n, s) => n + s.y.length, 0));
   }
 
-  destroyPlot() {
-    if (this.plot) this.plot.destroy();
-    this.plot = null;
-    this.signature = '';
-  }
-
   destroy() {
-    this.resize.disconnect();
-    this.theme.disconnect();
-    this.destroyPlot();
+    this.view.destroy();
   }
 }
 

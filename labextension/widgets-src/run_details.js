@@ -1,5 +1,5 @@
 // The RunDetails widget: header (name, status, duration), params, charts by metric, logs, artifacts, snapshot.
-import { Chart, h, formatDuration, formatNumber, formatSize, formatTime } from './chart.js';
+import { Chart, bindControls, h, formatDuration, formatNumber, formatSize, formatTime, settingsOf } from './chart.js';
 
 function keyValueTable(caption, entries, numeric = false) {
   if (!entries.length) return h('div', { class: 'mlws-w-empty' }, `No ${caption.toLowerCase()}.`);
@@ -35,7 +35,8 @@ function render({ model, el }) {
   const metrics = section('Metrics');
   const picker = h('select', { 'aria-label': 'Metric' });
   const plotHost = h('div', { class: 'mlws-w-plot' });
-  metrics.body.append(h('div', { class: 'mlws-w-toolbar' }, picker), plotHost);
+  const controlsHost = h('div', {});
+  metrics.body.append(h('div', { class: 'mlws-w-toolbar' }, picker), controlsHost, plotHost);
   const logs = section('Log (last 200 lines)');
   const pre = h('pre', { class: 'mlws-w-logs', 'aria-label': 'Log' });
   logs.body.append(pre);
@@ -80,10 +81,12 @@ function render({ model, el }) {
     }
     picker.hidden = keys.length < 2;
     if (chosen !== undefined) picker.value = chosen;
-    chart.update(series.filter(s => s.key === chosen), model.get('x'));
+    const settings = settingsOf(model);
+    chart.update(series.filter(s => s.key === chosen), settings.x, { smoothing: settings.smoothing, logY: settings.logY });
     root.dataset.points = plotHost.dataset.points;
   };
   picker.addEventListener('change', drawChart);
+  const controls = bindControls(controlsHost, model, () => drawChart());
 
   const drawLogs = () => {
     const text = model.get('logs');
@@ -105,7 +108,7 @@ function render({ model, el }) {
   model.on('change:artifacts', drawFiles);
   model.on('change:snapshot', drawFiles);
   const timer = setInterval(tickDuration, 1000);
-  return () => { clearInterval(timer); chart.destroy(); };
+  return () => { clearInterval(timer); controls.destroy(); chart.destroy(); };
 }
 
 export default { render };

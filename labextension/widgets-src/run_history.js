@@ -1,5 +1,5 @@
 // The RunHistory widget: filter box, sortable paged table with selection, compare chart and param diff.
-import { Chart, h, formatDuration, formatNumber, formatTime } from './chart.js';
+import { Chart, bindControls, h, formatDuration, formatNumber, formatTime, settingsOf } from './chart.js';
 
 const BASE_COLUMNS = [
   { id: 'name', label: 'name', sort: 'name' },
@@ -29,8 +29,9 @@ function render({ model, el }) {
   const compare = h('div', { class: 'mlws-w-compare', role: 'region', 'aria-label': 'Compare runs' });
   const metricPicker = h('select', { 'aria-label': 'Compare metric' });
   const plotHost = h('div', { class: 'mlws-w-plot' });
+  const controlsHost = h('div', {});
   const diff = h('div', {});
-  compare.append(h('div', { class: 'mlws-w-toolbar' }, h('span', { class: 'mlws-w-title' }, 'Compare'), metricPicker), plotHost, diff);
+  compare.append(h('div', { class: 'mlws-w-toolbar' }, h('span', { class: 'mlws-w-title' }, 'Compare'), metricPicker), controlsHost, plotHost, diff);
   root.append(h('div', { class: 'mlws-w-toolbar' }, filter, refresh), error, table,
     h('div', { class: 'mlws-w-toolbar' }, prev, pageLabel, next), compare);
   el.append(root);
@@ -98,7 +99,9 @@ function render({ model, el }) {
     const keys = model.get('compare_metrics');
     metricPicker.replaceChildren(...keys.map(k => h('option', { value: k }, k)));
     metricPicker.value = model.get('compare_metric');
-    chart.update(model.get('compare_series'), model.get('x'));
+    const settings = settingsOf(model);
+    chart.update(model.get('compare_series'), settings.x,
+      { smoothing: settings.smoothing, logY: settings.logY, groupBy: model.get('group_by') });
     const rows = model.get('param_diff');
     diff.replaceChildren(rows.length
       ? h('table', { 'aria-label': 'Parameter differences' },
@@ -108,13 +111,14 @@ function render({ model, el }) {
       : h('div', { class: 'mlws-w-empty' }, runs.length >= 2 ? 'The selected runs have the same params.' : ''));
   };
 
+  const controls = bindControls(controlsHost, model, () => drawCompare(), { group: true });
   filter.value = model.get('filter');
   drawTable(); drawError(); drawCompare();
   model.on('change:filter', () => { if (document.activeElement !== filter) filter.value = model.get('filter'); });
   for (const name of ['rows', 'columns', 'order_by', 'page', 'has_next', 'selected']) model.on(`change:${name}`, drawTable);
   model.on('change:error', drawError);
   for (const name of ['compare_runs', 'compare_series', 'compare_metrics', 'compare_metric', 'param_diff']) model.on(`change:${name}`, drawCompare);
-  return () => chart.destroy();
+  return () => { controls.destroy(); chart.destroy(); };
 }
 
 export default { render };

@@ -18,6 +18,7 @@ from .batch_endpoints import (
     BatchEndpointListHandler,
 )
 from .blobs import BlobHandler
+from .charts import MetricHistoriesHandler
 from .clusters import ClusterHandler, ClusterListHandler, ClusterStateHandler
 from .compute import (
     ComputeEventsHandler,
@@ -70,6 +71,7 @@ def api_routes() -> list[tuple[str, type[Any]]]:
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts", ArtifactListHandler),
         (f"{API_PREFIX}/runs/(?P<run_id>[^/]+)/artifacts/(?P<path>.+)", ArtifactHandler),
         (f"{API_PREFIX}/blobs/(?P<sha256>[^/]+)", BlobHandler),
+        (f"{API_PREFIX}/metrics/histories", MetricHistoriesHandler),
         (f"{API_PREFIX}/executions", ExecutionsHandler),
         (f"{API_PREFIX}/compute/instances", ComputeInstancesHandler),
         (f"{API_PREFIX}/compute/instances/(?P<name>[^/]+)", ComputeInstanceHandler),

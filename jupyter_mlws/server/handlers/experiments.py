@@ -1,17 +1,24 @@
-"""`/mlws/api/v1/experiments[/{experiment_id}]`: list, create, get, rename, delete.
+"""`/mlws/api/v1/experiments[/{experiment_id}]`: list, create, get, rename, tag, delete.
 
 Decisions: experiment ids are the store's integers; a name is validated and
 NFC-normalised by the store (so twins collide with a 409). Deleting an
 experiment that still has runs is refused with 409 — delete its runs first —
 so no run is ever lost by a single request.
+
+Tags: an experiment answers with its tags, and `PATCH` sets some (the keys given are
+overwritten, the others kept), the way `PATCH /runs/{id}` does for a run. The runs table
+keeps per-experiment UI state there (`mlws.ui.column_sets`), so it follows the workspace
+rather than one browser. Keys and values are checked by the store (400); the tags of one
+request are written one by one, so a bad key after a good one leaves the good one set.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...entities import Experiment
 from ...errors import InvalidParameter
+from ...store.base import MetadataStore
 from ...validation import validate_artifact_location
 from .base import MLWSHandler, route
 
@@ -24,6 +31,7 @@ class ExperimentModel(BaseModel):
     artifact_location: str | None = None
     created_time: int = Field(description="Milliseconds since the Unix epoch (UTC).")
     last_update_time: int = Field(description="Milliseconds since the Unix epoch (UTC).")
+    tags: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def of(cls, experiment: Experiment) -> ExperimentModel:
@@ -33,6 +41,7 @@ class ExperimentModel(BaseModel):
             artifact_location=_served_location(experiment.artifact_location),
             created_time=experiment.created_time,
             last_update_time=experiment.last_update_time,
+            tags=dict(experiment.tags),
         )
 
 
@@ -61,9 +70,33 @@ class CreateExperiment(BaseModel):
     )
 
 
+#: The most tags one PATCH sets (a UI state or two; more is a script that wants the MLflow API).
+MAX_TAGS_PER_PATCH = 50
+
+
 class UpdateExperiment(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str
+    name: str | None = Field(None, description="A new name (the naming rules of create).")
+    tags: dict[str, str] | None = Field(
+        None,
+        max_length=MAX_TAGS_PER_PATCH,
+        description="Tags to set (existing keys are overwritten, others kept).",
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> UpdateExperiment:
+        if self.name is None and not self.tags:
+            raise ValueError("give a new name or some tags to set")
+        return self
+
+
+def _update_experiment(store: MetadataStore, experiment_id: int, request: UpdateExperiment) -> Experiment:
+    """Rename, then set the tags; the experiment as stored afterwards (runs off the event loop)."""
+    if request.name is not None:
+        store.rename_experiment(experiment_id, request.name)
+    for key, value in (request.tags or {}).items():
+        store.set_experiment_tag(experiment_id, key, value)
+    return store.get_experiment(experiment_id)
 
 
 def parse_experiment_id(raw: str) -> int:
@@ -120,7 +153,7 @@ class ExperimentHandler(MLWSHandler):
         self.write_model(ExperimentModel.of(found))
 
     @route(
-        "Rename an experiment",
+        "Rename an experiment or set some of its tags",
         body=UpdateExperiment,
         response=ExperimentModel,
         errors=(400, 403, 404, 409, 413),
@@ -128,11 +161,10 @@ class ExperimentHandler(MLWSHandler):
     )
     async def patch(self, experiment_id: str) -> None:
         request = self.parse_body(UpdateExperiment)
-        store = self.services.store
-        renamed = await self.services.run(
-            store.rename_experiment, parse_experiment_id(experiment_id), request.name
+        updated = await self.services.run(
+            _update_experiment, self.services.store, parse_experiment_id(experiment_id), request
         )
-        self.write_model(ExperimentModel.of(renamed))
+        self.write_model(ExperimentModel.of(updated))
 
     @route(
         "Delete an experiment that has no runs",

@@ -5,6 +5,7 @@ import {
   IArtifactList,
   IExperimentList,
   IExperimentModel,
+  IMetricHistories,
   IMetricHistory,
   IRunDiff,
   IReplayStarted,
@@ -85,6 +86,17 @@ export class MLWorkspaceAPI {
     return this.request<IExperimentModel>(`experiments/${encodeURIComponent(String(experimentId))}`);
   }
 
+  /** `PATCH /experiments/{experiment_id}`: rename it and/or set some of its tags (the others are kept). */
+  updateExperiment(
+    experimentId: number,
+    changes: { name?: string; tags?: Record<string, string> }
+  ): Promise<IExperimentModel> {
+    return this.request<IExperimentModel>(
+      `experiments/${encodeURIComponent(String(experimentId))}`,
+      jsonBody('PATCH', changes)
+    );
+  }
+
   /** `GET /experiments`: every experiment. */
   listExperiments(): Promise<IExperimentList> {
     return this.request<IExperimentList>('experiments');
@@ -121,6 +133,19 @@ export class MLWorkspaceAPI {
     };
     const endpoint = `runs/${encodeURIComponent(runId)}/metrics/${encodeURIComponent(key)}`;
     return this.request<IMetricHistory>(withQuery(endpoint, query));
+  }
+
+  /**
+   * `GET /metrics/histories`: the histories of `keys` for `runIds`, each key's
+   * runs on one x grid (`bins` bins, or the exact x values when fewer).
+   */
+  getMetricHistories(runIds: string[], keys: string[], options: { bins?: number; x?: string } = {}): Promise<IMetricHistories> {
+    const params = new URLSearchParams();
+    runIds.forEach(id => params.append('run_id', id));
+    keys.forEach(k => params.append('key', k));
+    params.set('bins', String(Math.max(2, Math.round(options.bins ?? 400))));
+    params.set('x', options.x ?? 'step');
+    return this.request<IMetricHistories>(`metrics/histories?${params.toString()}`);
   }
 
   /** `GET /runs/{id}/artifacts`: the run's recorded files, sorted by path. */

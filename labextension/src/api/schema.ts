@@ -446,7 +446,7 @@ export interface paths {
         delete: operations["deleteExperimentsExperimentId"];
         options?: never;
         head?: never;
-        /** Rename an experiment */
+        /** Rename an experiment or set some of its tags */
         patch: operations["patchExperimentsExperimentId"];
         trace?: never;
     };
@@ -532,6 +532,23 @@ export interface paths {
         put?: never;
         /** Append output to a job's log (its node) */
         post: operations["postJobsJobIdLogs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mlws/api/v1/metrics/histories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Metric histories of many runs, on one x grid per metric */
+        get: operations["getMetricsHistories"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1042,6 +1059,30 @@ export interface components {
              * @description The output table's name in the run's outputs/.
              */
             output_file: string;
+        };
+        /** BinnedRun */
+        BinnedRun: {
+            /** Run Id */
+            run_id: string;
+            /**
+             * Mean
+             * @description The run's value at each x (a bin's mean), null where it has none.
+             */
+            mean: (number | null)[];
+            /**
+             * Min
+             * @description Each bin's lowest value (binned grids only).
+             * @default null
+             */
+            min: (number | null)[] | null;
+            /**
+             * Max
+             * @description Each bin's highest value (binned grids only).
+             * @default null
+             */
+            max: (number | null)[] | null;
+            /** Total Points */
+            total_points: number;
         };
         /** BlobInfo */
         BlobInfo: {
@@ -2034,6 +2075,10 @@ export interface components {
              * @description Milliseconds since the Unix epoch (UTC).
              */
             last_update_time: number;
+            /** Tags */
+            tags?: {
+                [key: string]: string;
+            };
         };
         /** Heartbeat */
         Heartbeat: {
@@ -2452,6 +2497,29 @@ export interface components {
              * @description Milliseconds since the Unix epoch.
              */
             timestamp: number[];
+        };
+        /** MetricGrid */
+        MetricGrid: {
+            /** Key */
+            key: string;
+            /** X */
+            x: number[];
+            /**
+             * Binned
+             * @description True when x holds bin centres (else the exact x values logged).
+             */
+            binned: boolean;
+            /** Runs */
+            runs: components["schemas"]["BinnedRun"][];
+        };
+        /** MetricHistories */
+        MetricHistories: {
+            /** X Axis */
+            x_axis: string;
+            /** Bins */
+            bins: number;
+            /** Metrics */
+            metrics: components["schemas"]["MetricGrid"][];
         };
         /** MetricHistory */
         MetricHistory: {
@@ -3290,8 +3358,20 @@ export interface components {
         };
         /** UpdateExperiment */
         UpdateExperiment: {
-            /** Name */
-            name: string;
+            /**
+             * Name
+             * @description A new name (the naming rules of create).
+             * @default null
+             */
+            name: string | null;
+            /**
+             * Tags
+             * @description Tags to set (existing keys are overwritten, others kept).
+             * @default null
+             */
+            tags: {
+                [key: string]: string;
+            } | null;
         };
         /**
          * UpdateModel
@@ -5888,7 +5968,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Rename an experiment */
+            /** @description Rename an experiment or set some of its tags */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6301,6 +6381,58 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Appended"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An error; `error` is a stable code, `message` says what to do. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getMetricsHistories: {
+        parameters: {
+            query: {
+                run_id: string[];
+                key: string[];
+                bins?: number;
+                x?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Metric histories of many runs, on one x grid per metric */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricHistories"];
                 };
             };
             /** @description An error; `error` is a stable code, `message` says what to do. */

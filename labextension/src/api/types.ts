@@ -40,6 +40,8 @@ export type IRunPage = Schemas['RunPage'];
 
 /** `GET /mlws/api/v1/runs/{run_id}/metrics/{key}`: columns of a (downsampled) history. */
 export type IMetricHistory = Schemas['MetricHistory'];
+export type IMetricHistories = Schemas['MetricHistories'];
+export type IMetricGrid = Schemas['MetricGrid'];
 
 /** `GET /mlws/api/v1/runs/{run_id}/artifacts` */
 export type IArtifactList = Schemas['ArtifactList'];

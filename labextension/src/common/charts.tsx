@@ -1,39 +1,29 @@
 import * as React from 'react';
-import uPlot from 'uplot';
+
+import { ChartControls, ChartSync, ChartView, DEFAULT_SETTINGS, IChartSettings } from './chartCore';
+import { clampSmoothing, Column, ILineData, pointEnvelope, X_AXES, XAxis, xColumn } from './chartMath';
+import { RUN_PALETTE } from './runColours';
 
 /**
- * Metric charts of the workspace browser, drawn by uPlot (canvas; no DOM per
- * point). Decisions:
+ * The panel's charts: React wrappers around the one chart component
+ * (chartCore.ts, shared with the notebook widgets). Decisions:
  * - Histories come downsampled by the server (`max_points` ≈ the chart's
- *   width in pixels), so a million-point metric costs a few hundred points.
- * - Several series (runs) share one x axis: their columns are joined with
- *   `uPlot.join` and gaps are bridged (`spanGaps`).
- * - Zoom: drag a window on the chart (uPlot's selection); double-click resets.
- *   `onZoom` tells the owner the step window so it can fetch its detail.
+ *   width in pixels), so a million-point metric costs a few hundred points;
+ *   a downsampled line gets its min/max band (`lineFromHistory`).
+ * - A view (a run, a comparison, an experiment's charts) has one settings bar
+ *   (`ChartSettingsBar`: smoothing, x axis, log y, search, group by) and one
+ *   `ChartSync`; its settings are remembered in the browser's local storage,
+ *   as W&B keeps a workspace's settings, and so are the pinned metrics
+ *   (`usePins`), which every view shows first.
+ * - `MetricSections` lays a view's charts out: pinned first, then the run's
+ *   own metrics, then the `system/*` metrics in a folded section of their
+ *   own; the search box keeps the metrics whose key contains its words.
  * - Non-finite values ("NaN", "Infinity" as the server sends them) are gaps.
- * - Axes, ticks and grid take their colours from JupyterLab's theme variables,
- *   read each time uPlot draws (a canvas cannot use `var(...)`); a theme switch
- *   (JupyterLab sets `data-jp-theme-name` on the body) redraws the chart.
  */
 
-/** One line of a chart: aligned x (steps) and y columns. */
-export interface IChartSeries {
-  label: string;
-  x: number[];
-  y: (number | null)[];
-}
 
-/** A fixed palette readable on light and dark themes. */
-export const SERIES_COLOURS = [
-  '#1f77b4',
-  '#ff7f0e',
-  '#2ca02c',
-  '#d62728',
-  '#9467bd',
-  '#8c564b',
-  '#e377c2',
-  '#17becf'
-];
+/** A palette readable on the light and dark themes (the runs' colours). */
+export const SERIES_COLOURS = RUN_PALETTE;
 
 /** Metric keys sorted, the server's own `system/*` metrics after the run's. */
 export function sortMetricKeys(keys: Iterable<string>): string[] {
@@ -46,155 +36,215 @@ export function toNumber(value: number | string): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-/** A theme variable's value where the chart is (read at draw time). */
-function themeValue(node: HTMLElement, name: string, fallback: string): string {
-  return getComputedStyle(node).getPropertyValue(name).trim() || fallback;
+/** A metric history as the server sends it (columns). */
+export interface IHistoryColumns {
+  steps: number[];
+  timestamps: number[];
+  values: (number | string)[];
+  total_points: number;
 }
 
-/** Tick spacings for steps: whole numbers only (1, 2, 5, 10, 20, 50, ...), never "0.2". */
-export const STEP_INCREMENTS = Array.from({ length: 16 }, (_, e) => [1, 2, 5].map(m => m * 10 ** e)).flat();
-
-/** The axes: tick labels in the theme's text colour, ticks and grid in its border colours. */
-function themedAxes(node: HTMLElement): uPlot.Axis[] {
-  const font = `12px ${themeValue(node, '--jp-ui-font-family', 'sans-serif')}`;
-  const ink = () => themeValue(node, '--jp-ui-font-color1', '#000');
-  const common = (): uPlot.Axis => ({
-    stroke: ink,
-    font,
-    labelFont: `bold ${font}`,
-    grid: { stroke: () => themeValue(node, '--jp-border-color2', '#e0e0e0'), width: 1 },
-    ticks: { stroke: () => themeValue(node, '--jp-border-color1', '#bdbdbd'), width: 1 }
-  });
-  // The y axis is as wide as its longest tick label (uPlot's measuring recipe).
-  const fitLabels: uPlot.Axis.Size = (u, values, axisIdx, cycleNum) => {
-    const axis = u.axes[axisIdx];
-    if (cycleNum > 1) {
-      return (axis as unknown as { _size: number })._size;
-    }
-    const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
-    u.ctx.font = axis.font?.[0] ?? font;
-    const text = longest ? u.ctx.measureText(longest).width / devicePixelRatio : 0;
-    return Math.ceil((axis.ticks?.size ?? 10) + (axis.gap ?? 5) + text + 4);
-  };
-  return [
-    { ...common(), label: 'step', labelSize: 24, incrs: STEP_INCREMENTS },
-    { ...common(), size: fitLabels }
-  ];
+/**
+ * A chart line from a history: x for the axis, gaps for non-finite values,
+ * and, where the server downsampled it, the min/max band of each pixel bin.
+ */
+export function lineFromHistory(
+  history: IHistoryColumns,
+  line: { id: string; label: string; colour: string },
+  axis: XAxis,
+  startMs: number | null,
+  width: number
+): ILineData {
+  const x = xColumn(axis, history.steps, history.timestamps, startMs);
+  const y: Column = history.values.map(toNumber);
+  const downsampled = history.total_points > history.steps.length;
+  const band = downsampled ? pointEnvelope(x, y, Math.max(2, Math.round(width / 3))) : null;
+  return { ...line, x, y, lo: band?.lo, hi: band?.hi, total: history.total_points };
 }
 
-/** Redraws a chart when the JupyterLab theme changes; returns the observer to disconnect. */
-function redrawOnThemeChange(chart: uPlot): MutationObserver {
-  const observer = new MutationObserver(() => chart.redraw(false));
-  observer.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light'] });
-  return observer;
-}
+const SETTINGS_KEY = 'jp-mlws:chart-settings';
+const PINS_KEY = 'jp-mlws:pinned-metrics';
 
-function aligned(series: IChartSeries[]): uPlot.AlignedData {
-  if (series.length === 1) {
-    return [series[0].x, series[0].y] as uPlot.AlignedData;
+function readJson<T>(key: string, fallback: T): T {
+  try {
+    const text = window.localStorage.getItem(key);
+    return text ? (JSON.parse(text) as T) : fallback;
+  } catch {
+    return fallback;
   }
-  const tables = series.map(s => [s.x, s.y] as uPlot.AlignedData);
-  return uPlot.join(tables);
 }
 
-export interface IMetricChartProps {
-  title: string;
-  /** The figure's accessible name; default "Chart of <title>". */
-  ariaLabel?: string;
-  series: IChartSeries[];
-  height?: number;
-  /** Called with the step window the user zoomed to, or null when zoom is reset. */
-  onZoom?: (window: [number, number] | null) => void;
-  /** Reports the drawable width once known (for `max_points`). */
-  onWidth?: (width: number) => void;
+function writeJson(key: string, value: unknown): void {
+  try {
+    window.localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // storage full or refused: the setting lasts for this page only
+  }
 }
 
-/** A uPlot line chart; keeps one uPlot instance and feeds it new data in place. */
-export function MetricChart(props: IMetricChartProps): JSX.Element {
-  const { title, series, height = 200 } = props;
-  const host = React.useRef<HTMLDivElement>(null);
-  const plot = React.useRef<uPlot | null>(null);
-  const zoomed = React.useRef(false);
-  const onZoom = React.useRef(props.onZoom);
-  onZoom.current = props.onZoom;
-  const labels = series.map(s => s.label).join('\u0000');
+/** The view's chart settings, remembered in local storage. */
+export function useChartSettings(): [IChartSettings, (s: IChartSettings) => void] {
+  const [settings, setSettings] = React.useState<IChartSettings>(() => {
+    const saved = readJson<Partial<IChartSettings>>(SETTINGS_KEY, {});
+    return {
+      x: X_AXES.includes(saved.x as XAxis) ? (saved.x as XAxis) : DEFAULT_SETTINGS.x,
+      smoothing: clampSmoothing(Number(saved.smoothing ?? 0)),
+      logY: saved.logY === true
+    };
+  });
+  const update = React.useCallback((next: IChartSettings) => {
+    setSettings(next);
+    writeJson(SETTINGS_KEY, next);
+  }, []);
+  return [settings, update];
+}
 
-  // (Re)build the chart when the set of series changes.
-  React.useEffect(() => {
-    const node = host.current;
-    if (!node) {
-      return;
-    }
-    const width = Math.max(200, node.clientWidth || 400);
-    props.onWidth?.(width);
-    const options: uPlot.Options = {
-      width,
-      height,
-      scales: { x: { time: false } },
-      legend: { show: true },
-      cursor: { drag: { x: true, y: false } },
-      axes: themedAxes(node),
-      series: [
-        { label: 'step' },
-        ...series.map((s, i) => ({
-          label: s.label,
-          stroke: SERIES_COLOURS[i % SERIES_COLOURS.length],
-          width: 1.5,
-          spanGaps: true
-        }))
-      ],
-      hooks: {
-        setSelect: [
-          (u: uPlot) => {
-            if (u.select.width > 2) {
-              const lo = u.posToVal(u.select.left, 'x');
-              const hi = u.posToVal(u.select.left + u.select.width, 'x');
-              zoomed.current = true;
-              onZoom.current?.([lo, hi]);
-            }
-          }
-        ]
-      }
-    };
-    const chart = new uPlot(options, aligned(series), node);
-    plot.current = chart;
-    const reset = () => {
-      if (zoomed.current) {
-        zoomed.current = false;
-        onZoom.current?.(null);
-      }
-    };
-    chart.over.addEventListener('dblclick', reset);
-    const observer = new ResizeObserver(() => {
-      const w = Math.max(200, node.clientWidth);
-      if (Math.abs(w - chart.width) > 4) {
-        chart.setSize({ width: w, height });
-      }
+/** Pinned metric keys (shown first in every view), remembered in local storage. */
+export function usePins(): [string[], (key: string, pinned: boolean) => void] {
+  const [pins, setPins] = React.useState<string[]>(() => readJson<string[]>(PINS_KEY, []).filter(k => typeof k === 'string'));
+  const toggle = React.useCallback((key: string, pinned: boolean) => {
+    setPins(before => {
+      const next = pinned ? [...before.filter(k => k !== key), key] : before.filter(k => k !== key);
+      writeJson(PINS_KEY, next);
+      return next;
     });
-    observer.observe(node);
-    const theme = redrawOnThemeChange(chart);
-    return () => {
-      theme.disconnect();
-      observer.disconnect();
-      chart.destroy();
-      plot.current = null;
-    };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [labels, height]);
+  }, []);
+  return [pins, toggle];
+}
 
-  // New points: replace the data in place, keeping the zoom while zoomed.
+/** The view's settings bar (chartCore's `ChartControls`). */
+export function ChartSettingsBar(props: {
+  settings: IChartSettings;
+  onChange: (s: IChartSettings) => void;
+  search?: { value: string; onChange: (text: string) => void };
+  group?: { keys: string[]; value: string | null; onChange: (key: string | null) => void };
+}): JSX.Element {
+  const host = React.useRef<HTMLDivElement>(null);
+  const controls = React.useRef<ChartControls | null>(null);
+  const latest = React.useRef(props);
+  latest.current = props;
   React.useEffect(() => {
-    plot.current?.setData(aligned(series), !zoomed.current);
-  }, [series]);
+    const node = host.current!;
+    const c = new ChartControls(node, {
+      settings: latest.current.settings,
+      onChange: s => latest.current.onChange(s),
+      search: latest.current.search
+        ? { value: latest.current.search.value, onChange: t => latest.current.search?.onChange(t) }
+        : undefined,
+      group: latest.current.group
+        ? { keys: latest.current.group.keys, value: latest.current.group.value, onChange: k => latest.current.group?.onChange(k) }
+        : undefined
+    });
+    controls.current = c;
+    return () => {
+      c.destroy();
+      controls.current = null;
+    };
+  }, []);
+  React.useEffect(() => {
+    controls.current?.setSettings(props.settings);
+  }, [props.settings]);
+  const groupKeys = props.group?.keys.join('\u0000');
+  React.useEffect(() => {
+    if (props.group) {
+      controls.current?.setGroupKeys(props.group.keys, props.group.value);
+    }
+  }, [groupKeys, props.group?.value]);
+  return <div ref={host} className="jp-mlws-chart-settings" />;
+}
 
+export interface IChartProps {
+  title: string;
+  /** The note after the title ("20000 points, downsampled"). */
+  note?: string;
+  lines: ILineData[];
+  settings: IChartSettings;
+  sync?: ChartSync;
+  height?: number;
+  onZoom?: (window: [number, number] | null) => void;
+  onWidth?: (width: number) => void;
+  pinned?: boolean;
+  onPin?: (pinned: boolean) => void;
+}
+
+/** One chart (chartCore's `ChartView`), fed new lines and settings in place. */
+export function Chart(props: IChartProps): JSX.Element {
+  const host = React.useRef<HTMLDivElement>(null);
+  const view = React.useRef<ChartView | null>(null);
+  const latest = React.useRef(props);
+  latest.current = props;
+  React.useEffect(() => {
+    const v = new ChartView(host.current!, {
+      title: latest.current.title,
+      height: latest.current.height,
+      sync: latest.current.sync,
+      onZoom: w => latest.current.onZoom?.(w),
+      onWidth: w => latest.current.onWidth?.(w),
+      pinned: latest.current.pinned,
+      onPin: latest.current.onPin ? p => latest.current.onPin?.(p) : undefined
+    });
+    view.current = v;
+    v.setSettings(latest.current.settings);
+    v.setLines(latest.current.lines);
+    latest.current.onWidth?.(v.width());
+    return () => {
+      v.destroy();
+      view.current = null;
+    };
+  }, [props.sync]);
+  React.useEffect(() => {
+    view.current?.setTitle(props.title, props.note ?? '');
+  }, [props.title, props.note]);
+  React.useEffect(() => {
+    view.current?.setSettings(props.settings);
+  }, [props.settings]);
+  React.useEffect(() => {
+    view.current?.setLines(props.lines);
+  }, [props.lines]);
+  React.useEffect(() => {
+    view.current?.setPinned(!!props.pinned, false);
+  }, [props.pinned]);
+  return <div ref={host} className="jp-mlws-chart-host" />;
+}
+
+/** Keys split for a view: pinned (in pin order), the run's own, and `system/*`; filtered by `search`. */
+export function arrangeMetrics(keys: string[], pins: string[], search: string): { pinned: string[]; own: string[]; system: string[] } {
+  const words = search.toLowerCase().split(/\s+/).filter(Boolean);
+  const match = (k: string) => words.every(w => k.toLowerCase().includes(w));
+  const present = new Set(keys);
+  const pinned = pins.filter(k => present.has(k) && match(k));
+  const rest = sortMetricKeys(keys.filter(k => !pinned.includes(k) && match(k)));
+  return { pinned, own: rest.filter(k => !k.startsWith('system/')), system: rest.filter(k => k.startsWith('system/')) };
+}
+
+/** A view's charts laid out: pinned, own metrics, then a folded "System metrics" section. */
+export function MetricSections(props: {
+  keys: string[];
+  pins: string[];
+  search: string;
+  renderChart: (key: string) => JSX.Element;
+}): JSX.Element {
+  const { pinned, own, system } = arrangeMetrics(props.keys, props.pins, props.search);
+  const none = !pinned.length && !own.length && !system.length;
   return (
-    <figure
-      className="jp-mlws-chart"
-      aria-label={props.ariaLabel ?? `Chart of ${title}`}
-      data-points={Math.max(0, ...series.map(s => s.x.length))}
-    >
-      <figcaption>{title}</figcaption>
-      <div ref={host} className="jp-mlws-chart-canvas" />
-    </figure>
+    <>
+      {none && props.keys.length > 0 && <p className="jp-mlws-muted">No metric matches “{props.search}”.</p>}
+      {pinned.length > 0 && (
+        <section className="jp-mlws-chart-section" aria-label="Pinned metrics">
+          <h5>Pinned</h5>
+          <div className="jp-mlws-charts">{pinned.map(props.renderChart)}</div>
+        </section>
+      )}
+      {own.length > 0 && <div className="jp-mlws-charts">{own.map(props.renderChart)}</div>}
+      {system.length > 0 && (
+        <details className="jp-mlws-chart-section" aria-label="System metrics" open={props.search !== '' || undefined}>
+          <summary>System metrics ({system.length})</summary>
+          <div className="jp-mlws-charts">{system.map(props.renderChart)}</div>
+        </details>
+      )}
+    </>
   );
 }
+
+export type { ILineData, IChartSettings };
+export { ChartSync };

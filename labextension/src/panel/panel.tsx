@@ -31,6 +31,8 @@ export const SIDEBAR_ID = 'mlws-sidebar';
 export interface IPanelActions {
   openRun: (runId: string) => void;
   compareRuns: (runIds: string[]) => void;
+  /** Opens an experiment's Charts view. */
+  openCharts?: (experimentId: number) => void;
 }
 
 /**
@@ -180,6 +182,7 @@ export class WorkspacePanel extends ReactWidget {
               model={this.browser}
               onOpenRun={this._actions.openRun}
               onCompare={this._actions.compareRuns}
+              onCharts={this._actions.openCharts}
             />
             <UseSignal signal={this._workspace.changed}>
               {() => <WorkspaceView workspace={this._workspace} />}

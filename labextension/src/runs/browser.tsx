@@ -5,8 +5,9 @@ import { IBrowserProps, RunsTable } from './runsTable';
 
 /**
  * The workspace browser of the sidebar's Experiments tab. Its state and
- * decisions are in browserModel.ts; its parts are experimentList.tsx and
- * runsTable.tsx (with filterBar.tsx).
+ * decisions are in browserModel.ts (loading) and tableView.ts (what the table
+ * shows); its parts are experimentList.tsx and runsTable.tsx (with
+ * filterBar.tsx and runRows.tsx).
  */
 
 /** The experiments list, or one experiment's runs table. */

@@ -3,7 +3,8 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { IExperimentModel, IRunEvent, IRunModel } from '../api/types';
 import { KeyedThrottle } from '../common/throttle';
 import { IMLWorkspace } from '../tokens';
-import { ISort, oneRunFilter, orderBy } from './runSearch';
+import { oneRunFilter, orderBy } from './runSearch';
+import { RunsTableView } from './tableView';
 
 /**
  * The workspace browser of the sidebar: experiments, then one experiment's
@@ -14,9 +15,10 @@ import { ISort, oneRunFilter, orderBy } from './runSearch';
  *   "Load more" (or scrolling to the end) fetches the next. 10,000 runs cost
  *   one page of `PAGE_SIZE` rows until the user asks for more.
  * - Sorting by a column asks the server again (`name`, `status`,
- *   `start_time`, `end_time` or `metrics.<key>`), so the order holds over
- *   all runs, not just the loaded page. Duration is computed, so it is not
- *   sortable.
+ *   `start_time`, `metrics.<key>`, `params.<key>`, `tags.<key>`), so the
+ *   order holds over all runs, not just the loaded page. Duration is
+ *   computed: it sorts the loaded runs; params and tags sort as numbers once
+ *   all runs are loaded (runColumns.ts).
  * - Live: run events update the rows in place. `created` in the shown
  *   experiment fetches the run and puts it first; `updated` sets the status
  *   from the event at once, then refetches the row for its end time and
@@ -27,18 +29,17 @@ import { ISort, oneRunFilter, orderBy } from './runSearch';
  * - A filter (the server's grammar, e.g. `metrics.loss < 0.5 and params.lr = '0.01'`)
  *   narrows the table; a live-created run is shown only if it matches it
  *   (asked of the server: `run_id = '<id>' and (<filter>)`).
- * - Metric columns: the latest value of chosen metrics (the first three
- *   keys seen by default, `system/*` left out), picked with the "Columns" menu.
- * - A sweep's trials are shown under their sweep (runGroups.ts); the sweeps
- *   folded by the user are `collapsedSweeps`.
+ * - What the table shows of the loaded runs (columns and their saved sets,
+ *   groups, folds, the ordered selection) is the base class's, tableView.ts.
  */
 
 export const PAGE_SIZE = 100;
 const COUNT_CAP = 100;
 const ROW_REFRESH_MS = 150;
 
-export class BrowserModel {
-  constructor(readonly workspace: IMLWorkspace) {
+export class BrowserModel extends RunsTableView {
+  constructor(workspace: IMLWorkspace) {
+    super(workspace);
     workspace.runEvents.connect(this._onRunEvent, this);
   }
 
@@ -48,36 +49,11 @@ export class BrowserModel {
 
   experiments: IExperimentModel[] | null = null;
   counts = new Map<number, string>();
-  experimentId: number | null = null;
-  runs: IRunModel[] = [];
-  nextPageToken: string | null = null;
   loading = false;
-  error: string | null = null;
-  sort: ISort = { column: 'start_time', desc: true };
   filter = '';
-  metricColumns: string[] | null = null;
-  selection = new Set<string>();
-  /** Sweeps whose trials the user folded away (runGroups.ts groups them under their sweep). */
-  collapsedSweeps = new Set<string>();
 
   get experiment(): IExperimentModel | null {
     return this.experiments?.find(e => e.experiment_id === this.experimentId) ?? null;
-  }
-
-  /** Metric keys of the loaded runs, sorted. */
-  get metricKeys(): string[] {
-    const keys = new Set<string>();
-    for (const run of this.runs) {
-      for (const key of Object.keys(run.metrics ?? {})) {
-        keys.add(key);
-      }
-    }
-    return [...keys].sort();
-  }
-
-  get shownMetricColumns(): string[] {
-    // By default the first three of the run's own metrics, not the system ones.
-    return this.metricColumns ?? this.metricKeys.filter(k => !k.startsWith('system/')).slice(0, 3);
   }
 
   dispose(): void {
@@ -112,13 +88,12 @@ export class BrowserModel {
     this.experimentId = experimentId;
     this.runs = [];
     this.nextPageToken = null;
-    this.selection = new Set();
-    this.collapsedSweeps = new Set();
-    this.metricColumns = null;
+    this.resetView();
     this.filter = '';
     this._changed.emit();
     if (experimentId !== null) {
       void this.reloadRuns();
+      void this.loadColumnSets(experimentId);
     } else {
       void this.loadExperiments();
     }
@@ -135,31 +110,6 @@ export class BrowserModel {
   setFilter(filter: string): void {
     this.filter = filter.trim();
     void this.reloadRuns();
-  }
-
-  toggleMetricColumn(key: string): void {
-    const shown = this.shownMetricColumns;
-    this.metricColumns = shown.includes(key) ? shown.filter(k => k !== key) : [...shown, key];
-    this._changed.emit();
-  }
-
-  toggleSelected(runId: string): void {
-    const next = new Set(this.selection);
-    if (!next.delete(runId)) {
-      next.add(runId);
-    }
-    this.selection = next;
-    this._changed.emit();
-  }
-
-  /** Fold or unfold a sweep's trials in the table. */
-  toggleSweep(runId: string): void {
-    const next = new Set(this.collapsedSweeps);
-    if (!next.delete(runId)) {
-      next.add(runId);
-    }
-    this.collapsedSweeps = next;
-    this._changed.emit();
   }
 
   async reloadRuns(): Promise<void> {
@@ -280,6 +230,10 @@ export class BrowserModel {
     }
   }
 
+  protected emitChanged(): void {
+    this._changed.emit();
+  }
+
   private _ticket = 0;
   /**
    * Refreshes a row at once on its first metrics event, then at most once per ROW_REFRESH_MS
@@ -289,3 +243,4 @@ export class BrowserModel {
   private _rowRefresh = new KeyedThrottle(runId => void this._refreshRow(runId, false), ROW_REFRESH_MS);
   private _changed = new Signal<BrowserModel, void>(this);
 }
+

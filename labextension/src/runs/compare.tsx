@@ -2,19 +2,18 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IRunModel } from '../api/types';
-import { IChartSeries, MetricChart, sortMetricKeys, toNumber } from '../common/charts';
 import { IMLWorkspace } from '../tokens';
 import { RunDiffSections } from './compareDiff';
+import { RunsCharts } from './runsCharts';
 
 /**
  * Compare 2+ runs (main area, command `mlws:compare-runs`): one chart per
- * metric with a line per run (histories downsampled by the server), and the
+ * metric with a line per run (runsCharts.tsx: one grid per metric from the
+ * server, the view's smoothing, x axis, log scale and grouping), and the
  * params that differ between the runs (a param missing from a run counts as
  * differing; identical params are left out, and counted). Two runs also get
  * their code, cells, environment and outputs compared (`compareDiff.tsx`).
  */
-
-const COMPARE_POINTS = 800;
 
 /** Params whose values are not the same in every run, sorted by key. */
 export function differingParams(runs: IRunModel[]): string[] {
@@ -30,7 +29,6 @@ export function differingParams(runs: IRunModel[]): string[] {
 function Compare({ workspace, runIds }: { workspace: IMLWorkspace; runIds: string[] }): JSX.Element {
   const [runs, setRuns] = React.useState<IRunModel[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
-  const [charts, setCharts] = React.useState<Map<string, IChartSeries[]>>(new Map());
   const [version, setVersion] = React.useState(0);
   // Events of compared runs refresh the view (coalesced to one per second).
   React.useEffect(() => {
@@ -59,24 +57,6 @@ function Compare({ workspace, runIds }: { workspace: IMLWorkspace; runIds: strin
         return;
       }
       setRuns(fetched);
-      const keys = sortMetricKeys(new Set(fetched.flatMap(r => Object.keys(r.metrics ?? {}))));
-      const next = new Map<string, IChartSeries[]>();
-      await Promise.all(
-        keys.map(async key => {
-          const series: IChartSeries[] = [];
-          for (const run of fetched) {
-            if (!(key in (run.metrics ?? {}))) {
-              continue;
-            }
-            const h = await workspace.api.getMetricHistory(run.run_id, key, { maxPoints: COMPARE_POINTS });
-            series.push({ label: run.name, x: h.steps, y: h.values.map(toNumber) });
-          }
-          next.set(key, series);
-        })
-      );
-      if (live) {
-        setCharts(next);
-      }
     })().catch(reason => live && setError(reason instanceof Error ? reason.message : String(reason)));
     return () => {
       live = false;
@@ -136,15 +116,7 @@ function Compare({ workspace, runIds }: { workspace: IMLWorkspace; runIds: strin
           </p>
         )}
       </section>
-      <section className="jp-mlws-run-section" aria-label="Metric charts">
-        <h4>Metrics</h4>
-        {charts.size === 0 && <p className="jp-mlws-muted">No metrics.</p>}
-        <div className="jp-mlws-charts">
-          {sortMetricKeys(charts.keys()).map(key => [key, charts.get(key) ?? []] as const).map(([key, series]) => (
-            <MetricChart key={key} title={key} series={series} />
-          ))}
-        </div>
-      </section>
+      <RunsCharts workspace={workspace} runs={runs} version={version} />
       {runs.length === 2 && (
         <RunDiffSections workspace={workspace} runA={runs[0].run_id} runB={runs[1].run_id} version={version} />
       )}

@@ -1,85 +1,30 @@
 import * as React from 'react';
 
-import { IRunModel } from '../api/types';
+import { runColours } from '../common/runColours';
 import { BrowserModel } from './browserModel';
-import { ColumnsMenu, FilterBox } from './filterBar';
-import { groupRuns, IRunRow } from './runGroups';
-import { formatDuration, formatMetric, KNOWN_STATUSES } from './runformat';
+import { ColumnsMenu, FilterBox, GroupBySelect } from './filterBar';
+import { columnLabel, sortNote } from './runColumns';
+import { GroupHeader, RunRow } from './runRows';
+import { CLIENT_SORTED } from './runSearch';
 
 /**
  * One experiment's runs table (browser.tsx shows it): the toolbar (back,
- * Compare, the Columns menu), the filter, sortable columns, a checkbox per
- * run, and paging ("Load more", or scrolling to the end). A sweep's trials
- * are grouped under the sweep's row, which folds them (runGroups.ts).
+ * Compare, the Columns menu, Group by), the filter, a sortable header for
+ * every column, a checkbox per run with the run's chart colour once
+ * selected, and paging ("Load more", or scrolling to the end). A run's
+ * children are under its row, which folds them; groups fold under their
+ * header (runGroups.ts). The rows are in runRows.tsx.
  */
 
-function StatusBadge({ status }: { status: string }): JSX.Element {
-  const cls = KNOWN_STATUSES.includes(status) ? status : 'other';
-  return (
-    <span className={`jp-mlws-status jp-mlws-status-${cls}`} data-status={status}>
-      {status}
-    </span>
-  );
-}
-
-function RunDuration({ run }: { run: IRunModel }): JSX.Element {
-  const open = run.start_time !== null && run.end_time === null && run.status === 'running';
-  const [now, setNow] = React.useState(() => Date.now());
-  React.useEffect(() => {
-    if (!open) {
-      return;
-    }
-    const timer = window.setInterval(() => setNow(Date.now()), 1000);
-    return () => window.clearInterval(timer);
-  }, [open]);
-  if (run.start_time === null || run.start_time === undefined) {
-    return <>—</>;
-  }
-  const end = run.end_time ?? (open ? now : null);
-  return <>{end === null ? '—' : formatDuration(end - run.start_time)}</>;
-}
-
-function shortTime(ms: number | null | undefined): string {
-  if (ms === null || ms === undefined) {
-    return '—';
-  }
-  const d = new Date(ms);
-  const today = new Date();
-  return d.toDateString() === today.toDateString() ? d.toLocaleTimeString() : d.toLocaleString();
-}
-
-/** The name cell: a sweep's fold button and trial count, a trial indented under its sweep. */
-function NameCell({ model, row, onOpenRun }: { model: BrowserModel; row: IRunRow; onOpenRun: (runId: string) => void }): JSX.Element {
-  const run = row.run;
-  const open = (
-    <button className="jp-mlws-linkish" onClick={() => onOpenRun(run.run_id)} title={`Open run ${run.name}`}>
-      {run.name}
-    </button>
-  );
-  if (row.trials === 0) {
-    return <th scope="row" className={row.depth ? 'jp-mlws-run-trial' : undefined}>{open}</th>;
-  }
-  const what = `the ${row.trials} trial${row.trials === 1 ? '' : 's'} of ${run.name}`;
-  return (
-    <th scope="row" className="jp-mlws-run-sweep-name">
-      <button
-        className="jp-mlws-fold"
-        aria-expanded={row.expanded}
-        aria-label={`${row.expanded ? 'Hide' : 'Show'} ${what}`}
-        title={`${row.expanded ? 'Hide' : 'Show'} ${what}`}
-        onClick={() => model.toggleSweep(run.run_id)}
-      >
-        {row.expanded ? '▾' : '▸'}
-      </button>
-      {open} <span className="jp-mlws-muted">({row.trials} trials)</span>
-    </th>
-  );
-}
+/** Columns before the keyed ones: select, name, status, start, duration. */
+const FIXED_COLUMNS = 5;
 
 export interface IBrowserProps {
   model: BrowserModel;
   onOpenRun: (runId: string) => void;
   onCompare: (runIds: string[]) => void;
+  /** Opens the experiment's Charts view (every metric of the selected runs, else the loaded ones). */
+  onCharts?: (experimentId: number) => void;
 }
 
 function SortHeader({
@@ -92,13 +37,14 @@ function SortHeader({
   label: string;
 }): JSX.Element {
   const active = model.sort.column === column;
+  const local = CLIENT_SORTED.has(column) ? ' (loaded runs only)' : '';
   return (
     <th scope="col" aria-sort={active ? (model.sort.desc ? 'descending' : 'ascending') : 'none'}>
       <button
         className="jp-mlws-sort"
         onClick={() => model.setSort(column)}
-        title={`Sort by ${label}`}
-        aria-label={`Sort by ${label}`}
+        title={`Sort by ${label}: ${sortNote(column)}`}
+        aria-label={`Sort by ${label}${local}`}
       >
         {label}
         {active ? (model.sort.desc ? ' ▼' : ' ▲') : ''}
@@ -107,9 +53,9 @@ function SortHeader({
   );
 }
 
-export function RunsTable({ model, onOpenRun, onCompare }: IBrowserProps): JSX.Element {
+export function RunsTable({ model, onOpenRun, onCompare, onCharts }: IBrowserProps): JSX.Element {
   const experiment = model.experiment;
-  const metrics = model.shownMetricColumns;
+  const columns = model.shownColumns;
   const end = React.useRef<HTMLDivElement>(null);
   // Scrolling to the end of the table fetches the next page.
   React.useEffect(() => {
@@ -125,7 +71,8 @@ export function RunsTable({ model, onOpenRun, onCompare }: IBrowserProps): JSX.E
     observer.observe(node);
     return () => observer.disconnect();
   }, [model, model.nextPageToken]);
-  const selected = [...model.selection];
+  const selected = model.selectedIds;
+  const colours = runColours(selected);
   return (
     <section className="jp-mlws-runs" aria-label="Runs">
       <div className="jp-mlws-toolbar">
@@ -145,7 +92,17 @@ export function RunsTable({ model, onOpenRun, onCompare }: IBrowserProps): JSX.E
         >
           Compare ({selected.length})
         </button>
+        {onCharts && model.experimentId !== null && (
+          <button
+            className="jp-mod-styled"
+            onClick={() => onCharts(model.experimentId as number)}
+            title="Every metric of the selected runs (or of the loaded runs when none is selected)"
+          >
+            Charts
+          </button>
+        )}
         <ColumnsMenu model={model} />
+        <GroupBySelect model={model} />
       </div>
       <h3 className="jp-mlws-run-title">{experiment?.name ?? `#${model.experimentId}`}</h3>
       <FilterBox model={model} />
@@ -164,46 +121,27 @@ export function RunsTable({ model, onOpenRun, onCompare }: IBrowserProps): JSX.E
               <SortHeader model={model} column="name" label="Name" />
               <SortHeader model={model} column="status" label="Status" />
               <SortHeader model={model} column="start_time" label="Start" />
-              <th scope="col">Duration</th>
-              {metrics.map(key => (
-                <SortHeader key={key} model={model} column={`metrics.${key}`} label={key} />
+              <SortHeader model={model} column="duration" label="Duration" />
+              {columns.map(column => (
+                <SortHeader key={column} model={model} column={column} label={columnLabel(column)} />
               ))}
             </tr>
           </thead>
-          <tbody>
-            {groupRuns(model.runs, model.collapsedSweeps).map(({ run, depth }, index, rows) => (
-              <tr
-                key={run.run_id}
-                data-run-id={run.run_id}
-                data-sweep-trial={depth ? run.parent_run_id ?? '' : undefined}
-                className={[
-                  model.selection.has(run.run_id) ? 'jp-mod-selected' : '',
-                  depth ? 'jp-mlws-run-trial-row' : ''
-                ].join(' ').trim()}
-              >
-                <td>
-                  <input
-                    type="checkbox"
-                    aria-label={`Select ${run.name}`}
-                    checked={model.selection.has(run.run_id)}
-                    onChange={() => model.toggleSelected(run.run_id)}
-                  />
-                </td>
-                <NameCell model={model} row={rows[index]} onOpenRun={onOpenRun} />
-                <td>
-                  <StatusBadge status={run.status} />
-                </td>
-                <td>{shortTime(run.start_time)}</td>
-                <td>
-                  <RunDuration run={run} />
-                </td>
-                {metrics.map(key => {
-                  const value = run.metrics?.[key];
-                  return <td key={key}>{value === undefined ? '' : formatMetric(value)}</td>;
-                })}
-              </tr>
-            ))}
-          </tbody>
+          {model.sections(Date.now()).map(({ group, rows }) => (
+            <tbody key={group?.id ?? 'runs'}>
+              {group && <GroupHeader model={model} group={group} span={FIXED_COLUMNS + columns.length} />}
+              {rows.map(row => (
+                <RunRow
+                  key={row.run.run_id}
+                  model={model}
+                  row={row}
+                  columns={columns}
+                  colour={colours.get(row.run.run_id)}
+                  onOpenRun={onOpenRun}
+                />
+              ))}
+            </tbody>
+          ))}
         </table>
       </div>
       {model.runs.length === 0 && !model.loading && <p className="jp-mlws-muted">No runs yet.</p>}
