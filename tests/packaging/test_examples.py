@@ -112,6 +112,10 @@ def test_example_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         charts = [m["state"] for m in state.values() if m["state"].get("metrics") == ["loss", "accuracy"]]
         series = [c["series"] for c in charts]
         assert series and len(series[0]) == 6 and len(series[0][0]["y"]) == 100
+        # The chart options are widget state too: a reopened notebook draws with them.
+        assert "['optimizer = adam', 'optimizer = sgd'] 0.6 True" in text
+        grouped = [m["state"] for m in state.values() if m["state"].get("group_by") == "params.optimizer"]
+        assert grouped and (grouped[0]["x"], grouped[0]["smoothing"], grouped[0]["log_y"]) == ("relative_time", 0.6, True)
     if path.name == "05-compute-instances.ipynb":
         assert "cpu-small (1 CPU, 768 MiB) | mlws-instance" in text
         assert "CPUs 1 | OMP_NUM_THREADS 1 | on cpu-small | STAGE demo" in text
