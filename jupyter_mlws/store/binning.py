@@ -53,13 +53,19 @@ def x_values(axis: str, steps: Any, timestamps_ms: Any, start_ms: int | None) ->
 
 
 def _as_list(values: Any, filled: Any) -> list[float | None]:
-    return [float(v) if ok else None for v, ok in zip(values.tolist(), filled.tolist(), strict=True)]
+    """A numpy column as a list, None where `filled` is False (few: gaps are rare)."""
+    out: list[float | None] = values.tolist()
+    for i in (~filled).nonzero()[0].tolist():
+        out[i] = None
+    return out
 
 
 def bin_on_grid(
-    xs: Sequence[Any], ys: Sequence[Any], bins: int
+    xs: Sequence[Any], ys: Sequence[Any], bins: int, bands: bool = True
 ) -> tuple[list[float], bool, list[BinnedSeries]]:
-    """(grid, binned, per-series values) for x/y numpy columns of several runs; see the module."""
+    """(grid, binned, per-series values) for x/y numpy columns of several runs; see the module.
+
+    `bands=False` leaves out each bin's min and max (a chart of many runs draws no bands)."""
     import numpy as np
 
     pairs = []
@@ -71,16 +77,20 @@ def bin_on_grid(
     present = [x for x, _ in pairs if len(x)]
     if not present:
         return [], False, [BinnedSeries([], None, None) for _ in pairs]
-    distinct = np.unique(np.concatenate(present))
-    binned = len(distinct) > bins
+    # One run with more than `bins` distinct x values is enough to bin (its x is sorted by step, so
+    # counting its changes is cheap); only short histories need the union of all x values.
+    longest = max(int(np.count_nonzero(np.diff(x))) + 1 for x in present)
+    distinct = None if longest > bins else np.unique(np.concatenate(present))
+    binned = distinct is None or len(distinct) > bins
     if binned:
-        lo, hi = float(distinct[0]), float(distinct[-1])
+        lo = float(min(x.min() for x in present))
+        hi = float(max(x.max() for x in present))
         width = (hi - lo) / bins
         grid = lo + width * (np.arange(bins) + 0.5)
         size = bins
     else:
         grid = distinct
-        size = len(distinct)
+        size = len(grid)
     out: list[BinnedSeries] = []
     for x, y in pairs:
         if binned:
@@ -97,7 +107,7 @@ def bin_on_grid(
         sums = np.bincount(index, weights=y, minlength=size)
         filled = counts > 0
         mean = np.divide(sums, counts, out=np.zeros(size), where=filled)
-        if not binned:
+        if not binned or not bands:
             out.append(BinnedSeries(_as_list(mean, filled), None, None))
             continue
         order = np.argsort(index, kind="stable") if len(index) and np.any(np.diff(index) < 0) else None

@@ -188,3 +188,75 @@ async def test_run_history_sorts_filters_and_compares_selected_runs(lab: LabServ
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(SCREENSHOTS / "widgets-history.png"))
+
+
+OPTIONS_CELL = """\
+from jupyter_mlws import Workspace
+from jupyter_mlws.widgets import MetricChart
+ws = Workspace(".mlws")
+runs = []
+for name, optimizer, scale in (("a1", "adam", 1.0), ("a2", "adam", 3.0), ("s1", "sgd", 2.0)):
+    r = ws.start_run(experiment="widget-options", name=name)
+    r.log_params({"optimizer": optimizer})
+    for step in range(50):
+        r.log_metric("loss", scale / (step + 1) + (0.5 if step % 5 == 0 else 0.0), step=step)
+    r.end()
+    runs.append(r)
+chart = MetricChart(runs, "loss")
+chart
+"""
+READ_OPTIONS_CELL = """\
+groups = [s["group"] for s in chart.series]
+print("options:", chart.x, chart.smoothing, chart.log_y, chart.group_by, groups)
+"""
+PLOT_DATA = "f => f.mlwsChart.plot.data.map(c => Array.from(c))"
+
+
+def _ema(values: list[float], weight: float) -> list[float]:
+    out, last = [], 0.0
+    for n, v in enumerate(values, start=1):
+        last = last * weight + (1 - weight) * v
+        out.append(last / (1 - weight**n))
+    return out
+
+
+async def test_chart_options_set_in_the_widget_are_drawn_and_reach_the_kernel(lab: LabServer) -> None:
+    _notebook(lab.root_dir / "options.ipynb", [OPTIONS_CELL, READ_OPTIONS_CELL])
+    loss = {
+        scale: [scale / (step + 1) + (0.5 if step % 5 == 0 else 0.0) for step in range(50)]
+        for scale in (1.0, 3.0, 2.0)
+    }
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+        await page.goto(f"{lab.url}/lab/tree/options.ipynb?reset&token={lab.token}", wait_until="domcontentloaded")
+        await run_cell(page, 0)
+        widget = page.locator(".jp-Cell").nth(0).locator(".mlws-w-chart")
+        figure = widget.locator("figure.mlws-chart")
+        await expect(figure).to_have_attribute("data-lines", "3", timeout=30_000)
+
+        # Smoothing from the widget's own slider: drawn as the EMA of each run's values.
+        await widget.get_by_role("slider", name="Smoothing").fill("0.5")
+        await expect(figure).to_have_attribute("data-smoothing", "0.5")
+        data = await figure.evaluate(PLOT_DATA)
+        for i, scale in enumerate((1.0, 3.0, 2.0)):
+            assert data[1 + 4 * i] == pytest.approx(_ema(loss[scale], 0.5), rel=1e-12)
+            assert data[2 + 4 * i] == pytest.approx(loss[scale]), "the raw line stays behind"
+        # Log y, the x axis and the grouping, each from the widget's controls.
+        await widget.get_by_role("checkbox", name="Log scale y").check()
+        await expect(figure).to_have_attribute("data-log-y", "true")
+        await widget.get_by_role("combobox", name="X axis").select_option("relative_time")
+        await expect(figure).to_have_attribute("data-x", "relative_time", timeout=10_000)
+        await widget.get_by_role("combobox", name="Group runs by").select_option("params.optimizer")
+        legend = figure.locator(".u-legend .u-series[data-line]")
+        await expect(legend).to_have_text(
+            [re.compile(r"^optimizer = adam \(2 runs\)"), re.compile(r"^optimizer = sgd \(1 run\)")],
+            timeout=10_000,
+        )
+        # The kernel has them too (widget state, so a saved notebook keeps them).
+        await run_cell(page, 1)
+        output = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
+        await expect(output).to_contain_text(
+            "options: relative_time 0.5 True params.optimizer "
+            "['optimizer = adam', 'optimizer = adam', 'optimizer = sgd']",
+            timeout=20_000,
+        )

@@ -67,6 +67,14 @@ async def test_long_histories_are_binned_with_mean_min_and_max_per_bin(api: Api)
         )
     assert max(runs[a]["max"]) == 50.0
     assert set(runs[b]["mean"]) == {1.0} and runs[b]["total_points"] == 2500
+    # Without bands (a chart of many runs): the same means, no min and max.
+    lean = await api.json("GET", _query([a, b], ["loss"], bins=50, bands="false"))
+    lean_runs = {r["run_id"]: r for r in lean["metrics"][0]["runs"]}
+    assert (
+        lean_runs[a]["mean"] == runs[a]["mean"]
+        and lean_runs[a]["min"] is None
+        and lean_runs[a]["max"] is None
+    )
     # By relative time each run starts at 0 (its own start), by wall time they do not.
     rel = await api.json("GET", _query([a, b], ["loss"], bins=50, x="relative_time"))
     assert rel["x_axis"] == "relative_time" and rel["metrics"][0]["x"][0] < 1.0
@@ -80,6 +88,7 @@ async def test_bad_requests_name_the_problem(api: Api) -> None:
         (_query([a], []), "at least one run_id and one key"),
         (_query([a], ["loss"], x="epoch"), "x must be one of step, wall_time, relative_time"),
         (_query([a], ["loss"], bins=1), "bins must be an integer from 2 to 4000"),
+        (_query([a], ["loss"], bands="no"), "bands must be true or false"),
         (_query([a] + [f"{i:032x}" for i in range(200)], ["loss"]), "at most 200 runs"),
     ):
         bad = await api.call("GET", query)

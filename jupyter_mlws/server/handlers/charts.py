@@ -6,7 +6,8 @@ The comparison and the Charts view of an experiment draw up to hundreds of runs 
 metrics: one request per (run, metric) would be thousands, and each run's own downsampled
 points would sit on a different x grid. This route reads every pair in one thread and puts
 each metric's runs on one grid (`store/binning.py`): exact x values when there are few,
-else `bins` equal bins with each run's mean, min and max per bin. x is `step`, `wall_time`
+else `bins` equal bins with each run's mean, min and max per bin (`bands=false` leaves min and
+max out: a chart of many runs draws no bands, and they are two thirds of the answer). x is `step`, `wall_time`
 (seconds since the epoch) or `relative_time` (seconds since each run started). A run
 without the metric is left out of that metric's list. Limits: 200 runs (a URL of 200 run ids
 is 8 KB; the server refused a 12 KB query line here), 200 keys, 20,000 (run, key) pairs,
@@ -58,10 +59,19 @@ class MetricHistoriesQuery(BaseModel):
     key: list[str] = Field(description=f"Metric keys, repeated (at most {MAX_KEYS}).")
     bins: int = Field(400, ge=2, le=MAX_BINS)
     x: str = Field("step", description="step, wall_time or relative_time.")
+    bands: bool = Field(True, description="false: leave out each bin's min and max (no bands drawn).")
 
 
-def _read(store: Any, run_ids: list[str], keys: list[str], bins: int, axis: str) -> MetricHistories:
-    starts = {run_id: store.get_run_info(run_id).start_time for run_id in run_ids}  # 404 names a missing run
+def _read(
+    store: Any, run_ids: list[str], keys: list[str], bins: int, axis: str, bands: bool
+) -> MetricHistories:
+    # A missing run is a 404 naming it (get_run_info for relative time, which needs each start;
+    # else the first history read).
+    starts = (
+        {run_id: store.get_run_info(run_id).start_time for run_id in run_ids}
+        if axis == "relative_time"
+        else {}
+    )
     metrics: list[MetricGrid] = []
     for key in keys:
         xs, ys, owners, totals = [], [], [], []
@@ -69,11 +79,11 @@ def _read(store: Any, run_ids: list[str], keys: list[str], bins: int, axis: str)
             series = store.get_metric_history(run_id, key, None)
             if series.total_points == 0:
                 continue
-            xs.append(x_values(axis, series.steps, series.timestamps, starts[run_id]))
+            xs.append(x_values(axis, series.steps, series.timestamps, starts.get(run_id)))
             ys.append(series.values)
             owners.append(run_id)
             totals.append(series.total_points)
-        grid, binned, values = bin_on_grid(xs, ys, bins)
+        grid, binned, values = bin_on_grid(xs, ys, bins, bands)
         runs = [
             BinnedRun(run_id=owner, mean=v.mean, min=v.low, max=v.high, total_points=total)
             for owner, v, total in zip(owners, values, totals, strict=True)
@@ -107,5 +117,10 @@ class MetricHistoriesHandler(MLWSHandler):
         axis = self.get_query_argument("x", "step")
         if axis not in X_AXES:
             raise InvalidParameter(f"x must be one of {', '.join(X_AXES)}, not {axis[:40]!r}.")
-        answer = await self.services.run(_read, self.services.store, run_ids, keys, bins, axis)
+        bands = self.get_query_argument("bands", "true")
+        if bands not in ("true", "false"):
+            raise InvalidParameter(f"bands must be true or false, not {bands[:40]!r}.")
+        answer = await self.services.run(
+            _read, self.services.store, run_ids, keys, bins, axis, bands == "true"
+        )
         self.write_model(answer)

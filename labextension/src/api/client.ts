@@ -139,12 +139,19 @@ export class MLWorkspaceAPI {
    * `GET /metrics/histories`: the histories of `keys` for `runIds`, each key's
    * runs on one x grid (`bins` bins, or the exact x values when fewer).
    */
-  getMetricHistories(runIds: string[], keys: string[], options: { bins?: number; x?: string } = {}): Promise<IMetricHistories> {
+  getMetricHistories(
+    runIds: string[],
+    keys: string[],
+    options: { bins?: number; x?: string; bands?: boolean } = {}
+  ): Promise<IMetricHistories> {
     const params = new URLSearchParams();
     runIds.forEach(id => params.append('run_id', id));
     keys.forEach(k => params.append('key', k));
     params.set('bins', String(Math.max(2, Math.round(options.bins ?? 400))));
     params.set('x', options.x ?? 'step');
+    if (options.bands === false) {
+      params.set('bands', 'false');
+    }
     return this.request<IMetricHistories>(`metrics/histories?${params.toString()}`);
   }
 

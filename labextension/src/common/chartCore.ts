@@ -1,19 +1,19 @@
 import uPlot from 'uplot';
 
-import {
-  clampSmoothing,
-  Column,
-  ema,
-  formatSeconds,
-  ILineData,
-  positiveOnly,
-  sameGrid,
-  alignLines,
-  toCsv,
-  X_AXES,
-  X_LABELS,
-  XAxis
-} from './chartMath';
+import { DEFAULT_SETTINGS, download, el, IChartSettings } from './chartDom';
+import { chartPng, linesCsv } from './chartExport';
+import { plotOptions } from './chartPlot';
+import { clampSmoothing, drawnColumns, FULL_LAYOUT, ILineData } from './chartMath';
+
+/** Past this many lines a chart draws each line alone: no faint raw line, no band (chartPlot.ts). */
+export const COMPACT_LINES = 10;
+import { ChartSync } from './chartSync';
+
+export { ChartControls } from './chartControls';
+export type { IChartControlsOptions } from './chartControls';
+export { DEFAULT_SETTINGS, download, el, formatValue, STEP_INCREMENTS, themeValue, withAlpha } from './chartDom';
+export type { IChartSettings } from './chartDom';
+export { ChartSync } from './chartSync';
 
 /**
  * The one chart of the workspace: the panel (React, charts.tsx) and the
@@ -25,7 +25,10 @@ import {
  *   upper and lower edges of its band (a downsampled series' min/max, or a
  *   group's spread), filled by a uPlot band. The layout never changes with
  *   the smoothing weight, so moving the slider only recomputes the averages
- *   and calls `setData` (no rebuild).
+ *   and calls `setData` (no rebuild). A chart of more than `COMPACT_LINES`
+ *   lines draws each line alone (the compact layout): 100 faint lines and
+ *   bands under 100 lines are noise, and four times the drawing (measured:
+ *   bench_ui's Charts view).
  * - The legend lists the lines only; clicking an entry hides or shows the line
  *   with its raw line and band, in every chart of the view (`ChartSync`, by
  *   line id), and the choice survives new data.
@@ -41,108 +44,6 @@ import {
  *   uPlot draws; a theme switch redraws.
  */
 
-export interface IChartSettings {
-  x: XAxis;
-  /** EMA weight, 0 (none) to 0.99. */
-  smoothing: number;
-  logY: boolean;
-}
-
-export const DEFAULT_SETTINGS: IChartSettings = { x: 'step', smoothing: 0, logY: false };
-
-/** Theme variable at `node` (read at draw time: a canvas cannot use `var(...)`). */
-export function themeValue(node: Element, name: string, fallback: string): string {
-  return getComputedStyle(node).getPropertyValue(name).trim() || fallback;
-}
-
-/** A number for a legend or tooltip: 6 significant digits, exponent beyond 1e6 or below 1e-3. */
-export function formatValue(v: number | null | undefined): string {
-  if (v === null || v === undefined || Number.isNaN(v)) {
-    return '–';
-  }
-  const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e6 || a < 1e-3)) {
-    return v.toExponential(3);
-  }
-  return String(Number(v.toPrecision(6)));
-}
-
-/** Tick spacings for steps: whole numbers only (1, 2, 5, 10, 20, 50, ...), never "0.2". */
-export const STEP_INCREMENTS = Array.from({ length: 16 }, (_, e) => [1, 2, 5].map(m => m * 10 ** e)).flat();
-
-/** A colour with alpha (`#rrggbb` -> `rgba(...)`). */
-export function withAlpha(colour: string, alpha: number): string {
-  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(colour);
-  if (!m) {
-    return colour;
-  }
-  const [r, g, b] = [m[1], m[2], m[3]].map(h => parseInt(h, 16));
-  return `rgba(${r}, ${g}, ${b}, ${alpha})`;
-}
-
-export function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  attrs: Record<string, string | undefined> = {},
-  ...children: (Node | string)[]
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (value !== undefined) {
-      node.setAttribute(name, value);
-    }
-  }
-  node.append(...children);
-  return node;
-}
-
-/** The charts of one view: crosshair, zoom and hidden lines kept in step. */
-export class ChartSync {
-  readonly key = `mlws-sync-${Math.random().toString(36).slice(2)}`;
-  readonly charts = new Set<ChartView>();
-  /** Line ids the user hid from a legend. */
-  readonly hidden = new Set<string>();
-  private _busy = false;
-
-  /** Applies an x window (null: reset) from `source` to the other charts. */
-  zoom(source: ChartView, window: [number, number] | null): void {
-    if (this._busy) {
-      return;
-    }
-    this._busy = true;
-    try {
-      for (const chart of this.charts) {
-        if (chart !== source) {
-          chart.applyZoom(window, false);
-        }
-      }
-    } finally {
-      this._busy = false;
-    }
-  }
-
-  /** A line shown or hidden from a legend: the same in every chart. */
-  toggle(source: ChartView, id: string, show: boolean): void {
-    if (show) {
-      this.hidden.delete(id);
-    } else {
-      this.hidden.add(id);
-    }
-    if (this._busy) {
-      return;
-    }
-    this._busy = true;
-    try {
-      for (const chart of this.charts) {
-        if (chart !== source) {
-          chart.showLine(id, show);
-        }
-      }
-    } finally {
-      this._busy = false;
-    }
-  }
-}
-
 export interface IChartViewOptions {
   title: string;
   height?: number;
@@ -156,7 +57,6 @@ export interface IChartViewOptions {
   onWidth?: (width: number) => void;
 }
 
-const PER_LINE = 4; // line, raw, upper edge, lower edge
 
 /** One chart: a header (title, log, reset zoom, PNG, CSV, pin), the uPlot canvas, a legend. */
 export class ChartView {
@@ -177,7 +77,6 @@ export class ChartView {
   private _theme: MutationObserver;
   private _sync: ChartSync;
   private _ownSync: boolean;
-  private _x: number[] = [];
   private _empty: HTMLElement;
 
   constructor(
@@ -243,6 +142,11 @@ export class ChartView {
     return this._logOverride ?? this._settings.logY;
   }
 
+  /** Series per line: the full layout, or the line alone in a chart of many lines. */
+  get perLine(): number {
+    return this._lines.length > COMPACT_LINES ? 1 : FULL_LAYOUT;
+  }
+
   get zoomWindow(): [number, number] | null {
     return this._zoom;
   }
@@ -299,26 +203,7 @@ export class ChartView {
 
   /** The aligned data uPlot draws: x, then per line [line, raw, upper, lower]. */
   private _data(): uPlot.AlignedData {
-    const lines = this._lines;
-    const w = this._settings.smoothing;
-    const log = this.logY;
-    const grid = sameGrid(lines.map(l => l.x));
-    const aligned = grid ? null : alignLines(lines);
-    const bands = grid ? null : alignLines(lines.map(l => ({ x: l.x, y: l.hi ?? [] }))).ys;
-    const lows = grid ? null : alignLines(lines.map(l => ({ x: l.x, y: l.lo ?? [] }))).ys;
-    this._x = grid ? lines[0]?.x ?? [] : aligned!.x;
-    const n = this._x.length;
-    const none: Column = new Array(n).fill(null);
-    const columns: Column[] = [];
-    lines.forEach((line, i) => {
-      const raw = grid ? line.y : aligned!.ys[i];
-      const hi = grid ? line.hi : line.hi ? bands![i] : undefined;
-      const lo = grid ? line.lo : line.lo ? lows![i] : undefined;
-      const safe = (c: Column | undefined) => (c && c.length === n ? (log ? positiveOnly(c) : c) : none);
-      const shown = safe(raw);
-      columns.push(w > 0 ? ema(shown, w) : shown, w > 0 ? shown : none, safe(hi), safe(lo));
-    });
-    return [this._x, ...columns] as uPlot.AlignedData;
+    return drawnColumns(this._lines, this._settings.smoothing, this.logY, this.perLine) as uPlot.AlignedData;
   }
 
   private _render(rebuild: boolean): void {
@@ -353,100 +238,25 @@ export class ChartView {
   }
 
   private _options(): uPlot.Options {
-    const node = this.node;
-    const xAxis = this._settings.x;
-    const font = `12px ${themeValue(node, '--jp-ui-font-family', 'sans-serif')}`;
-    const ink = () => themeValue(node, '--jp-ui-font-color1', '#222');
-    const axis = (): uPlot.Axis => ({
-      stroke: ink,
-      font,
-      labelFont: font,
-      grid: { stroke: () => themeValue(node, '--jp-border-color2', '#e0e0e0'), width: 1 },
-      ticks: { stroke: () => themeValue(node, '--jp-border-color1', '#bdbdbd'), width: 1 }
-    });
-    const fitLabels: uPlot.Axis.Size = (u, values, axisIdx, cycleNum) => {
-      const a = u.axes[axisIdx];
-      if (cycleNum > 1) {
-        return (a as unknown as { _size: number })._size;
-      }
-      const longest = (values ?? []).reduce((x, v) => (v.length > x.length ? v : x), '');
-      u.ctx.font = a.font?.[0] ?? font;
-      const text = longest ? u.ctx.measureText(longest).width / devicePixelRatio : 0;
-      return Math.ceil((a.ticks?.size ?? 10) + (a.gap ?? 5) + text + 6);
-    };
-    const xAxisOptions: uPlot.Axis = { ...axis(), label: X_LABELS[xAxis], labelSize: 22 };
-    if (xAxis === 'step') {
-      xAxisOptions.incrs = STEP_INCREMENTS;
-    } else if (xAxis === 'relative_time') {
-      xAxisOptions.values = (_u, splits) => splits.map(formatSeconds);
-    }
-    const yAxis: uPlot.Axis = {
-      ...axis(),
-      size: fitLabels,
-      values: (_u, splits) => {
-        const labels = splits.map(v => (v === null ? '' : formatValue(v)));
-        this.node.dataset.yTicks = labels.join('|');
-        return labels;
-      }
-    };
-    const series: uPlot.Series[] = [{ label: X_LABELS[xAxis], value: (_u, v) => (v === null ? '–' : this._formatX(v)) }];
-    const bands: uPlot.Band[] = [];
-    const hidden = this._sync.hidden;
-    this._lines.forEach((line, i) => {
-      const base = 1 + i * PER_LINE;
-      const show = !hidden.has(line.id);
-      series.push(
-        { label: line.label, stroke: line.colour, width: 1.5, spanGaps: true, show, points: { show: false }, value: (_u, v) => formatValue(v) },
-        { label: `${line.label} (raw)`, stroke: withAlpha(line.colour, 0.28), width: 1, spanGaps: true, show, points: { show: false } },
-        { label: `${line.label} (max)`, stroke: 'transparent', width: 1, spanGaps: true, show, points: { show: false } },
-        { label: `${line.label} (min)`, stroke: 'transparent', width: 1, spanGaps: true, show, points: { show: false } }
-      );
-      bands.push({ series: [base + 2, base + 3], fill: withAlpha(line.colour, 0.15) });
-    });
-    return {
+    return plotOptions({
+      node: this.node,
+      settings: this._settings,
+      logY: this.logY,
+      lines: this._lines,
+      hidden: this._sync.hidden,
       width: this.width(),
       height: this.height,
-      scales: { x: { time: xAxis === 'wall_time' }, y: this.logY ? { distr: 3, log: 10 } : {} },
-      axes: [xAxisOptions, yAxis],
-      series,
-      bands,
-      legend: { show: true, live: true },
-      cursor: { drag: { x: true, y: false }, sync: { key: this._sync.key, setSeries: false } },
-      hooks: {
-        setSelect: [
-          (u: uPlot) => {
-            if (u.select.width > 2) {
-              const lo = u.posToVal(u.select.left, 'x');
-              const hi = u.posToVal(u.select.left + u.select.width, 'x');
-              this.applyZoom([lo, hi], true);
-            }
-          }
-        ],
-        setSeries: [
-          (u: uPlot, idx: number | null) => {
-            if (idx === null || idx < 1 || (idx - 1) % PER_LINE !== 0) {
-              return;
-            }
-            const line = this._lines[(idx - 1) / PER_LINE];
-            const show = u.series[idx].show !== false;
-            this._showAux(idx, show);
-            if (line) {
-              this._sync.toggle(this, line.id, show);
-            }
-          }
-        ]
+      syncKey: this._sync.key,
+      perLine: this.perLine,
+      onSelect: window => this.applyZoom(window, true),
+      onShowLine: (idx, show) => {
+        const line = this._lines[(idx - 1) / this.perLine];
+        this._showAux(idx, show);
+        if (line) {
+          this._sync.toggle(this, line.id, show);
+        }
       }
-    };
-  }
-
-  private _formatX(v: number): string {
-    if (this._settings.x === 'wall_time') {
-      return new Date(v * 1000).toLocaleString();
-    }
-    if (this._settings.x === 'relative_time') {
-      return formatSeconds(v);
-    }
-    return String(v);
+    });
   }
 
   private _afterBuild(): void {
@@ -454,10 +264,10 @@ export class ChartView {
     // Only the lines are listed in the legend (their raw lines and band edges follow them).
     const rows = plot.root.querySelectorAll<HTMLElement>('.u-legend .u-series');
     rows.forEach((row, i) => {
-      if (i > 0 && (i - 1) % PER_LINE !== 0) {
+      if (i > 0 && (i - 1) % this.perLine !== 0) {
         row.style.display = 'none';
       } else if (i > 0) {
-        const line = this._lines[(i - 1) / PER_LINE];
+        const line = this._lines[(i - 1) / this.perLine];
         row.dataset.line = line?.id ?? '';
         row.title = 'Click to hide or show this line';
       }
@@ -473,7 +283,7 @@ export class ChartView {
     if (!plot) {
       return;
     }
-    for (let k = 1; k < PER_LINE; k++) {
+    for (let k = 1; k < this.perLine; k++) {
       if ((plot.series[idx + k].show !== false) !== show) {
         plot.setSeries(idx + k, { show });
       }
@@ -487,7 +297,7 @@ export class ChartView {
     if (i < 0 || !plot) {
       return;
     }
-    const idx = 1 + i * PER_LINE;
+    const idx = 1 + i * this.perLine;
     if ((plot.series[idx].show !== false) !== show) {
       plot.setSeries(idx, { show });
     }
@@ -520,59 +330,13 @@ export class ChartView {
 
   /** The chart as CSV: x, then per shown line its raw values (and smoothed ones when smoothing). */
   csv(): string {
-    const plot = this._plot;
-    const data = plot ? plot.data : this._data();
-    const header = [X_LABELS[this._settings.x]];
-    const columns: (number | null)[][] = [data[0] as number[]];
-    const smoothing = this._settings.smoothing > 0;
-    this._lines.forEach((line, i) => {
-      const base = 1 + i * PER_LINE;
-      if (this._sync.hidden.has(line.id)) {
-        return;
-      }
-      header.push(line.label);
-      columns.push((smoothing ? data[base + 1] : data[base]) as Column);
-      if (smoothing) {
-        header.push(`${line.label} (smoothed ${this._settings.smoothing})`);
-        columns.push(data[base] as Column);
-      }
-    });
-    return toCsv(header, columns);
+    return linesCsv(this._lines, this._sync.hidden, this._settings);
   }
 
   /** The chart as a PNG data URL: title, plot and legend on the theme's background. */
   png(): string {
-    const plot = this._plot;
-    const scale = devicePixelRatio || 1;
-    const title = this._title.textContent ?? '';
     const shown = this._lines.filter(l => !this._sync.hidden.has(l.id));
-    const plotCanvas = plot?.ctx.canvas;
-    const pw = plotCanvas?.width ?? Math.round(400 * scale);
-    const ph = plotCanvas?.height ?? Math.round(100 * scale);
-    const rowH = Math.round(18 * scale);
-    const canvas = document.createElement('canvas');
-    canvas.width = pw;
-    canvas.height = ph + rowH * (2 + shown.length);
-    const ctx = canvas.getContext('2d')!;
-    ctx.fillStyle = themeValue(this.node, '--jp-layout-color0', '#fff');
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    const ink = themeValue(this.node, '--jp-ui-font-color1', '#222');
-    const family = themeValue(this.node, '--jp-ui-font-family', 'sans-serif');
-    ctx.fillStyle = ink;
-    ctx.font = `bold ${Math.round(13 * scale)}px ${family}`;
-    ctx.fillText(title, 6 * scale, rowH * 0.8);
-    if (plotCanvas) {
-      ctx.drawImage(plotCanvas, 0, rowH);
-    }
-    ctx.font = `${Math.round(12 * scale)}px ${family}`;
-    shown.forEach((line, i) => {
-      const y = rowH * (1.8 + i) + ph;
-      ctx.fillStyle = line.colour;
-      ctx.fillRect(6 * scale, y - 9 * scale, 14 * scale, 4 * scale);
-      ctx.fillStyle = ink;
-      ctx.fillText(line.label, 26 * scale, y);
-    });
-    return canvas.toDataURL('image/png');
+    return chartPng(this.node, this._title.textContent ?? '', shown, this._plot?.ctx.canvas ?? null);
   }
 
   private _fileName(ext: string): string {
@@ -606,114 +370,3 @@ export class ChartView {
   }
 }
 
-/** Saves `url` as `name` through a temporary link (the browser's download). */
-export function download(url: string, name: string): void {
-  const a = el('a', { href: url, download: name });
-  a.style.display = 'none';
-  document.body.append(a);
-  a.click();
-  a.remove();
-  document.body.dataset.mlwsLastDownload = name;
-}
-
-export interface IChartControlsOptions {
-  settings: IChartSettings;
-  onChange: (settings: IChartSettings) => void;
-  /** A metric search box (placeholder text), when the view has one. */
-  search?: { value: string; onChange: (text: string) => void };
-  /** A group-by choice: the keys offered ("params.x", "tags.y") and the current one. */
-  group?: { keys: string[]; value: string | null; onChange: (key: string | null) => void };
-}
-
-/** The view-wide controls: smoothing slider, x axis, log y, and optionally search and group-by. */
-export class ChartControls {
-  readonly node: HTMLElement;
-  private _settings: IChartSettings;
-  private _slider: HTMLInputElement;
-  private _readout: HTMLSpanElement;
-  private _x: HTMLSelectElement;
-  private _log: HTMLInputElement;
-  private _group: HTMLSelectElement | null = null;
-
-  constructor(
-    host: HTMLElement,
-    readonly options: IChartControlsOptions
-  ) {
-    this._settings = { ...options.settings };
-    this._slider = el('input', {
-      type: 'range',
-      min: '0',
-      max: '0.99',
-      step: '0.01',
-      class: 'mlws-chart-smoothing',
-      'aria-label': 'Smoothing'
-    });
-    this._readout = el('span', { class: 'mlws-chart-readout', 'aria-hidden': 'true' });
-    this._slider.addEventListener('input', () => this._set({ smoothing: Number(this._slider.value) }));
-    this._x = el('select', { 'aria-label': 'X axis' });
-    for (const axis of X_AXES) {
-      this._x.append(el('option', { value: axis }, X_LABELS[axis].replace(' (s)', '')));
-    }
-    this._x.addEventListener('change', () => this._set({ x: this._x.value as XAxis }));
-    this._log = el('input', { type: 'checkbox', 'aria-label': 'Log scale y' });
-    this._log.addEventListener('change', () => this._set({ logY: this._log.checked }));
-    const parts: Node[] = [];
-    if (options.search) {
-      const box = el('input', {
-        type: 'search',
-        class: 'mlws-chart-search',
-        placeholder: 'Search metrics',
-        'aria-label': 'Search metrics'
-      });
-      box.value = options.search.value;
-      box.addEventListener('input', () => options.search!.onChange(box.value));
-      parts.push(box);
-    }
-    parts.push(
-      el('label', { class: 'mlws-chart-control' }, 'Smoothing ', this._slider, this._readout),
-      el('label', { class: 'mlws-chart-control' }, 'X axis ', this._x),
-      el('label', { class: 'mlws-chart-control' }, this._log, ' log y')
-    );
-    if (options.group) {
-      this._group = el('select', { 'aria-label': 'Group runs by' });
-      parts.push(el('label', { class: 'mlws-chart-control' }, 'Group by ', this._group));
-      this._group.addEventListener('change', () => options.group!.onChange(this._group!.value || null));
-      this.setGroupKeys(options.group.keys, options.group.value);
-    }
-    this.node = el('div', { class: 'mlws-chart-controls', role: 'toolbar', 'aria-label': 'Chart settings' }, ...parts);
-    host.append(this.node);
-    this.setSettings(this._settings);
-  }
-
-  get settings(): IChartSettings {
-    return this._settings;
-  }
-
-  /** Shows `settings` (no change event). */
-  setSettings(settings: IChartSettings): void {
-    this._settings = { ...settings };
-    this._slider.value = String(settings.smoothing);
-    this._readout.textContent = settings.smoothing.toFixed(2);
-    this._x.value = settings.x;
-    this._log.checked = settings.logY;
-  }
-
-  setGroupKeys(keys: string[], value: string | null): void {
-    const select = this._group;
-    if (!select) {
-      return;
-    }
-    select.replaceChildren(el('option', { value: '' }, 'none'), ...keys.map(k => el('option', { value: k }, k)));
-    select.value = value && keys.includes(value) ? value : '';
-  }
-
-  private _set(change: Partial<IChartSettings>): void {
-    this._settings = { ...this._settings, ...change, smoothing: clampSmoothing(change.smoothing ?? this._settings.smoothing) };
-    this._readout.textContent = this._settings.smoothing.toFixed(2);
-    this.options.onChange(this._settings);
-  }
-
-  destroy(): void {
-    this.node.remove();
-  }
-}

@@ -152,6 +152,40 @@ export interface ILineData {
   total?: number;
 }
 
+/** Series per line in the full layout: the line, its raw values, its band's upper and lower edges. */
+export const FULL_LAYOUT = 4;
+
+/**
+ * What a chart draws: the x column, then per line its line (smoothed with
+ * `weight`) and, in the full layout (`perLine` 4), its raw values (only while
+ * smoothing) and its band's upper and lower edges; in the compact layout
+ * (`perLine` 1, charts of many lines) the line alone. On one grid
+ * (`alignLines` when the lines' x differ); values a log axis cannot show as gaps.
+ */
+export function drawnColumns(lines: ILineData[], weight: number, log: boolean, perLine = FULL_LAYOUT): Column[] {
+  const grid = sameGrid(lines.map(l => l.x));
+  const aligned = grid ? null : alignLines(lines);
+  const full = perLine !== 1;
+  const highs = grid || !full ? null : alignLines(lines.map(l => ({ x: l.x, y: l.hi ?? [] }))).ys;
+  const lows = grid || !full ? null : alignLines(lines.map(l => ({ x: l.x, y: l.lo ?? [] }))).ys;
+  const x = grid ? lines[0]?.x ?? [] : aligned!.x;
+  const n = x.length;
+  const none: Column = new Array(n).fill(null);
+  const safe = (c: Column | undefined) => (c && c.length === n ? (log ? positiveOnly(c) : c) : none);
+  const columns: Column[] = [x];
+  lines.forEach((line, i) => {
+    const raw = safe(grid ? line.y : aligned!.ys[i]);
+    if (perLine === 1) {
+      columns.push(weight > 0 ? ema(raw, weight) : raw);
+      return;
+    }
+    const hi = grid ? line.hi : line.hi ? highs![i] : undefined;
+    const lo = grid ? line.lo : line.lo ? lows![i] : undefined;
+    columns.push(weight > 0 ? ema(raw, weight) : raw, weight > 0 ? raw : none, safe(hi), safe(lo));
+  });
+  return columns;
+}
+
 export type GroupBand = 'minmax' | 'std';
 
 /**

@@ -73,6 +73,19 @@ function binsFor(width: number): number {
   return Math.max(50, Math.min(2000, Math.round(width / 2)));
 }
 
+/** A chart's width in the charts grid (base.css: columns of at least 360 px, 12 px apart) of a `width` view. */
+export function gridChartWidth(width: number): number {
+  const columns = Math.max(1, Math.floor((width + 12) / (360 + 12)));
+  return Math.max(200, (width - 12 * (columns - 1)) / columns);
+}
+
+/** Whether a measured chart width asks for enough more or fewer bins to fetch again (over 25 %). */
+export function worthRefetch(before: number, after: number): boolean {
+  const a = binsFor(before);
+  const b = binsFor(after);
+  return Math.abs(a - b) > 0.25 * a;
+}
+
 export function RunsCharts(props: {
   workspace: IMLWorkspace;
   /** The runs, in colour order. */
@@ -92,19 +105,33 @@ export function RunsCharts(props: {
   const setGroup = (key: string | null) => (props.onGroupBy ? props.onGroupBy(key) : setOwnGroup(key));
   const [grids, setGrids] = React.useState<Map<string, IMetricGrid> | null>(null);
   const [error, setError] = React.useState<string | null>(null);
-  const [width, setWidth] = React.useState(480);
+  // The charts' width, estimated from the section's before the first fetch (so the first answer
+  // has the bins the charts need), then measured; a small difference does not fetch again.
+  const section = React.useRef<HTMLElement>(null);
+  const [width, setWidth] = React.useState<number | null>(null);
+  React.useLayoutEffect(() => {
+    setWidth(w => w ?? gridChartWidth(section.current?.clientWidth || 800));
+  }, []);
+  const onWidth = React.useCallback((measured: number) => {
+    const w = Math.min(4000, Math.max(100, Math.round(measured)));
+    setWidth(before => (before === null || worthRefetch(before, w) ? w : before));
+  }, []);
   const sync = React.useMemo(() => new ChartSync(), []);
   const runIds = runs.map(r => r.run_id);
   const keys = [...new Set(runs.flatMap(r => Object.keys(r.metrics ?? {})))];
-  const bins = binsFor(width);
+  const bins = width === null ? null : binsFor(width);
+  const bands = groupBy !== null || runs.length <= BAND_LINES;
   React.useEffect(() => {
+    if (bins === null) {
+      return;
+    }
     if (!runIds.length || !keys.length) {
       setGrids(new Map());
       return;
     }
     let live = true;
     workspace.api
-      .getMetricHistories(runIds, keys, { bins, x: settings.x })
+      .getMetricHistories(runIds, keys, { bins, x: settings.x, bands })
       .then(answer => {
         if (live) {
           setGrids(new Map(answer.metrics.map(m => [m.key, m])));
@@ -115,7 +142,7 @@ export function RunsCharts(props: {
     return () => {
       live = false;
     };
-  }, [runIds.join(','), keys.sort().join('\u0000'), bins, settings.x, props.version]);
+  }, [runIds.join(','), keys.sort().join('\u0000'), bins, bands, settings.x, props.version]);
   const lines = React.useMemo(() => {
     const out = new Map<string, ILineData[]>();
     for (const [key, grid] of grids ?? []) {
@@ -140,12 +167,12 @@ export function RunsCharts(props: {
         sync={sync}
         pinned={pins.includes(key)}
         onPin={p => togglePin(key, p)}
-        onWidth={w => setWidth(Math.min(4000, Math.max(100, Math.round(w))))}
+        onWidth={onWidth}
       />
     );
   };
   return (
-    <section className="jp-mlws-run-section" aria-label="Metric charts" data-runs={runs.length}>
+    <section className="jp-mlws-run-section" aria-label="Metric charts" data-runs={runs.length} ref={section}>
       <h4>Metrics</h4>
       {error !== null && (
         <p className="jp-mlws-error" role="alert">

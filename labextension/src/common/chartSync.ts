@@ -1,0 +1,54 @@
+/** What `ChartSync` needs of a chart (chartCore.ts's `ChartView`). */
+export interface ISyncedChart {
+  applyZoom(window: [number, number] | null, user: boolean): void;
+  showLine(id: string, show: boolean): void;
+}
+
+/** The charts of one view: crosshair, zoom and hidden lines kept in step. */
+export class ChartSync {
+  readonly key = `mlws-sync-${Math.random().toString(36).slice(2)}`;
+  readonly charts = new Set<ISyncedChart>();
+  /** Line ids the user hid from a legend. */
+  readonly hidden = new Set<string>();
+  private _busy = false;
+
+  /** Applies an x window (null: reset) from `source` to the other charts. */
+  zoom(source: ISyncedChart, window: [number, number] | null): void {
+    if (this._busy) {
+      return;
+    }
+    this._busy = true;
+    try {
+      for (const chart of this.charts) {
+        if (chart !== source) {
+          chart.applyZoom(window, false);
+        }
+      }
+    } finally {
+      this._busy = false;
+    }
+  }
+
+  /** A line shown or hidden from a legend: the same in every chart. */
+  toggle(source: ISyncedChart, id: string, show: boolean): void {
+    if (show) {
+      this.hidden.delete(id);
+    } else {
+      this.hidden.add(id);
+    }
+    if (this._busy) {
+      return;
+    }
+    this._busy = true;
+    try {
+      for (const chart of this.charts) {
+        if (chart !== source) {
+          chart.showLine(id, show);
+        }
+      }
+    } finally {
+      this._busy = false;
+    }
+  }
+}
+
