@@ -182,11 +182,16 @@ export class ChartView {
   setSettings(settings: Partial<IChartSettings>): void {
     const before = this._settings;
     this._settings = { ...before, ...settings, smoothing: clampSmoothing(settings.smoothing ?? before.smoothing) };
-    const rebuild = before.x !== this._settings.x || before.logY !== this._settings.logY;
-    if (before.x !== this._settings.x) {
+    const after = this._settings;
+    if (before.x === after.x && before.logY === after.logY && before.smoothing === after.smoothing) {
+      return;
+    }
+    const rebuild = before.x !== after.x || before.logY !== after.logY;
+    if (before.x !== after.x) {
       this._zoom = null;
     }
-    this._render(rebuild);
+    // Smoothing alone keeps the axes where they are (no rescale, no new ticks): only the lines move.
+    this._render(rebuild, !rebuild);
   }
 
   /** New lines (data); the chart is rebuilt only when the set of lines changed. */
@@ -206,7 +211,7 @@ export class ChartView {
     return drawnColumns(this._lines, this._settings.smoothing, this.logY, this.perLine) as uPlot.AlignedData;
   }
 
-  private _render(rebuild: boolean): void {
+  private _render(rebuild: boolean, keepScales = false): void {
     const lines = this._lines;
     const points = lines.reduce((n, l) => n + l.y.length, 0);
     this.node.dataset.points = String(points);
@@ -224,7 +229,11 @@ export class ChartView {
     const signature = [this._settings.x, this.logY, ...lines.map(l => `${l.id}\u0001${l.label}\u0001${l.colour}`)].join('\u0000');
     const data = this._data();
     if (this._plot && !rebuild && signature === this._signature) {
-      this._plot.setData(data, this._zoom === null);
+      this._plot.setData(data, this._zoom === null && !keepScales);
+      if (keepScales) {
+        // setData without a rescale only swaps the data: draw the new lines (axes unchanged).
+        this._plot.redraw(true, false);
+      }
       if (this._zoom) {
         this._plot.setScale('x', { min: this._zoom[0], max: this._zoom[1] });
       }
