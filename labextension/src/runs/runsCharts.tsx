@@ -51,7 +51,7 @@ export function groupValue(run: IRunModel | undefined, key: string): string {
 export function linesOf(grid: IMetricGrid, runs: IRunModel[], groupBy: string | null): ILineData[] {
   const byId = new Map(runs.map(r => [r.run_id, r]));
   const colours = runColours(runs.map(r => r.run_id));
-  const band = grid.binned && (groupBy !== null || grid.runs.length <= BAND_LINES);
+  const band = grid.binned && groupBy === null && grid.runs.length <= BAND_LINES;
   const lines: ILineData[] = grid.runs.map(r => ({
     id: r.run_id,
     label: byId.get(r.run_id)?.name ?? r.run_id,
@@ -120,7 +120,8 @@ export function RunsCharts(props: {
   const runIds = runs.map(r => r.run_id);
   const keys = [...new Set(runs.flatMap(r => Object.keys(r.metrics ?? {})))];
   const bins = width === null ? null : binsFor(width);
-  const bands = groupBy !== null || runs.length <= BAND_LINES;
+  // A group's band is the spread of its runs' means (chartMath.groupLines), not their bins' min/max.
+  const bands = groupBy === null && runs.length <= BAND_LINES;
   React.useEffect(() => {
     if (bins === null) {
       return;
