@@ -6419,6 +6419,7 @@ export interface operations {
                 key: string[];
                 bins?: number;
                 x?: string;
+                bands?: boolean;
             };
             header?: never;
             path?: never;
