@@ -121,9 +121,13 @@ if __name__ == "__main__":
                           environment_variables={"MARKS": sys.argv[1]})
     print("SWEEP", sweep.id, flush=True)
     deadline = time.monotonic() + 120
-    while (sweep.trials()["status"] == "completed").sum() < 1 and time.monotonic() < deadline:
+    # One node of one CPU: leave once a trial has completed, one runs and the next waits in the queue
+    # (the driver queues it a moment after the first completes; CI once read the table before).
+    while time.monotonic() < deadline:
+        status = sweep.trials()["status"]
+        if (status == "completed").sum() >= 1 and (status == "queued").sum() >= 1:
+            break
         time.sleep(0.1)
-    # one node of one CPU: one trial runs, the other waits in the queue when the process leaves
     print("LEAVING", sweep.trials().to_dict("records"), flush=True)  # its dispatcher hands it back
 """
 
