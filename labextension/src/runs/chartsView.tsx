@@ -16,9 +16,10 @@ import { ReactWidget } from '@jupyterlab/ui-components';
 import { ISignal } from '@lumino/signaling';
 import * as React from 'react';
 
-import { IRunEvent, IRunModel } from '../api/types';
+import { IRunModel } from '../api/types';
 import { IMLWorkspace } from '../tokens';
 import { PAGE_SIZE } from './browserModel';
+import { useRunEventsVersion } from './runEventsVersion';
 import { RunsCharts } from './runsCharts';
 
 /** What the view reads of the runs table's state (BrowserModel has it). */
@@ -46,7 +47,6 @@ function ChartsView(props: { workspace: IMLWorkspace; source: IRunsSource; exper
   const { workspace, source, experimentId } = props;
   const [runs, setRuns] = React.useState<IRunModel[] | null>(() => chosenRuns(source, experimentId));
   const [groupBy, setGroupBy] = React.useState<string | null>(source.groupBy ?? null);
-  const [version, setVersion] = React.useState(0);
   const [error, setError] = React.useState<string | null>(null);
   React.useEffect(() => {
     const onChange = () => {
@@ -69,26 +69,7 @@ function ChartsView(props: { workspace: IMLWorkspace; source: IRunsSource; exper
       source.changed.disconnect(onChange);
     };
   }, [source, experimentId]);
-  const shown = (runs ?? []).map(r => r.run_id).join(',');
-  React.useEffect(() => {
-    const ids = new Set(shown.split(','));
-    let timer: number | null = null;
-    const onEvent = (_: IMLWorkspace, event: IRunEvent) => {
-      if (ids.has(event.run_id) && timer === null) {
-        timer = window.setTimeout(() => {
-          timer = null;
-          setVersion(v => v + 1);
-        }, 1000);
-      }
-    };
-    workspace.runEvents.connect(onEvent);
-    return () => {
-      workspace.runEvents.disconnect(onEvent);
-      if (timer !== null) {
-        window.clearTimeout(timer);
-      }
-    };
-  }, [shown]);
+  const version = useRunEventsVersion(workspace, (runs ?? []).map(r => r.run_id));
   const onGroupBy = (key: string | null) => {
     setGroupBy(key);
     if (source.setGroupBy && source.experimentId === experimentId) {

@@ -4,6 +4,7 @@ import * as React from 'react';
 import { IRunModel } from '../api/types';
 import { IMLWorkspace } from '../tokens';
 import { RunDiffSections } from './compareDiff';
+import { useRunEventsVersion } from './runEventsVersion';
 import { RunsCharts } from './runsCharts';
 
 /**
@@ -29,26 +30,8 @@ export function differingParams(runs: IRunModel[]): string[] {
 function Compare({ workspace, runIds }: { workspace: IMLWorkspace; runIds: string[] }): JSX.Element {
   const [runs, setRuns] = React.useState<IRunModel[] | null>(null);
   const [error, setError] = React.useState<string | null>(null);
-  const [version, setVersion] = React.useState(0);
   // Events of compared runs refresh the view (coalesced to one per second).
-  React.useEffect(() => {
-    let timer: number | null = null;
-    const onEvent = (_: IMLWorkspace, event: { run_id: string }) => {
-      if (runIds.includes(event.run_id) && timer === null) {
-        timer = window.setTimeout(() => {
-          timer = null;
-          setVersion(v => v + 1);
-        }, 1000);
-      }
-    };
-    workspace.runEvents.connect(onEvent);
-    return () => {
-      workspace.runEvents.disconnect(onEvent);
-      if (timer !== null) {
-        window.clearTimeout(timer);
-      }
-    };
-  }, [runIds.join(',')]);
+  const version = useRunEventsVersion(workspace, runIds);
   React.useEffect(() => {
     let live = true;
     (async () => {
