@@ -183,6 +183,17 @@ class MetadataStore(RegistryStore, BatchEndpointStore, MlflowStore, ABC):
         the whole key.
         """
 
+    def get_metric_histories(self, run_ids: Sequence[str], key: str) -> dict[str, MetricSeries]:
+        """Every point of `key` for each of `run_ids` (a run without it is left out); NotFound for
+        an unknown run. Stores that can read many runs at once override it (the SQL store: one
+        query), for a comparison's charts."""
+        out = {}
+        for run_id in run_ids:
+            series = self.get_metric_history(run_id, key)
+            if series.total_points:
+                out[run_id] = series
+        return out
+
     @abstractmethod
     def search_runs(
         self,

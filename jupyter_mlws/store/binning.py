@@ -68,23 +68,33 @@ def bin_on_grid(
     `bands=False` leaves out each bin's min and max (a chart of many runs draws no bands)."""
     import numpy as np
 
+    # (x, y, lowest x, highest x) per run; min/max propagate NaN, so finite ends mean a finite x
+    # (the usual case: steps and timestamps), else the non-finite x values are dropped.
     pairs = []
     for x, y in zip(xs, ys, strict=True):
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        keep = np.isfinite(x)
-        pairs.append((x[keep], y[keep]))
-    present = [x for x, _ in pairs if len(x)]
+        if not len(x):
+            pairs.append((x, y, 0.0, 0.0))
+            continue
+        lo, hi = float(x.min()), float(x.max())
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            keep = np.isfinite(x)
+            x, y = x[keep], y[keep]
+            lo, hi = (float(x.min()), float(x.max())) if len(x) else (0.0, 0.0)
+        pairs.append((x, y, lo, hi))
+    present = [p for p in pairs if len(p[0])]
     if not present:
         return [], False, [BinnedSeries([], None, None) for _ in pairs]
     # One run with more than `bins` distinct x values is enough to bin (its x is sorted by step, so
-    # counting its changes is cheap); only short histories need the union of all x values.
-    longest = max(int(np.count_nonzero(np.diff(x))) + 1 for x in present)
-    distinct = None if longest > bins else np.unique(np.concatenate(present))
+    # counting its changes is cheap; the first such run ends the search); only short histories
+    # need the union of all x values.
+    binned = any(int(np.count_nonzero(np.diff(x))) + 1 > bins for x, _, _, _ in present if len(x) > bins)
+    distinct = None if binned else np.unique(np.concatenate([x for x, _, _, _ in present]))
     binned = distinct is None or len(distinct) > bins
     if binned:
-        lo = float(min(x.min() for x in present))
-        hi = float(max(x.max() for x in present))
+        lo = min(p[2] for p in present)
+        hi = max(p[3] for p in present)
         width = (hi - lo) / bins
         grid = lo + width * (np.arange(bins) + 0.5)
         size = bins
@@ -92,19 +102,24 @@ def bin_on_grid(
         grid = distinct
         size = len(grid)
     out: list[BinnedSeries] = []
-    for x, y in pairs:
-        if binned:
-            index = (
-                np.minimum(((x - lo) / width).astype(np.int64), bins - 1)
-                if width > 0
-                else np.zeros(len(x), np.int64)
-            )
+    for x, y, _, _ in pairs:
+        if binned and width > 0:
+            scaled = np.subtract(x, lo)
+            np.divide(scaled, width, out=scaled)
+            index = scaled.astype(np.int64)
+            np.minimum(index, bins - 1, out=index)
+        elif binned:
+            index = np.zeros(len(x), np.int64)
         else:
             index = np.searchsorted(grid, x)
-        finite = np.isfinite(y)
-        index, y = index[finite], y[finite]
-        counts = np.bincount(index, minlength=size)
+        # Sums of all points first: when every bin's sum is finite, so was every value (a NaN or
+        # an infinity makes its bin's sum non-finite), and nothing needs filtering.
         sums = np.bincount(index, weights=y, minlength=size)
+        if not np.isfinite(sums).all():
+            finite = np.isfinite(y)
+            index, y = index[finite], y[finite]
+            sums = np.bincount(index, weights=y, minlength=size)
+        counts = np.bincount(index, minlength=size)
         filled = counts > 0
         mean = np.divide(sums, counts, out=np.zeros(size), where=filled)
         if not binned or not bands:

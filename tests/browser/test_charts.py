@@ -2,7 +2,7 @@
 search, pins, system metrics, legend, zoom, PNG/CSV export, grouping, the Charts view.
 
 Real JupyterLab + Debian's Chromium. What each chart draws is read back from its uPlot
-instance (`figure.mlwsChart.plot.data`: x, then per line its drawn values, raw values and
+instance (`figure.mlwsChart.currentData()`: x, then per line its drawn values, raw values and
 band edges) and compared with the values logged through the Python API: the smoothed line
 against a reference EMA computed here, the group line against the mean of its runs.
 
@@ -29,7 +29,7 @@ STEPS = 120
 OPTIMIZERS = {"adam-1": "adam", "adam-2": "adam", "sgd-1": "sgd", "sgd-2": "sgd"}
 
 #: x, then per line [drawn, raw, band max, band min] (common/chartCore.ts's layout).
-PLOT_DATA = "f => { const p = f.mlwsChart.plot; return p ? p.data.map(c => Array.from(c)) : null; }"
+PLOT_DATA = "f => { const d = f.mlwsChart.currentData(); return d ? d.map(c => Array.from(c)) : null; }"
 PER_LINE = 4
 
 
@@ -193,6 +193,44 @@ async def test_run_view_smoothing_axes_log_search_pins_and_export(
         await expect(view.get_by_label("Pinned metrics")).to_have_count(0)
         await view.get_by_role("slider", name="Smoothing").fill("0")
         await context.close()
+
+
+IN_VIEW = (
+    "f => { const r = f.querySelector('canvas').getBoundingClientRect();"
+    " return r.bottom > 0 && r.top < innerHeight; }"
+)
+#: What uPlot last drew (not brought up to date, unlike PLOT_DATA): the first line's values.
+DRAWN = "f => Array.from(f.mlwsChart.plot.data[1])"
+
+
+async def test_a_chart_out_of_view_draws_a_smoothing_move_when_scrolled_to(lab: LabServer, runs) -> None:
+    values = {"loss": [_loss(2, s) for s in range(STEPS)]}
+    values["acc"] = [1 - v / 2 for v in values["loss"]]
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 900, "height": 420})
+        panel = await _open_experiment(page, lab)
+        await panel.get_by_role("button", name="sgd-1", exact=True).click()
+        view = page.locator("#jp-main-dock-panel").get_by_role("region", name="Run sgd-1")
+        charts = view.get_by_label("Metric charts")
+        figures = {k: charts.get_by_role("figure", name=f"Chart of {k}") for k in values}
+        for figure in figures.values():
+            await expect(figure.locator("canvas")).to_have_count(1, timeout=15_000)
+        slider = charts.get_by_role("slider", name="Smoothing")
+        await slider.scroll_into_view_if_needed()
+        away = [k for k, f in figures.items() if not await f.evaluate(IN_VIEW)]
+        assert away, "a chart must be out of view for this test (the viewport is too tall)"
+        key = away[0]
+        figure = figures[key]
+        await slider.fill("0.5")
+        await expect(figure).to_have_attribute("data-smoothing", "0.5")
+        # Out of view it is not redrawn (the cost of a move is the charts one sees)...
+        assert await figure.evaluate(DRAWN) == pytest.approx(values[key])
+        # ...and once scrolled to, it draws the smoothed line.
+        await figure.scroll_into_view_if_needed()
+        expected = reference_ema(values[key], 0.5)
+        await _until(page, figure, f"f => Math.abs(({DRAWN})(f).at(-1) - {expected[-1]!r}) < 1e-12")
+        assert await figure.evaluate(DRAWN) == pytest.approx(expected, rel=1e-12)
+        await slider.fill("0")
 
 
 async def test_compare_legend_zoom_grouping_and_the_charts_view(lab: LabServer, runs, tmp_path: Path) -> None:

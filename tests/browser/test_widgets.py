@@ -209,7 +209,7 @@ READ_OPTIONS_CELL = """\
 groups = [s["group"] for s in chart.series]
 print("options:", chart.x, chart.smoothing, chart.log_y, chart.group_by, groups)
 """
-PLOT_DATA = "f => f.mlwsChart.plot.data.map(c => Array.from(c))"
+PLOT_DATA = "f => f.mlwsChart.currentData().map(c => Array.from(c))"
 
 
 def _ema(values: list[float], weight: float) -> list[float]:

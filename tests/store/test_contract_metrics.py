@@ -97,6 +97,32 @@ def test_history_is_ordered_by_step_and_complete(store, run_id) -> None:
     assert store.get_metric_history(run_id, "never-logged").total_points == 0
 
 
+def test_histories_of_many_runs_read_as_each_run_alone(store, run_id) -> None:
+    from jupyter_mlws.errors import NotFound
+
+    exp = store.create_experiment("metrics-many").experiment_id
+    other = store.create_run(exp).info.run_id
+    empty = store.create_run(exp).info.run_id
+    store.log_batch(run_id, metrics=[("loss", 1.0 / (s + 1), s, T0 + s) for s in range(300, -1, -1)])
+    for start in range(0, 5000, 1000):  # several batches: several chunks
+        store.log_batch(
+            other, metrics=[("loss", float(s % 7), s, T0 + s) for s in range(start, start + 1000)]
+        )
+    store.log_batch(other, metrics=[("loss", math.nan, 5000, T0 + 5000), ("acc", 0.5, 0, T0)])
+    store.log_batch(empty, metrics=[("acc", 0.1, 0, T0)])
+    got = store.get_metric_histories([other, empty, run_id], "loss")
+    assert list(got) == [other, run_id], "in the order asked; a run without the key left out"
+    for rid, series in got.items():
+        alone = store.get_metric_history(rid, "loss")
+        assert np.array_equal(series.steps, alone.steps)
+        assert np.array_equal(series.timestamps, alone.timestamps)
+        assert np.array_equal(series.values, alone.values, equal_nan=True)
+        assert series.total_points == alone.total_points
+    assert got[other].total_points == 5001 and list(got[run_id].steps) == list(range(301))
+    with pytest.raises(NotFound, match="nope"):
+        store.get_metric_histories([run_id, "nope"], "loss")
+
+
 def test_downsampled_history_keeps_spikes_and_ends(store, run_id) -> None:
     n = 20_000
     values = [math.sin(i / 500) for i in range(n)]

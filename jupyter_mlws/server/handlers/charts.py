@@ -66,7 +66,7 @@ def _read(
     store: Any, run_ids: list[str], keys: list[str], bins: int, axis: str, bands: bool
 ) -> MetricHistories:
     # A missing run is a 404 naming it (get_run_info for relative time, which needs each start;
-    # else the first history read).
+    # else the first read of histories).
     starts = (
         {run_id: store.get_run_info(run_id).start_time for run_id in run_ids}
         if axis == "relative_time"
@@ -74,21 +74,18 @@ def _read(
     )
     metrics: list[MetricGrid] = []
     for key in keys:
-        xs, ys, owners, totals = [], [], [], []
-        for run_id in run_ids:
-            series = store.get_metric_history(run_id, key, None)
-            if series.total_points == 0:
-                continue
-            xs.append(x_values(axis, series.steps, series.timestamps, starts.get(run_id)))
-            ys.append(series.values)
-            owners.append(run_id)
-            totals.append(series.total_points)
-        grid, binned, values = bin_on_grid(xs, ys, bins, bands)
+        found = store.get_metric_histories(run_ids, key)
+        xs = [x_values(axis, s.steps, s.timestamps, starts.get(run_id)) for run_id, s in found.items()]
+        grid, binned, values = bin_on_grid(xs, [s.values for s in found.values()], bins, bands)
+        # Built without validation: the lists are the binning's floats and Nones (a 100-run answer
+        # holds a few hundred thousand values, which pydantic would check one by one).
         runs = [
-            BinnedRun(run_id=owner, mean=v.mean, min=v.low, max=v.high, total_points=total)
-            for owner, v, total in zip(owners, values, totals, strict=True)
+            BinnedRun.model_construct(
+                run_id=run_id, mean=v.mean, min=v.low, max=v.high, total_points=s.total_points
+            )
+            for (run_id, s), v in zip(found.items(), values, strict=True)
         ]
-        metrics.append(MetricGrid(key=key, x=grid, binned=binned, runs=runs))
+        metrics.append(MetricGrid.model_construct(key=key, x=grid, binned=binned, runs=runs))
     return MetricHistories(x_axis=axis, bins=bins, metrics=metrics)
 
 

@@ -273,6 +273,9 @@ class SqlStore(
     ) -> MetricSeries:
         return metric_ops.metric_history(self, run_id, key, max_points, since, min_step, max_step)
 
+    def get_metric_histories(self, run_ids: Sequence[str], key: str) -> dict[str, MetricSeries]:
+        return metric_ops.metric_histories(self, run_ids, key)
+
     def search_runs(
         self,
         experiment_ids: Sequence[int] | None = None,

@@ -34,15 +34,26 @@ export class ChartControls {
       'aria-label': 'Smoothing'
     });
     this._readout = el('span', { class: 'mlws-chart-readout', 'aria-hidden': 'true' });
-    // A dragged slider fires many `input` events a frame: the charts redraw once a frame, for the last.
+    // A dragged slider fires many `input` events a frame: the charts redraw at once for the first
+    // and at most once a frame after it, for the latest value (not one frame late for each).
     let frame = 0;
+    let pending = false;
+    const apply = () => this._set({ smoothing: Number(this._slider.value) });
+    const settle = () => {
+      frame = 0;
+      if (pending) {
+        pending = false;
+        apply();
+        frame = requestAnimationFrame(settle);
+      }
+    };
     this._slider.addEventListener('input', () => {
       this._readout.textContent = Number(this._slider.value).toFixed(2);
-      if (!frame) {
-        frame = requestAnimationFrame(() => {
-          frame = 0;
-          this._set({ smoothing: Number(this._slider.value) });
-        });
+      if (frame) {
+        pending = true;
+      } else {
+        apply();
+        frame = requestAnimationFrame(settle);
       }
     });
     this._x = el('select', { 'aria-label': 'X axis' });

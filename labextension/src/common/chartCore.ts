@@ -42,6 +42,12 @@ export { ChartSync } from './chartSync';
  *   (when smoothing) the smoothed values.
  * - Colours of axes, grid and text are JupyterLab's theme variables, read when
  *   uPlot draws; a theme switch redraws.
+ * - A chart out of view (scrolled away, or in a hidden tab) takes new data and
+ *   smoothing without drawing them, and draws once it comes into view: a
+ *   smoothing move in a view of many charts costs the charts one can see
+ *   (W&B and MLflow draw only the panels in view, too); `currentData()` and
+ *   the exports bring it up to date first. A new chart is built (with a
+ *   canvas) at once either way.
  */
 
 export interface IChartViewOptions {
@@ -78,6 +84,10 @@ export class ChartView {
   private _sync: ChartSync;
   private _ownSync: boolean;
   private _empty: HTMLElement;
+  private _inView = true;
+  /** Data or smoothing given while out of view, not drawn yet ('rescale': the scales must follow). */
+  private _stale: false | 'redraw' | 'rescale' = false;
+  private _visibility: IntersectionObserver;
 
   constructor(
     readonly host: HTMLElement,
@@ -114,6 +124,14 @@ export class ChartView {
       }
     });
     this._resize.observe(this.plotHost);
+    this._visibility = new IntersectionObserver(entries => {
+      const entry = entries[entries.length - 1];
+      this._inView = entry.isIntersecting;
+      if (this._inView) {
+        this._drawStale();
+      }
+    });
+    this._visibility.observe(this.node);
     this._theme = new MutationObserver(() => this._plot?.redraw(false));
     this._theme.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light'] });
   }
@@ -227,9 +245,14 @@ export class ChartView {
     }
     this._empty.hidden = true;
     const signature = [this._settings.x, this.logY, ...lines.map(l => `${l.id}\u0001${l.label}\u0001${l.colour}`)].join('\u0000');
-    const data = this._data();
     if (this._plot && !rebuild && signature === this._signature) {
-      this._plot.setData(data, this._zoom === null && !keepScales);
+      if (!this._inView) {
+        // Neither computed nor drawn until the chart comes into view (see the class comment).
+        this._stale = this._stale === 'rescale' || (this._zoom === null && !keepScales) ? 'rescale' : 'redraw';
+        return;
+      }
+      this._stale = false;
+      this._plot.setData(this._data(), this._zoom === null && !keepScales);
       if (keepScales) {
         // setData without a rescale only swaps the data: draw the new lines (axes unchanged).
         this._plot.redraw(true, false);
@@ -240,10 +263,34 @@ export class ChartView {
       return;
     }
     this._destroyPlot();
+    this._stale = false;
     this._signature = signature;
-    this._plot = new uPlot(this._options(), data, this.plotHost);
+    this._plot = new uPlot(this._options(), this._data(), this.plotHost);
     this._afterBuild();
     this.options.onWidth?.(this._plot.width);
+  }
+
+  /** The data uPlot draws, brought up to date first if it changed while out of view. */
+  currentData(): uPlot.AlignedData | null {
+    this._drawStale();
+    return this._plot?.data ?? null;
+  }
+
+  /** Draws what arrived while out of view. */
+  private _drawStale(): void {
+    const plot = this._plot;
+    const stale = this._stale;
+    this._stale = false;
+    if (!plot || !stale) {
+      return;
+    }
+    plot.setData(this._data(), stale === 'rescale');
+    if (stale === 'redraw') {
+      plot.redraw(true, false);
+    }
+    if (this._zoom) {
+      plot.setScale('x', { min: this._zoom[0], max: this._zoom[1] });
+    }
   }
 
   private _options(): uPlot.Options {
@@ -344,6 +391,7 @@ export class ChartView {
 
   /** The chart as a PNG data URL: title, plot and legend on the theme's background. */
   png(): string {
+    this._drawStale();
     const shown = this._lines.filter(l => !this._sync.hidden.has(l.id));
     return chartPng(this.node, this._title.textContent ?? '', shown, this._plot?.ctx.canvas ?? null);
   }
@@ -370,6 +418,7 @@ export class ChartView {
   destroy(): void {
     this._resize.disconnect();
     this._theme.disconnect();
+    this._visibility.disconnect();
     this._destroyPlot();
     this._sync.charts.delete(this);
     if (this._ownSync) {

@@ -39,7 +39,8 @@ export function ema(y: Column, weight: number): Column {
   }
   const out: Column = new Array(y.length);
   let last = 0;
-  let n = 0;
+  // w to the power of the points averaged so far (the debiasing weight), kept as a running product.
+  let decay = 1;
   for (let i = 0; i < y.length; i++) {
     const v = y[i];
     if (v === null || !Number.isFinite(v)) {
@@ -47,8 +48,8 @@ export function ema(y: Column, weight: number): Column {
       continue;
     }
     last = last * w + (1 - w) * v;
-    n++;
-    out[i] = last / (1 - Math.pow(w, n));
+    decay *= w;
+    out[i] = last / (1 - decay);
   }
   return out;
 }

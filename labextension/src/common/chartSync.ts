@@ -2,6 +2,7 @@
 export interface ISyncedChart {
   applyZoom(window: [number, number] | null, user: boolean): void;
   showLine(id: string, show: boolean): void;
+  setSettings(settings: { smoothing: number }): void;
 }
 
 /** The charts of one view: crosshair, zoom and hidden lines kept in step. */
@@ -26,6 +27,17 @@ export class ChartSync {
       }
     } finally {
       this._busy = false;
+    }
+  }
+
+  /**
+   * A smoothing weight from the view's slider, drawn by every chart at once: a slider move does
+   * not wait for the owner's state (a React render) to reach each chart; the owner's settings
+   * then arrive with the same weight and change nothing.
+   */
+  smooth(weight: number): void {
+    for (const chart of this.charts) {
+      chart.setSettings({ smoothing: weight });
     }
   }
 

@@ -118,6 +118,8 @@ export function ChartSettingsBar(props: {
   onChange: (s: IChartSettings) => void;
   search?: { value: string; onChange: (text: string) => void };
   group?: { keys: string[]; value: string | null; onChange: (key: string | null) => void };
+  /** The view's charts: a smoothing move is drawn by them at once (`ChartSync.smooth`). */
+  sync?: ChartSync;
 }): JSX.Element {
   const host = React.useRef<HTMLDivElement>(null);
   const controls = React.useRef<ChartControls | null>(null);
@@ -127,7 +129,12 @@ export function ChartSettingsBar(props: {
     const node = host.current!;
     const c = new ChartControls(node, {
       settings: latest.current.settings,
-      onChange: s => latest.current.onChange(s),
+      onChange: s => {
+        if (s.smoothing !== latest.current.settings.smoothing) {
+          latest.current.sync?.smooth(s.smoothing);
+        }
+        latest.current.onChange(s);
+      },
       search: latest.current.search
         ? { value: latest.current.search.value, onChange: t => latest.current.search?.onChange(t) }
         : undefined,

@@ -212,7 +212,7 @@ export function Charts({ workspace, run }: { workspace: IMLWorkspace; run: IRunM
       <h4>Metrics</h4>
       {keys.length === 0 && <p className="jp-mlws-muted">No metrics yet.</p>}
       {keys.length > 0 && (
-        <ChartSettingsBar settings={settings} onChange={setSettings} search={{ value: search, onChange: setSearch }} />
+        <ChartSettingsBar settings={settings} onChange={setSettings} search={{ value: search, onChange: setSearch }} sync={sync} />
       )}
       <MetricSections keys={keys} pins={pins} search={search} renderChart={renderChart} />
     </section>

@@ -185,6 +185,7 @@ export function RunsCharts(props: {
         <ChartSettingsBar
           settings={settings}
           onChange={onSettings}
+          sync={sync}
           search={{ value: search, onChange: setSearch }}
           group={{ keys: groupKeys(runs), value: groupBy, onChange: setGroup }}
         />
