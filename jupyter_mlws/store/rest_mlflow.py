@@ -1,7 +1,8 @@
 """The MLflow part of the REST store (`store/base_mlflow.py`; a base of `RestStore`).
 
-The server's `/mlws/api/v1` API has no routes yet for soft delete, experiment tags, deleting a
-run tag, run inputs/outputs or logged models: MLflow clients reach those through the server's
+The server's `/mlws/api/v1` API has no routes yet for soft delete, deleting an experiment or run
+tag, run inputs/outputs or logged models (setting an experiment tag goes through
+`PATCH /experiments/{id}`): MLflow clients reach those through the server's
 MLflow API (issue 17), which writes the workspace's own store. Over this store they raise
 `NotImplementedError` saying so, rather than doing something else; what the server does answer
 (experiments and runs) parses with the new fields at their defaults, since the server lists only
@@ -14,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from ..entities import Experiment, LoggedModel, RunInfo
+from ..http import HttpClient
 from ..mlflow_entities import check_view
+from ..validation import validate_experiment_id
 from .base_mlflow import MlflowStore
 
 
@@ -27,6 +30,8 @@ def _not_served(what: str) -> NoReturn:
 
 class RestMlflowMixin(MlflowStore):
     """`MlflowStore` over HTTP: only the active view, the rest refused with `NotImplementedError`."""
+
+    http: HttpClient
 
     def only_active(self, view: str, what: str) -> None:
         """Refuse a `view` other than "active" (the only one the server's listings give)."""
@@ -55,10 +60,12 @@ class RestMlflowMixin(MlflowStore):
         _not_served("deleting or restoring a run")
 
     def set_experiment_tag(self, experiment_id: int, key: str, value: str) -> None:
-        _not_served("experiment tags")
+        """Through `PATCH /experiments/{id}` (its `tags` set the keys given, keep the others)."""
+        url = f"/mlws/api/v1/experiments/{validate_experiment_id(experiment_id)}"
+        self.http.json("PATCH", url, json_body={"tags": {key: value}})
 
     def delete_experiment_tag(self, experiment_id: int, key: str) -> None:
-        _not_served("experiment tags")
+        _not_served("deleting an experiment tag")
 
     def delete_tag(self, run_id: str, key: str) -> None:
         _not_served("deleting a run tag")

@@ -23,8 +23,9 @@ def store_url(request: pytest.FixtureRequest) -> str:
     """The SQL backends' URLs; the REST one is skipped before its server starts."""
     if request.param == "rest":
         pytest.skip(
-            "REST store: the server has no /mlws/api/v1 routes for soft delete, experiment tags, "
-            "run I/O or logged models"
+            "REST store: the server has no /mlws/api/v1 routes for soft delete, deleting experiment "
+            "tags, run I/O or logged models (what it serves is tested by "
+            "test_rest_store_reads_defaults_and_refuses_what_it_cannot_serve)"
         )
     return str(request.getfixturevalue(f"{request.param}_url"))
 
@@ -301,13 +302,19 @@ def test_rest_store_reads_defaults_and_refuses_what_it_cannot_serve(rest_url: st
         assert store.get_run(run.info.run_id).info.lifecycle_stage == "active"
         assert store.search_runs().runs[0].lifecycle_stage == "active"
         assert [i.run_id for i in store.running_runs()] == [run.info.run_id]
+        # Setting an experiment tag goes through PATCH /experiments/{id}; a bad key is the server's 400.
+        store.set_experiment_tag(exp.experiment_id, "team", "a")
+        store.set_experiment_tag(exp.experiment_id, "stage", "dev")
+        assert store.get_experiment(exp.experiment_id).tags == {"team": "a", "stage": "dev"}
+        with pytest.raises(InvalidParameter):
+            store.set_experiment_tag(exp.experiment_id, "bad\x00key", "v")
         with pytest.raises(InvalidParameter, match="'trash'"):
             store.search_runs(view="trash")
         for call in (
             lambda: store.search_runs(view="all"),
             lambda: store.list_experiments(view="deleted"),
             lambda: store.set_run_lifecycle(run.info.run_id, "deleted"),
-            lambda: store.set_experiment_tag(exp.experiment_id, "a", "b"),
+            lambda: store.delete_experiment_tag(exp.experiment_id, "a"),
             lambda: store.delete_tag(run.info.run_id, "a"),
             lambda: store.record_run_io(run.info.run_id, "input", [{}]),
             lambda: store.create_logged_model(exp.experiment_id, "model"),
