@@ -2,7 +2,9 @@ import uPlot from 'uplot';
 
 import { DEFAULT_SETTINGS, download, el, IChartSettings } from './chartDom';
 import { chartPng, linesCsv } from './chartExport';
-import { plotOptions } from './chartPlot';
+import { ChartHeader } from './chartHeader';
+import { InViewDrawer } from './chartInView';
+import { markLegend, plotOptions } from './chartPlot';
 import { clampSmoothing, drawnColumns, FULL_LAYOUT, ILineData } from './chartMath';
 
 /** Past this many lines a chart draws each line alone: no faint raw line, no band (chartPlot.ts). */
@@ -43,11 +45,9 @@ export { ChartSync } from './chartSync';
  * - Colours of axes, grid and text are JupyterLab's theme variables, read when
  *   uPlot draws; a theme switch redraws.
  * - A chart out of view (scrolled away, or in a hidden tab) takes new data and
- *   smoothing without drawing them, and draws once it comes into view: a
- *   smoothing move in a view of many charts costs the charts one can see
- *   (W&B and MLflow draw only the panels in view, too); `currentData()` and
- *   the exports bring it up to date first. A new chart is built (with a
- *   canvas) at once either way.
+ *   smoothing without drawing them, and draws once it comes into view
+ *   (chartInView.ts); `currentData()` and the exports bring it up to date
+ *   first. A new chart is built (with a canvas) at once either way.
  */
 
 export interface IChartViewOptions {
@@ -74,20 +74,13 @@ export class ChartView {
   private _logOverride: boolean | null = null;
   private _signature = '';
   private _zoom: [number, number] | null = null;
-  private _title: HTMLElement;
-  private _note: HTMLElement;
-  private _logButton: HTMLButtonElement;
-  private _resetButton: HTMLButtonElement;
-  private _pinButton: HTMLButtonElement | null = null;
+  private _header: ChartHeader;
   private _resize: ResizeObserver;
   private _theme: MutationObserver;
   private _sync: ChartSync;
   private _ownSync: boolean;
   private _empty: HTMLElement;
-  private _inView = true;
-  /** Data or smoothing given while out of view, not drawn yet ('rescale': the scales must follow). */
-  private _stale: false | 'redraw' | 'rescale' = false;
-  private _visibility: IntersectionObserver;
+  private _drawer: InViewDrawer;
 
   constructor(
     readonly host: HTMLElement,
@@ -96,25 +89,19 @@ export class ChartView {
     this._ownSync = !options.sync;
     this._sync = options.sync ?? new ChartSync();
     this._sync.charts.add(this);
-    this._title = el('span', { class: 'mlws-chart-title' }, options.title);
-    this._note = el('span', { class: 'mlws-chart-note' });
-    this._logButton = this._button('log', 'Logarithmic y axis for this chart', () => this.setLogOverride(!this.logY));
-    this._logButton.setAttribute('aria-pressed', 'false');
-    this._resetButton = this._button('reset zoom', 'Reset zoom (all charts of this view)', () => this.resetZoom());
-    this._resetButton.disabled = true;
-    const png = this._button('PNG', 'Download this chart as PNG', () => this.downloadPng());
-    const csv = this._button('CSV', 'Download the lines of this chart as CSV', () => this.downloadCsv());
-    const tools = el('span', { class: 'mlws-chart-tools' }, this._logButton, this._resetButton, png, csv);
-    if (options.onPin) {
-      this._pinButton = this._button('☆', `Pin ${options.title}`, () => this.setPinned(!this.pinned, true));
-      this.setPinned(!!options.pinned, false);
-      tools.append(this._pinButton);
-    }
-    const header = el('div', { class: 'mlws-chart-header' }, this._title, this._note, tools);
+    this._header = new ChartHeader({
+      title: options.title,
+      onLog: () => this.setLogOverride(!this.logY),
+      onResetZoom: () => this.resetZoom(),
+      onPng: () => this.downloadPng(),
+      onCsv: () => this.downloadCsv(),
+      onPin: options.onPin,
+      pinned: options.pinned
+    });
     this.plotHost = el('div', { class: 'mlws-chart-plot' });
     this._empty = el('div', { class: 'mlws-chart-empty' }, 'No points yet.');
     const name = options.title ? `Chart of ${options.title}` : undefined;
-    this.node = el('figure', { class: 'mlws-chart', 'aria-label': name }, header, this._empty, this.plotHost);
+    this.node = el('figure', { class: 'mlws-chart', 'aria-label': name }, this._header.node, this._empty, this.plotHost);
     (this.node as unknown as { mlwsChart: ChartView }).mlwsChart = this;
     host.append(this.node);
     this._resize = new ResizeObserver(() => {
@@ -124,14 +111,7 @@ export class ChartView {
       }
     });
     this._resize.observe(this.plotHost);
-    this._visibility = new IntersectionObserver(entries => {
-      const entry = entries[entries.length - 1];
-      this._inView = entry.isIntersecting;
-      if (this._inView) {
-        this._drawStale();
-      }
-    });
-    this._visibility.observe(this.node);
+    this._drawer = new InViewDrawer(this.node, rescale => this._draw(rescale));
     this._theme = new MutationObserver(() => this._plot?.redraw(false));
     this._theme.observe(document.body, { attributes: true, attributeFilter: ['data-jp-theme-name', 'data-jp-theme-light'] });
   }
@@ -141,7 +121,7 @@ export class ChartView {
   }
 
   get pinned(): boolean {
-    return this._pinButton?.getAttribute('aria-pressed') === 'true';
+    return this._header.pinned;
   }
 
   get plot(): uPlot | null {
@@ -174,21 +154,11 @@ export class ChartView {
   }
 
   setTitle(title: string, note = ''): void {
-    this._title.textContent = title;
-    this._note.textContent = note;
+    this._header.setTitle(title, note);
   }
 
   setPinned(pinned: boolean, notify: boolean): void {
-    if (!this._pinButton) {
-      return;
-    }
-    this._pinButton.textContent = pinned ? '★' : '☆';
-    this._pinButton.setAttribute('aria-pressed', String(pinned));
-    this._pinButton.title = `${pinned ? 'Unpin' : 'Pin'} ${this.options.title}`;
-    this._pinButton.setAttribute('aria-label', this._pinButton.title);
-    if (notify) {
-      this.options.onPin?.(pinned);
-    }
+    this._header.setPinned(pinned, notify);
   }
 
   setLogOverride(log: boolean | null): void {
@@ -218,12 +188,6 @@ export class ChartView {
     this._render(false);
   }
 
-  private _button(text: string, title: string, onClick: () => void): HTMLButtonElement {
-    const b = el('button', { type: 'button', class: 'mlws-chart-button', title, 'aria-label': title }, text);
-    b.addEventListener('click', onClick);
-    return b;
-  }
-
   /** The aligned data uPlot draws: x, then per line [line, raw, upper, lower]. */
   private _data(): uPlot.AlignedData {
     return drawnColumns(this._lines, this._settings.smoothing, this.logY, this.perLine) as uPlot.AlignedData;
@@ -237,7 +201,7 @@ export class ChartView {
     this.node.dataset.smoothing = String(this._settings.smoothing);
     this.node.dataset.x = this._settings.x;
     this.node.dataset.logY = String(this.logY);
-    this._logButton.setAttribute('aria-pressed', String(this.logY));
+    this._header.setLog(this.logY);
     if (!lines.length || !points) {
       this._destroyPlot();
       this._empty.hidden = false;
@@ -246,24 +210,13 @@ export class ChartView {
     this._empty.hidden = true;
     const signature = [this._settings.x, this.logY, ...lines.map(l => `${l.id}\u0001${l.label}\u0001${l.colour}`)].join('\u0000');
     if (this._plot && !rebuild && signature === this._signature) {
-      if (!this._inView) {
-        // Neither computed nor drawn until the chart comes into view (see the class comment).
-        this._stale = this._stale === 'rescale' || (this._zoom === null && !keepScales) ? 'rescale' : 'redraw';
-        return;
-      }
-      this._stale = false;
-      this._plot.setData(this._data(), this._zoom === null && !keepScales);
-      if (keepScales) {
-        // setData without a rescale only swaps the data: draw the new lines (axes unchanged).
-        this._plot.redraw(true, false);
-      }
-      if (this._zoom) {
-        this._plot.setScale('x', { min: this._zoom[0], max: this._zoom[1] });
-      }
+      // New data for the same lines: drawn now in view, else neither computed nor drawn until the
+      // chart comes into view (see the class comment).
+      this._drawer.request(this._zoom === null && !keepScales);
       return;
     }
     this._destroyPlot();
-    this._stale = false;
+    this._drawer.clear();
     this._signature = signature;
     this._plot = new uPlot(this._options(), this._data(), this.plotHost);
     this._afterBuild();
@@ -272,20 +225,19 @@ export class ChartView {
 
   /** The data uPlot draws, brought up to date first if it changed while out of view. */
   currentData(): uPlot.AlignedData | null {
-    this._drawStale();
+    this._drawer.flush();
     return this._plot?.data ?? null;
   }
 
-  /** Draws what arrived while out of view. */
-  private _drawStale(): void {
+  /** Draws the current data, the axes following it or (`rescale` false) kept where they are. */
+  private _draw(rescale: boolean): void {
     const plot = this._plot;
-    const stale = this._stale;
-    this._stale = false;
-    if (!plot || !stale) {
+    if (!plot) {
       return;
     }
-    plot.setData(this._data(), stale === 'rescale');
-    if (stale === 'redraw') {
+    plot.setData(this._data(), rescale);
+    if (!rescale) {
+      // setData without a rescale only swaps the data: draw the new lines (axes unchanged).
       plot.redraw(true, false);
     }
     if (this._zoom) {
@@ -317,17 +269,7 @@ export class ChartView {
 
   private _afterBuild(): void {
     const plot = this._plot!;
-    // Only the lines are listed in the legend (their raw lines and band edges follow them).
-    const rows = plot.root.querySelectorAll<HTMLElement>('.u-legend .u-series');
-    rows.forEach((row, i) => {
-      if (i > 0 && (i - 1) % this.perLine !== 0) {
-        row.style.display = 'none';
-      } else if (i > 0) {
-        const line = this._lines[(i - 1) / this.perLine];
-        row.dataset.line = line?.id ?? '';
-        row.title = 'Click to hide or show this line';
-      }
-    });
+    markLegend(plot, this._lines, this.perLine);
     plot.over.addEventListener('dblclick', () => this.resetZoom());
     if (this._zoom) {
       plot.setScale('x', { min: this._zoom[0], max: this._zoom[1] });
@@ -362,7 +304,7 @@ export class ChartView {
   /** Zooms x to `window` (null: back to all); `user` when this chart is where the user zoomed. */
   applyZoom(window: [number, number] | null, user: boolean): void {
     this._zoom = window;
-    this._resetButton.disabled = window === null;
+    this._header.setZoomed(window !== null);
     this.node.dataset.zoomed = String(window !== null);
     const plot = this._plot;
     if (plot) {
@@ -391,13 +333,13 @@ export class ChartView {
 
   /** The chart as a PNG data URL: title, plot and legend on the theme's background. */
   png(): string {
-    this._drawStale();
+    this._drawer.flush();
     const shown = this._lines.filter(l => !this._sync.hidden.has(l.id));
-    return chartPng(this.node, this._title.textContent ?? '', shown, this._plot?.ctx.canvas ?? null);
+    return chartPng(this.node, this._header.title, shown, this._plot?.ctx.canvas ?? null);
   }
 
   private _fileName(ext: string): string {
-    const base = (this._title.textContent || 'chart').replace(/[^\w.-]+/g, '_').slice(0, 80);
+    const base = (this._header.title || 'chart').replace(/[^\w.-]+/g, '_').slice(0, 80);
     return `${base}.${ext}`;
   }
 
@@ -418,7 +360,7 @@ export class ChartView {
   destroy(): void {
     this._resize.disconnect();
     this._theme.disconnect();
-    this._visibility.disconnect();
+    this._drawer.disconnect();
     this._destroyPlot();
     this._sync.charts.delete(this);
     if (this._ownSync) {

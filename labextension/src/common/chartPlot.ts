@@ -133,3 +133,17 @@ export function plotOptions(c: IPlotContext): uPlot.Options {
     }
   };
 }
+
+/** Lists only the lines in a built plot's legend (their raw lines and band edges follow them),
+ * each row marked with its line's id (`data-line`). */
+export function markLegend(plot: uPlot, lines: ILineData[], perLine: number): void {
+  const rows = plot.root.querySelectorAll<HTMLElement>('.u-legend .u-series');
+  rows.forEach((row, i) => {
+    if (i > 0 && (i - 1) % perLine !== 0) {
+      row.style.display = 'none';
+    } else if (i > 0) {
+      row.dataset.line = lines[(i - 1) / perLine]?.id ?? '';
+      row.title = 'Click to hide or show this line';
+    }
+  });
+}
