@@ -71,6 +71,7 @@ class DurableRestStore(RestStore):
         self._thread: threading.Thread | None = None
         self._refused: dict[str, int] = {}  # run id -> points refused because the spool was full
         self._closed = False
+        self._finishing = False  # the exit's delivery has begun: the background thread stands down
         self.delivered = Delivery()  # what this process delivered from the spool (for tests, sync)
         _LIVE.add(self)
 
@@ -184,7 +185,7 @@ class DurableRestStore(RestStore):
         with self._lock:
             while not self._closed and self._segment.waiting:
                 self._wake.wait(pause)
-                if self._closed:
+                if self._closed or self._finishing:
                     return
                 before = self._segment.waiting
                 self._deliver_locked()
@@ -209,15 +210,24 @@ class DurableRestStore(RestStore):
 
     def finish(self, deadline: float) -> None:
         """At exit: deliver until `deadline`; then say, in one line, what waits and where. Once:
-        a second call (`close` after the exit hook) returns at once."""
+        a second call (`close` after the exit hook) returns at once. The background thread stops
+        taking turns (each of its tries may take `live_retry_seconds`, which would push the
+        process's exit past its bound, RELIABILITY K2); at most its try under way is waited for."""
+        self._finishing = True
         with self._lock:
             if self._closed:
                 return
-            while self._segment.waiting and time.monotonic() < deadline:
-                before = self._segment.waiting
-                self._deliver_locked()
-                if self._segment.waiting and self._segment.waiting == before:
-                    self._wake.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+            live = self.live_retry_seconds
+            try:
+                while self._segment.waiting and time.monotonic() < deadline:
+                    before = self._segment.waiting
+                    # No attempt outlasts the deadline: the process must end in time (RELIABILITY K2).
+                    self.live_retry_seconds = max(0.0, min(live, deadline - time.monotonic()))
+                    self._deliver_locked()
+                    if self._segment.waiting and self._segment.waiting == before:
+                        self._wake.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+            finally:
+                self.live_retry_seconds = live
             self._closed = True
             self._wake.notify_all()
             left = self._segment.waiting

@@ -47,6 +47,7 @@ class Restartable:
         self.base = base
         self.lab: LabServer = start_lab(base / "root", base / "state", app="server")
         self.port = int(self.lab.url.rsplit(":", 1)[1])
+        self.down = False
 
     @property
     def url(self) -> str:
@@ -58,20 +59,30 @@ class Restartable:
 
     def kill(self) -> None:
         self.lab.kill()
+        self.down = True
 
     def start(self) -> None:
         self.lab = start_lab(
             self.base / "root", self.base / "state", app="server", port=self.port, token=self.lab.token
         )
+        self.down = False
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restartable]:
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restartable]:
     made = Restartable(tmp_path_factory.mktemp("durable"))
     try:
         yield made
     finally:
         made.lab.stop()
+
+
+@pytest.fixture
+def server(shared_server: Restartable) -> Restartable:
+    """The module's server, up: a test that failed while it was down does not fail the next ones."""
+    if shared_server.down:
+        shared_server.start()
+    return shared_server
 
 
 def _env(server: Restartable, home: Path, **extra: str) -> dict[str, str]:
