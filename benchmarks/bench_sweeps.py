@@ -18,11 +18,13 @@ included, with its compute already started:
   Dask LocalCluster of worker processes that this process's dispatcher starts; idle time 300 s
   so no node is retired mid-run), warmed by a 2-trial sweep first. From just before
   `ws.jobs.sweep(trial, ..., max_concurrent_trials=1)` to the sweep job's `ended_time`. The trial
-  is a function: each trial is a job, a child Python process on a Dask worker that imports
-  jupyter_mlws, runs the function and logs the value with `mlws.log_metric`. Where its time goes
-  is read from the trials' job records (queue entry, the node's claim, the end) and set beside
-  the floor of a Python process start on this machine (`python -c pass`, and `python -c "import
-  jupyter_mlws"`, medians of 5). The same sweep at `max_concurrent_trials=2` is the throughput row.
+  is a function that logs the value with `mlws.log_metric`: each trial is a job and a run, run by
+  a warm process on a Dask worker (one per slot, started once per sweep: `jobs/trial_host.py`).
+  Where its time goes is read from the trials' job records (start, the objective's point, the end).
+  The same sweep with `reuse_processes=False` (each trial a job in the queue and a child Python
+  process of its own, which imports jupyter_mlws) is a row too, set beside the floor of a Python
+  process start on this machine (`python -c pass`, and `python -c "import jupyter_mlws"`, medians
+  of 5). The same sweep at `max_concurrent_trials=2` is the throughput row.
 - Optuna alone: `optuna.create_study(sampler=RandomSampler(seed=0))` + `study.optimize(objective,
   n_trials=N)` in this process, logging at WARNING (as our driver sets it); in memory, and with
   `storage="sqlite:///<temp file>"` (a new file each time; the schema's creation is inside the
@@ -231,7 +233,7 @@ def trial_jobs(ws: Any, sweep: Any) -> list[Any]:
     return [ws.store.get_job(ws.store.get_run(r).data.tags["mlws.job.id"]) for r in table["run_id"]]
 
 
-def ours_overhead(ws: Any, n: int, concurrent: int) -> dict[str, Any]:
+def ours_overhead(ws: Any, n: int, concurrent: int, reuse: bool = True) -> dict[str, Any]:
     """One sweep of n trivial trials; its wall time and where it went (job records)."""
     t0 = time.time()
     sweep = ws.jobs.sweep(
@@ -243,8 +245,9 @@ def ours_overhead(ws: Any, n: int, concurrent: int) -> dict[str, Any]:
         max_trials=n,
         max_concurrent_trials=concurrent,
         target=CLUSTER,
-        experiment=f"bench-overhead-{concurrent}",
+        experiment=f"bench-overhead-{concurrent}{'' if reuse else '-cold'}",
         seed=SEED,
+        reuse_processes=reuse,
     )
     sweep.wait(900)
     record = sweep.refresh()
@@ -338,6 +341,8 @@ def run_ours(folder: Path, args: argparse.Namespace) -> dict[str, Any]:
         found["warmup"] = time.time() - began
         print(f"ours: {args.trials} trivial trials, 1 at a time ...", flush=True)
         found["c1"] = ours_overhead(ws, args.trials, 1)
+        print(f"ours: {args.trials} trivial trials, 1 at a time, a process each ...", flush=True)
+        found["cold"] = ours_overhead(ws, args.trials, 1, reuse=False)
         print(f"ours: {args.trials} trivial trials, 2 at a time ...", flush=True)
         found["c2"] = ours_overhead(ws, args.trials, 2)
         print(f"ours: {args.asha_trials} simulator trials, no early termination ...", flush=True)
@@ -519,13 +524,14 @@ def report(
     n = args.trials
     obj = found["objective"]
     ours = found["ours"]
-    c1, c2 = ours["c1"], ours["c2"]
+    c1, c2, cold = ours["c1"], ours["c2"], ours["cold"]
 
     def over(wall: float, count: int = n) -> float:
         return (wall - count * obj) / count
 
     o1 = over(c1["wall"])
     o2 = over(c2["wall"])
+    o_cold = over(cold["wall"])
     mem = over(found["optuna"]["memory"])
     sql = over(found["optuna"]["sqlite"])
     ray = found["ray"]
@@ -545,12 +551,20 @@ def report(
         return f"{a / b:.2f}x" if b > 0 else ""
 
     where = (
-        f"per trial (medians): previous trial's end → next trial queued {ms(c1['end_to_next'])} (driver "
-        f"reads every 0.2 s), queue → node's claim {ms(c1['queue_to_claim'])}, claim → job ended "
-        f"{ms(c1['claim_to_end'])}: claim → the objective logged {ms(c1['claim_to_logged'])} (the node "
-        "readies the job's folder and run, starts the child process, which imports jupyter_mlws, loads "
-        f"the function and calls it), logged → job ended {ms(c1['logged_to_end'])} (the point flushed, "
-        "the process exits, the node uploads its outputs and ends the run and job); floor here: "
+        f"per trial (medians): previous trial's end → next trial started {ms(c1['end_to_next'])} (the "
+        "end reaches the driver, which tells Optuna, logs the best so far, asks, writes the next run "
+        f"and job), started → the objective logged {ms(c1['claim_to_logged'])} (the call reaches the "
+        "warm process on its node, which makes the run active and calls the function), logged → job "
+        f"ended {ms(c1['logged_to_end'])} (the point flushed, the node ends the run and job); the "
+        f"sweep's warm process started once: sweep queued → first trial started "
+        f"{ms(c1['first_claim'] - c1['call'])} ({ms((c1['first_claim'] - c1['call']) / n)} a trial)"
+    )
+    cold_where = (
+        f"a job in the queue and a process per trial: previous trial's end → next trial queued "
+        f"{ms(cold['end_to_next'])}, queue → node's claim {ms(cold['queue_to_claim'])}, claim → job "
+        f"ended {ms(cold['claim_to_end'])} (claim → the objective logged {ms(cold['claim_to_logged'])}: "
+        "the node readies the job's folder, starts the child process, which imports jupyter_mlws, "
+        "loads the function and calls it); floor here: "
         f"`python -c pass` {ms(floor['pass'])}, `python -c 'import jupyter_mlws'` {ms(floor['import'])}"
     )
     rows = [
@@ -560,8 +574,16 @@ def report(
             ms(mem),
             f"{(o1 - mem) * 1000:+.1f} ms",
             "≤ 5 ms over Optuna in-memory",
-            f"{'met' if o1 - mem <= 0.005 else 'MISSED'}: each of our trials is a job, a child Python "
-            f"process on a Dask worker; {where}",
+            f"{'met' if o1 - mem <= 0.005 else 'MISSED'}: each of our trials is a job and a run, on a "
+            f"warm process on a Dask worker; {where}",
+        ),
+        (
+            "ours with `reuse_processes=False` (1 at a time)",
+            ms(o_cold),
+            ms(mem),
+            f"{o_cold / o1:.1f}x ours warm",
+            "",
+            cold_where,
         ),
         (
             "overhead per trial vs Optuna on SQLite (1 at a time)",
@@ -569,8 +591,9 @@ def report(
             ms(sql),
             f"Optuna's / ours {times(sql, o1)}",
             "ours ≥ 5x less",
-            f"{'met' if sql / o1 >= 5 else 'MISSED'}: ours pays a job per trial (row above), Optuna "
-            f"its SQLite writes in this process; median of {args.optuna_repeats} runs, a new file each; "
+            f"{'met' if sql / o1 >= 5 else 'MISSED'}: ours writes a run and a job per trial and calls "
+            f"a process on a node (row above), Optuna its SQLite writes in this process; median of "
+            f"{args.optuna_repeats} runs, a new file each; "
             f"`create_study` (the schema) is {ms(found['optuna']['sqlite_create'])} of Optuna's "
             f"{n}-trial wall",
         ),
@@ -669,7 +692,7 @@ def report(
         f"by a 2-trial sweep ({found['ours']['warmup']:.1f} s); Optuna `create_study` + `optimize` in "
         "this process; Ray Tune `Tuner(...).fit()` after `ray.init`, in `.venv-ray`, after our "
         f"cluster stopped. Ours at 1: `sweep()` call {ms(c1['call'])}, sweep queued → first trial "
-        f"claimed {ms(c1['first_claim'] - c1['call'])}, last trial ended → sweep ended {ms(c1['tail'])}. "
+        f"started {ms(c1['first_claim'] - c1['call'])}, last trial ended → sweep ended {ms(c1['tail'])}. "
         f"ASHA: `ASHA(min_resource=1, reduction_factor=3)` (Optuna's SuccessiveHalvingPruner), "
         f"{args.asha_trials} trials of {STEPS} steps, {args.step_seconds:g} s a step, on the "
         "learning-curve simulator of the module docstring; budget = points logged / "

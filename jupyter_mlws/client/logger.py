@@ -106,7 +106,9 @@ class MetricLogger:
                     raise Unavailable("The metric writer thread stopped; metrics cannot be queued.")
             self._buffer.append((run_id, key, value, step, timestamp))
             self._enqueued += 1
-            if len(self._buffer) == self.flush_points:
+            if len(self._buffer) in (1, self.flush_points):
+                # the first waiting point starts the writer's FLUSH_SECONDS clock (an idle writer
+                # sleeps up to a second); a full batch is written at once
                 self._work.notify()
 
     def nudge(self) -> bool:

@@ -22,6 +22,9 @@ values are its parameters). Each trial is a job and a child run with its values 
 takes the sweep's run id too), reading everything from the store: `trials()` (a DataFrame, best
 first), `best_run`, `wait`, `cancel` (every running trial is killed, the sweep ends `canceled`).
 
+A function trial runs on a warm process per slot unless `reuse_processes=False` (docs/sweeps.md,
+`jobs/trial_host.py`): each trial is still a job and a child run, but no process starts for it.
+
 Decisions: `max_trials` defaults to 10 (grid sampling: the grid's size, at most `max_trials`);
 `timeout` stops starting trials and lets running ones end; `max_retries` and the other `submit`
 options apply to each trial. The parent run ends `completed` with the best value as the metric
@@ -213,6 +216,7 @@ def start_sweep(
     tags: dict[str, Any] | None = None,
     parameters: dict[str, Any] | None = None,
     shell: bool = False,
+    reuse_processes: bool = True,
 ) -> Sweep:
     """Check everything, store the parent run and queue the sweep's job (module docstring)."""
     import os
@@ -243,6 +247,8 @@ def start_sweep(
         raise InvalidParameter(f"max_retries is an integer from 0 to 100, not {max_retries!r}.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InvalidParameter(f"seed is a whole number, not {seed!r}.")
+    if not isinstance(reuse_processes, bool):
+        raise InvalidParameter(f"reuse_processes is True or False, not {reuse_processes!r}.")
     submit = {
         "resources": sub.check_resources(cluster, resources),
         "timeout_seconds": sub.parse_timeout(trial_timeout),
@@ -292,6 +298,7 @@ def start_sweep(
         "max_concurrent": max_concurrent_trials,
         "timeout": seconds,
         "seed": seed,
+        "reuse_processes": reuse_processes,
         "name": name or "sweep",
         "trial": trial_spec,
         "submit": submit,

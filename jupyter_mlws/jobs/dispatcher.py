@@ -240,7 +240,10 @@ class JobDispatcher:
             if job.kind == "sweep":
                 from .sweep_driver import Hooks
 
-                hooks = Hooks(self.adopt, self.cancel_with_reason)
+                asked = ((job.spec.get("sweep") or {}).get("submit") or {}).get("resources") or {}
+                hooks = Hooks(
+                    self.adopt, self.cancel_with_reason, client, self.id, _resources(asked, running)
+                )
             task = start_driver(self.spec(job), client, lambda: self._task_done(job.job_id), hooks)
             task.kind = job.kind
             self.tasks[job.job_id] = _Task(job.attempt, task, job.target, 0.0)

@@ -153,7 +153,9 @@ def kill_job(job_id: str, reason: str = "canceled") -> bool:
     with _lock:
         proc = _procs.get(job_id)
         if proc is None:
-            return False
+            from .trial_host import kill_job as kill_trial
+
+            return kill_trial(job_id, reason)  # a sweep's trial on a warm process of this node
         _canceled[job_id] = reason
     kill_tree(proc)
     return True

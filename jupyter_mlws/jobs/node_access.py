@@ -174,5 +174,3 @@ def _merge(batch: list[tuple[int, str, str, int]]) -> list[tuple[int, str, str, 
         else:
             merged.append(item)
     return merged
-
-

@@ -34,20 +34,18 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..entities import Job, RunStatus
+from ..entities import RunStatus
 from . import notice
+from .sweep_hosts import Failed, HostPool, Slot
+from .sweep_trials import OPTUNA_TAG, SWEEP_TAG, TRIAL_TAG, host_spec, trial_job
 
 #: How often the driver reads the running trials' objective and state.
 POLL_S = 0.2
-SWEEP_TAG = "mlws.sweep.id"
-TRIAL_TAG = "mlws.sweep.trial"
-OPTUNA_TAG = "mlws.sweep.optuna"
 STOPPED_TAG = "mlws.sweep.stopped"
 FAILED_TAG = "mlws.sweep.failed"
 BEST_TAG = "mlws.sweep.best_run"
@@ -69,11 +67,22 @@ class _Trial:
 
 class Hooks:
     """What the driver asks of its dispatcher: take a trial's job (a process dispatcher takes only
-    the jobs it was given) and cancel a trial's job with a reason in words."""
+    the jobs it was given), cancel a trial's job with a reason in words; and what warm trials need:
+    the dispatcher's Dask client of the sweep's cluster and its id (the owner of their jobs)."""
 
-    def __init__(self, adopt: Callable[[str], None], cancel: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        adopt: Callable[[str], None],
+        cancel: Callable[[str, str], None],
+        client: Any = None,
+        owner: str | None = None,
+        resources: dict[str, float] | None = None,
+    ) -> None:
         self.adopt = adopt
         self.cancel = cancel
+        self.client = client
+        self.owner = owner
+        self.resources = resources  # Dask worker resources of one trial on the sweep's cluster
 
 
 class SweepDriver:
@@ -98,6 +107,9 @@ class SweepDriver:
         self.best: tuple[float, str] | None = None
         self.ended_count = 0
         self.seen = notice.count()
+        self.pool: HostPool | None = None  # warm trial processes (`jobs/sweep_hosts.py`), if used
+        self.wake_key = f"sweep-hosts-{spec['run_id']}"
+        self.parent_info: Any = None  # the sweep run's RunInfo (its experiment and user), read once
         parent_tags = self.store.get_run(spec["run_id"]).data.tags
         self.lineage = {
             k: v for k, v in parent_tags.items() if k == "mlws.data" or k.startswith("mlws.data.")
@@ -115,6 +127,11 @@ class SweepDriver:
         timeout = self.sweep.get("timeout")
         run_info = self.store.get_run_info(self.spec["run_id"])
         deadline = (run_info.start_time / 1000 + float(timeout)) if timeout else None
+        concurrent = int(self.sweep["max_concurrent"])
+        if self.warm:
+            self.pool = HostPool(
+                self.hooks.client, host_spec(self.spec), self.hooks.resources, concurrent, self.wake_key
+            )
         while True:
             if self.stop.is_set():
                 if self.task.handing_over:
@@ -122,12 +139,11 @@ class SweepDriver:
                 self._cancel_running("the sweep was canceled")
                 return "canceled", "canceled"
             open_for_more = deadline is None or time.time() < deadline
-            while (
-                open_for_more
-                and started < max_trials
-                and len(self._running()) < int(self.sweep["max_concurrent"])
-            ):
-                self._start(study)
+            while open_for_more and started < max_trials and len(self._running()) < concurrent:
+                slot = self.pool.idle() if self.pool is not None else None
+                if self.pool is not None and slot is None:
+                    break  # no warm process free yet: one is starting, or a trial ends first
+                self._start(study, slot)
                 started += 1
             ended = False
             for trial in self._running():
@@ -139,9 +155,20 @@ class SweepDriver:
                 )
             if not ended:  # the next look: a trial's end (announced by the dispatcher) or POLL_S
                 running = {t.job_id for t in self._running()}
-                self.seen = notice.wait_any(running, self.seen, POLL_S) if running else self.seen
-                if not running:
+                if running or self.pool is not None:
+                    self.seen = notice.wait_any(running | {self.wake_key}, self.seen, POLL_S)
+                else:
                     self.stop.wait(POLL_S)
+
+    @property
+    def warm(self) -> bool:
+        """Function trials run in warm processes, one per slot, unless `reuse_processes=False`."""
+        return (
+            self.sweep["trial"]["kind"] == "function"
+            and bool(self.sweep.get("reuse_processes", True))
+            and self.hooks.client is not None
+            and self.hooks.owner is not None
+        )
 
     def _study(self) -> Any:
         return make_study(self.sweep, self.policy)
@@ -228,7 +255,8 @@ class SweepDriver:
             study.enqueue_trial(dict(zip(names, point, strict=True)))
 
     # ----- one trial ---------------------------------------------------------------------------
-    def _start(self, study: Any) -> None:
+    def _start(self, study: Any, slot: Slot | Failed | None) -> None:
+        """Ask Optuna for the next trial and start it: queued as a job, or on a warm `slot`."""
         from ..sweep import suggest
 
         if self.redo:
@@ -236,78 +264,39 @@ class SweepDriver:
         otrial = study.ask()
         values = suggest(otrial, self.space)
         number = max((t.number for t in self.trials), default=-1) + 1
-        job = self._queue_trial(number, values, dict(otrial.params))
-        self.trials.append(_Trial(number, values, job.job_id, job.run_id, otrial))
-        self.hooks.adopt(job.job_id)
-
-    def _queue_trial(self, number: int, values: dict[str, Any], internal: dict[str, Any]) -> Job:
-        """A trial's job: a child run of the sweep with the values as params, then the queue entry."""
-        from . import submit as sub
-
-        trial, parent = self.sweep["trial"], self.spec
-        submit = self.sweep.get("submit") or {}
-        spec: dict[str, Any] = {
-            "resources": submit.get("resources") or {},
-            "timeout_seconds": submit.get("timeout_seconds"),
-            "environment_variables": dict(submit.get("environment_variables") or {}),
-        }
-        for key in ("snapshot_run", "inputs", "inputs_run", "run_id_payload"):
-            if parent.get(key):
-                spec[key] = parent[key]
-        params = {k: _param_text(v) for k, v in values.items()}
-        kind = trial["kind"]
-        if kind == "command":
-            argv = [fill(str(a), values) for a in trial["command"]]
-            spec.update(command=argv, shell=bool(trial.get("shell")))
-            params.update(sub.script_params(argv))
-        elif kind == "notebook":
-            spec.update(notebook=trial["notebook"], parameters={**(trial.get("parameters") or {}), **values})
-        else:
-            spec.update(function_name=trial.get("function_name"), kwargs=values)
-        job_id = uuid.uuid4().hex
-        base = submit.get("name") or self.sweep.get("name") or "sweep"
-        tags = {
-            **(submit.get("tags") or {}),
-            SWEEP_TAG: parent["run_id"],
-            TRIAL_TAG: str(number),
-            OPTUNA_TAG: json.dumps(internal),
-            "mlws.job.id": job_id,
-            "mlws.job.kind": kind,
-            "mlws.job.attempt": "1",
-        }
-        tags.update(self.lineage)  # the data versions the sweep's inputs pinned
-        parent_info = self.store.get_run_info(parent["run_id"])
-        record = self.store.create_run(
-            parent_info.experiment_id,
-            parent_run_id=parent["run_id"],
-            name=f"{base} trial {number}",
-            status=RunStatus.QUEUED,
-            source_kind="job",
-            compute_target=parent["target"],
-            tags=tags,
-            user=parent_info.user,
+        host = None
+        if isinstance(slot, Slot):
+            host = (str(slot.address), slot.pid, str(self.hooks.owner))
+        elif isinstance(slot, Failed):
+            host = ("(no trial process)", None, str(self.hooks.owner))
+        if self.parent_info is None:
+            self.parent_info = self.store.get_run_info(self.spec["run_id"])
+        job = trial_job(
+            self.store, self.spec, self.lineage, number, values, dict(otrial.params), host, self.parent_info
         )
-        run_id = record.info.run_id
+        self.trials.append(_Trial(number, values, job.job_id, job.run_id, otrial))
+        if slot is None:
+            self.hooks.adopt(job.job_id)
+            return
+        refused = slot.error if isinstance(slot, Failed) else None
+        if isinstance(slot, Slot):
+            order = {"n": number, "run_id": job.run_id, "job_id": job.job_id, "attempt": 1, "kwargs": values}
+            refused = self.pool.run(slot, order, lambda: notice.announce(job.job_id))  # type: ignore[union-attr]
+        if refused is not None:  # the trial could not start: it failed, saying why
+            self._fail_unstarted(job, refused)
+
+    def _fail_unstarted(self, job: Any, why: str) -> None:
+        from ..errors import Conflict
+
+        now = int(time.time() * 1000)
         try:
-            self.store.log_params(run_id, params)
-            job = Job(
-                job_id=job_id,
-                name=f"{base} trial {number}",
-                kind=kind,
-                target=parent["target"],
-                experiment_id=parent_info.experiment_id,
-                run_id=run_id,
-                priority=int(submit.get("priority") or 0),
-                max_retries=int(submit.get("max_retries") or 0),
-                spec=spec,
+            self.store.update_run(job.run_id, status="failed", end_time=now, status_reason=why)
+            self.store.update_job(
+                job.job_id, expect={"state": "running"}, state="failed", state_reason=why, ended_time=now
             )
-            return self.store.create_job(job)
-        except BaseException:
-            try:
-                self.store.delete_run(run_id)
-            except Exception:
-                pass
-            raise
+        except Conflict:
+            pass
+        notice.announce(job.job_id)
 
     def _report(self, trial: _Trial, series: Any, prune: bool) -> bool:
         """Report the new objective points to Optuna; True when the policy stopped the trial."""
@@ -422,17 +411,6 @@ def make_study(settings: dict[str, Any], policy: Any) -> Any:
     return optuna.create_study(direction=settings["goal"], sampler=sampler, pruner=pruner)
 
 
-def fill(argument: str, values: dict[str, Any]) -> str:
-    """A command argument with `${{search_space.<name>}}` replaced by the trial's value."""
-    for name, value in values.items():
-        argument = argument.replace("${{search_space." + name + "}}", str(value))
-    return argument
-
-
-def _param_text(value: Any) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 def run_attempt(spec: dict[str, Any], task: Any, hooks: Hooks) -> dict[str, Any]:
     """Claim the sweep's job, drive it, finish it (outputs, run and job ended) unless handed over."""
     import shutil
@@ -484,4 +462,6 @@ def run_attempt(spec: dict[str, Any], task: Any, hooks: Hooks) -> dict[str, Any]
             workspace, spec, folder, shipper, state, 0 if state == "completed" else None, reason
         )
     finally:
+        if driver.pool is not None:
+            driver.pool.close()
         shutil.rmtree(folder, ignore_errors=True)

@@ -118,7 +118,9 @@ if __name__ == "__main__":
     ws.compute.create_cluster("local", min_nodes=0, max_nodes=1, node={"cpus": 1})
     sweep = ws.jobs.sweep(marked, search_space={"n": choice(0, 1, 2)}, objective="v", sampling="grid",
                           max_concurrent_trials=2, target="local", experiment="resume",
-                          environment_variables={"MARKS": sys.argv[1]})
+                          environment_variables={"MARKS": sys.argv[1]},
+                          # trials queued as jobs (as commands' are): one is left in the queue
+                          reuse_processes=False)
     print("SWEEP", sweep.id, flush=True)
     deadline = time.monotonic() + 120
     # One node of one CPU: leave once a trial has completed, one runs and the next waits in the queue
