@@ -38,6 +38,25 @@ def test_points_are_written_by_time_without_a_flush(ws) -> None:
     run.end()
 
 
+def test_a_point_after_a_quiet_spell_is_written_within_the_flush_interval(ws) -> None:
+    """A live reader (a sweep's driver deciding early termination, a chart) sees a point about
+    FLUSH_SECONDS (0.1 s) after it was logged, even when the writer had gone idle; it used to sleep
+    until its next idle wake-up, up to 1 s later (seen: a Bandit decision 1.0 s after its point)."""
+    run = ws.start_run("e")
+    logger = MetricLogger(ws.store, flush_seconds=0.1)
+    logger.log(run.id, "loss", 1.0, 0, T0)
+    logger.flush()  # written: the writer now sleeps its idle wait
+    time.sleep(0.05)
+    logged = time.monotonic()
+    logger.log(run.id, "loss", 0.5, 1, T0 + 1)
+    with open_store(ws.location.store_url) as reader:
+        seen = _wait_for(lambda: reader.get_metric_history(run.id, "loss").total_points == 2, 5.0)
+        waited = time.monotonic() - logged
+    assert seen and waited < 0.6, f"the point was written {waited:.2f} s after it was logged"
+    logger.close()
+    run.end()
+
+
 def test_full_buffer_blocks_instead_of_dropping(ws) -> None:
     run = ws.start_run("e")
     logger = MetricLogger(ws.store, flush_points=10_000, flush_seconds=30.0, max_buffered=50)
