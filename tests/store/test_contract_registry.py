@@ -91,6 +91,34 @@ def test_versions_count_up_per_model_and_keep_their_files(sql_store) -> None:
     assert [v.version for v in sql_store.list_model_versions("churn")] == [2, 1], "nothing half-written"
 
 
+@pytest.mark.catalogue("C3")
+def test_clients_creating_one_model_name_at_once_make_one_model(store) -> None:
+    """RELIABILITY C3 for model names, on SQLite, PostgreSQL and over REST: 20 clients create the same
+    name at once; one model exists, one client created it, each other got a clean AlreadyExists
+    (over REST a 409), none an error of another kind."""
+    created, refused, other = [], [], []
+    start = threading.Barrier(20)
+
+    def create(i: int) -> None:
+        start.wait()
+        try:
+            created.append(store.create_registered_model("contested", description=f"by {i}").description)
+        except AlreadyExists as err:
+            refused.append(err.message)
+        except Exception as err:
+            other.append(repr(err))
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert other == [] and len(created) == 1 and len(refused) == 19, (created, other)
+    assert all("contested" in message and "already exists" in message for message in refused), refused
+    models = [m for m in store.list_registered_models() if m.name == "contested"]
+    assert len(models) == 1 and models[0].description == created[0]
+
+
 def test_concurrent_registrations_get_distinct_numbers(sql_store) -> None:
     numbers: list[int] = []
     lock = threading.Lock()
@@ -197,7 +225,11 @@ def test_a_renamed_model_keeps_its_versions_aliases_and_tags(sql_store) -> None:
         sql_store.rename_registered_model("missing", "other")
     renamed = sql_store.rename_registered_model("old", "new")
     assert (renamed.name, renamed.tags, renamed.aliases, renamed.latest_version) == (
-        "new", {"team": "a"}, {"prod": 1}, 1)
+        "new",
+        {"team": "a"},
+        {"prod": 1},
+        1,
+    )
     assert sql_store.get_model_version_by_alias("new", "prod").version == 1
     with pytest.raises(NotFound):
         sql_store.get_registered_model("old")

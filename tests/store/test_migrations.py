@@ -78,7 +78,8 @@ def make_v1_database(url: str) -> None:
 
 
 def _snapshot(url: str, tables: list[str]) -> dict[str, list[tuple]]:
-    """Every row of `tables`, with the columns each had at the first snapshot of `url` (later revisions add columns)."""
+    """Every row of `tables`, with the columns each had at the first snapshot of `url` (later
+    revisions add columns)."""
     engine = create_engine(normalise_url(url))
     with engine.connect() as conn:
         snap = {}
@@ -219,21 +220,89 @@ def _open_and_report(url: str, queue) -> None:
 
 
 @pytest.mark.catalogue("C4")
-def test_processes_opening_a_fresh_database_create_the_schema_once(sqlite_url: str) -> None:
-    """RELIABILITY C4: four processes race on a fresh file; the schema is made once, no errors."""
+@pytest.mark.parametrize("start", ["fresh", "outdated"])
+def test_processes_opening_one_database_at_once_create_or_upgrade_the_schema_once(
+    sql_url: str, start: str
+) -> None:
+    """RELIABILITY C4 on SQLite and PostgreSQL: four processes open a fresh (empty) or outdated
+    (schema v1, with rows) database at once; the schema is created or upgraded exactly once under
+    the migration lock — every process gets the head schema, no error ("duplicate column" or any
+    other), the v1 rows are all there, and an upgraded SQLite file has one backup."""
+    if start == "outdated":
+        make_v1_database(sql_url)
+    before = _snapshot(sql_url, V1_TABLES) if start == "outdated" else None
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_open_and_report, args=(sqlite_url, queue)) for _ in range(4)]
+    procs = [ctx.Process(target=_open_and_report, args=(sql_url, queue)) for _ in range(4)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=120) for _ in procs]
     for p in procs:
         p.join(30)
     assert results == [SCHEMA_VERSION] * 4
-    with sqlite3.connect(normalise_url(sqlite_url).database) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD_REVISION,)]
-        assert conn.execute("SELECT count(*) FROM experiments").fetchone() == (1,)
-    assert not list(Path(normalise_url(sqlite_url).database).parent.glob("*.bak-v*"))
+    engine = create_engine(normalise_url(sql_url))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [(HEAD_REVISION,)]
+        names = sorted(conn.execute(text("SELECT name FROM experiments")).scalars())
+        runs = sorted(conn.execute(text("SELECT run_id FROM runs")).scalars())
+    engine.dispose()
+    if start == "fresh":
+        assert names == ["shared"] and runs == []
+    else:
+        assert names == ["old", "shared"] and runs == ["a" * 32, "b" * 32]
+        after = _snapshot(sql_url, ["params", "tags"])
+        assert {t: after[t] for t in ("params", "tags")} == {t: before[t] for t in ("params", "tags")}
+    if sql_url.startswith("sqlite"):
+        backups = list(Path(normalise_url(sql_url).database).parent.glob("*.bak-v*"))
+        assert len(backups) == (0 if start == "fresh" else 1), backups
+
+
+@pytest.mark.catalogue("C4")
+def test_two_servers_starting_at_once_on_an_outdated_database_upgrade_it_once(
+    postgresql_url: str, tmp_path: Path
+) -> None:
+    """RELIABILITY C4 with two real Jupyter servers on one PostgreSQL database at schema v1 (a team's
+    workspace after an upgrade of the package): started at the same instant, one migrates while
+    the other waits on the migration lock; both then serve the old rows, neither logged an error."""
+    import threading
+
+    from ..lab_server import start_lab
+
+    make_v1_database(postgresql_url)
+    args = [f"--MLWorkspaceApp.store_url={postgresql_url}"]
+    servers: dict[str, object] = {}
+    failures: list[str] = []
+    go = threading.Barrier(2)
+
+    def start(name: str) -> None:
+        go.wait()
+        try:
+            servers[name] = start_lab(tmp_path / name / "root", tmp_path / name / "state", args, app="server")
+        except Exception as err:
+            failures.append(f"{name}: {err}")
+
+    threads = [threading.Thread(target=start, args=(name,)) for name in ("alice", "bob")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert failures == [], failures
+        for server in servers.values():
+            found = server.api("/mlws/api/v1/experiments")  # type: ignore[attr-defined]
+            assert "old" in [e["name"] for e in found["experiments"]], found
+            run = server.api("/mlws/api/v1/runs/" + "a" * 32)  # type: ignore[attr-defined]
+            assert run["name"] == "run1" and run["params"] == {"lr": "0.01"}, run
+        for server in servers.values():
+            log = server.log_path.read_text(errors="replace")  # type: ignore[attr-defined]
+            assert "duplicate column" not in log.lower() and "Traceback" not in log, log[-3000:]
+    finally:
+        for server in servers.values():
+            server.stop()  # type: ignore[attr-defined]
+    engine = create_engine(normalise_url(postgresql_url))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).all() == [(HEAD_REVISION,)]
+    engine.dispose()
 
 
 HOLDER = """

@@ -1,5 +1,6 @@
-"""SQLite under real concurrency: C1 (many writers, nothing lost, no 'database is locked'),
-C3 (processes creating one experiment), C5 (network file systems refused), WAL checkpoints."""
+"""The SQL stores under real concurrency: C1 (many writers, nothing lost, no 'database is locked')
+and C3 (processes creating one experiment) on SQLite and PostgreSQL; C5 (network file systems
+refused) and WAL checkpoints on SQLite."""
 
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ PROCESSES, THREADS, POINTS, RUNS = 8, 2, 5000, 4
 T0 = 1_700_000_000_000
 
 
-def _c1_worker(workspace: str, run_id: str, proc: int, out) -> None:
+def _c1_worker(workspace: str, store_url: str, run_id: str, proc: int, out) -> None:
     """One process: two threads, each logging 5000 points through the public API."""
     import jupyter_mlws as mlws
 
     errors: list[str] = []
     try:
-        ws = mlws.Workspace(workspace)
+        ws = mlws.Workspace(workspace, store_url=store_url)
         run = ws.get_run(run_id)
 
         def log(thread: int) -> None:
@@ -48,16 +49,23 @@ def _c1_worker(workspace: str, run_id: str, proc: int, out) -> None:
 
 
 @pytest.mark.catalogue("C1")
-def test_c1_many_processes_and_threads_lose_nothing(tmp_path: Path) -> None:
+def test_c1_many_processes_and_threads_lose_nothing(sql_url: str, tmp_path: Path) -> None:
+    """8 processes x 2 threads log 5k points each into 4 runs (SQLite: the workspace's file; PostgreSQL:
+    a fresh database) through the public API: no error of any kind, every row, a consistent latest."""
+    from sqlalchemy import create_engine, text
+
+    from jupyter_mlws.store.sql.engine import normalise_url
+
     workspace = str(tmp_path / "ws")
-    store = open_store(f"sqlite:///{workspace}/mlws.db")
+    store = open_store(sql_url)
     exp = store.create_experiment("c1")
     run_ids = [store.create_run(exp.experiment_id, name=f"r{i}").info.run_id for i in range(RUNS)]
     store.close()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     procs = [
-        ctx.Process(target=_c1_worker, args=(workspace, run_ids[p % RUNS], p, out)) for p in range(PROCESSES)
+        ctx.Process(target=_c1_worker, args=(workspace, sql_url, run_ids[p % RUNS], p, out))
+        for p in range(PROCESSES)
     ]
     for p in procs:
         p.start()
@@ -65,40 +73,48 @@ def test_c1_many_processes_and_threads_lose_nothing(tmp_path: Path) -> None:
     for p in procs:
         p.join(30)
     assert reports == [[]] * PROCESSES  # no error of any kind, "database is locked" included
-    db = sqlite3.connect(f"{workspace}/mlws.db")
-    total = db.execute("SELECT count(*) FROM metrics").fetchone()[0]
-    assert total == PROCESSES * THREADS * POINTS
-    for proc in range(PROCESSES):
-        for thread in range(THREADS):
-            steps = [
-                s
-                for (s,) in db.execute(
-                    "SELECT step FROM metrics m JOIN runs r ON r.id = m.run WHERE r.run_id = ? AND m.key = ? "
-                    "ORDER BY step",
-                    (run_ids[proc % RUNS], f"p{proc}t{thread}"),
-                )
-            ]
-            assert steps == list(range(POINTS // 2))
-    # latest_metrics holds, per (run, key), a point with the largest (step, timestamp) in the history
-    latest = db.execute("SELECT run, key, step, timestamp_ms, value FROM latest_metrics").fetchall()
-    assert len(latest) == RUNS * (1 + PROCESSES // RUNS * THREADS)
-    for run, key, step, stamp, value in latest:
-        best = db.execute("SELECT max(step) FROM metrics WHERE run = ? AND key = ?", (run, key)).fetchone()[0]
-        best_ts = db.execute(
-            "SELECT max(timestamp_ms) FROM metrics WHERE run = ? AND key = ? AND step = ?", (run, key, best)
-        ).fetchone()[0]
-        assert (step, stamp) == (best, best_ts)
-        tied = {
-            v
-            for (v,) in db.execute(
-                "SELECT value FROM metrics WHERE run = ? AND key = ? AND step = ? AND timestamp_ms = ?",
-                (run, key, step, stamp),
-            )
-        }
-        assert value in tied
-    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    db.close()
-    with open_store(f"sqlite:///{workspace}/mlws.db") as store:  # the packed history agrees with the rows
+    engine = create_engine(normalise_url(sql_url))
+    with engine.connect() as db:
+        total = db.execute(text("SELECT count(*) FROM metrics")).scalar()
+        assert total == PROCESSES * THREADS * POINTS
+        for proc in range(PROCESSES):
+            for thread in range(THREADS):
+                steps = db.execute(
+                    text(
+                        "SELECT step FROM metrics m JOIN runs r ON r.id = m.run "
+                        "WHERE r.run_id = :r AND m.key = :k ORDER BY step"
+                    ),
+                    {"r": run_ids[proc % RUNS], "k": f"p{proc}t{thread}"},
+                ).scalars()
+                assert list(steps) == list(range(POINTS // 2))
+        # latest_metrics holds, per (run, key), a point with the largest (step, timestamp) in the history
+        latest = db.execute(text("SELECT run, key, step, timestamp_ms, value FROM latest_metrics")).all()
+        assert len(latest) == RUNS * (1 + PROCESSES // RUNS * THREADS)
+        for run, key, step, stamp, value in latest:
+            where = {"run": run, "key": key}
+            best = db.execute(
+                text("SELECT max(step) FROM metrics WHERE run = :run AND key = :key"), where
+            ).scalar()
+            best_ts = db.execute(
+                text(
+                    "SELECT max(timestamp_ms) FROM metrics WHERE run = :run AND key = :key AND step = :step"
+                ),
+                {**where, "step": best},
+            ).scalar()
+            assert (step, stamp) == (best, best_ts)
+            tied = db.execute(
+                text(
+                    "SELECT value FROM metrics WHERE run = :run AND key = :key AND step = :step "
+                    "AND timestamp_ms = :stamp"
+                ),
+                {**where, "step": step, "stamp": stamp},
+            ).scalars()
+            assert value in set(tied)
+    engine.dispose()
+    if sql_url.startswith("sqlite"):
+        with sqlite3.connect(f"{workspace}/mlws.db") as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with open_store(sql_url) as store:  # the packed history agrees with the rows
         for proc in range(PROCESSES):
             series = store.get_metric_history(run_ids[proc % RUNS], f"p{proc}t0")
             assert list(series.steps) == list(range(POINTS // 2))
@@ -120,8 +136,8 @@ def _create_experiment(url: str, out) -> None:
 
 
 @pytest.mark.catalogue("C3")
-def test_c3_processes_creating_the_same_experiment(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/ws/mlws.db"
+def test_c3_processes_creating_the_same_experiment(sql_url: str) -> None:
+    url = sql_url
     open_store(url).close()
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
