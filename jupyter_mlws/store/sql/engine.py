@@ -195,6 +195,8 @@ def run_write(engine: Engine, work: Callable[[Connection], T], what: str = "writ
             with engine.begin() as conn:
                 return work(conn)
         except OperationalError as err:
+            if is_disk_error(err):
+                raise _disk(what, err) from err
             if not is_busy_error(err):
                 raise
             if time.monotonic() > deadline:
@@ -204,6 +206,31 @@ def run_write(engine: Engine, work: Callable[[Connection], T], what: str = "writ
                 gate.release()
         time.sleep(delay * (0.5 + random.random()))
         delay = min(delay * 2, 0.25)
+
+
+#: What SQLite and PostgreSQL say when a write or fsync of the database failed (RELIABILITY K6).
+_DISK_ERRORS = (
+    "disk i/o error",
+    "database or disk is full",
+    "no space left on device",
+    "could not extend file",
+    "could not write",
+    "input/output error",
+)
+
+
+def is_disk_error(err: BaseException) -> bool:
+    """True when the database could not write its files: a full disk, an I/O error, a size limit."""
+    text = str(getattr(err, "orig", err)).lower()
+    return any(part in text for part in _DISK_ERRORS)
+
+
+def _disk(what: str, err: BaseException) -> Unavailable:
+    cause = str(getattr(err, "orig", err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return Unavailable(
+        f"The workspace database could not be written during {what} ({cause}): the disk may be full "
+        "or failing. Nothing of this change was stored; what was stored before is kept."
+    )
 
 
 def _busy(what: str) -> Unavailable:
