@@ -14,9 +14,9 @@ once), the run `running`, the driver's lines shipped to the job's log (`node_acc
 sets the driver's stop event: it cancels its mini-batches and ends `canceled`. A dispatcher that
 stops does the same; the job is retried by the next dispatcher, as a job of a lost node is.
 
-A sweep's driver (`jobs/sweep_driver.py`) runs here the same way. A dispatcher that stops hands a
-sweep over instead (`handover`): its driver leaves without ending anything, and the next
-dispatcher's driver resumes the sweep from its trials' runs.
+A sweep's driver (`jobs/sweep_driver.py`, its attempt `jobs/sweep_attempt.py`) runs here the
+same way. A dispatcher that stops hands a sweep over instead (`handover`): its driver leaves
+without ending anything, and the next dispatcher's driver resumes the sweep from its trials' runs.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def start_driver(spec: dict[str, Any], client: Any, wake: Callable[[], None], ho
     def work() -> None:
         try:
             if spec["kind"] == "sweep":
-                from .sweep_driver import run_attempt as run_sweep
+                from .sweep_attempt import run_attempt as run_sweep
 
                 task._future.set_result(run_sweep(spec, task, hooks))
                 return

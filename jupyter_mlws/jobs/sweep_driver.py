@@ -12,9 +12,11 @@ job the restart killed is run again with the same values (it did not finish).
 
 One round, every `POLL_S` (and at once after a trial's end):
 - start trials while fewer than `max_concurrent` run and fewer than `max_trials` have started:
-  `study.ask()` → the values (`sweep.suggest`) → a job (`_queue_trial`): a child run of the sweep's
-  run with the values as params, tagged `mlws.sweep.id` / `mlws.sweep.trial`, whose code snapshot,
-  inputs and function payload are the sweep run's (stored once, at submit);
+  `study.ask()` → the values (`sweep.suggest`) → a job and a child run of the sweep's run with the
+  values as params (`sweep_trials.trial_job`), whose code snapshot, inputs and function payload are
+  the sweep run's (stored once, at submit). A function trial runs on a warm process of a slot
+  (`sweep_hosts.HostPool`, `trial_host`: no process start per trial) unless the sweep says
+  `reuse_processes=False`; any other trial's job is queued for a node;
 - read each running trial's new objective points (`since` its cursor) and report them to Optuna;
   when the policy's pruner says so, cancel the trial's job with the policy's reason in words (the
   dispatcher kills its processes and ends its run `canceled` with that reason) and tell Optuna it
@@ -36,10 +38,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from ..entities import RunStatus
 from . import notice
 from .sweep_hosts import Failed, HostPool, Slot
 from .sweep_trials import OPTUNA_TAG, SWEEP_TAG, TRIAL_TAG, host_spec, trial_job
@@ -371,29 +371,6 @@ class SweepDriver:
                     break
                 time.sleep(0.05)
 
-    def write_table(self, folder: Path) -> None:
-        """`outputs/sweep_trials.csv`: one row per trial (number, run, state, value, values)."""
-        import csv
-
-        names = list(self.space)
-        with open(folder / "sweep_trials.csv", "w", newline="") as handle:
-            out = csv.writer(handle)
-            out.writerow(["trial", "run_id", "status", self.objective, *names])
-            for t in sorted(self.trials, key=lambda t: t.number):
-                try:
-                    state = self.store.get_job(t.job_id).state
-                except Exception:
-                    state = ""
-                out.writerow(
-                    [
-                        t.number,
-                        t.run_id,
-                        state,
-                        "" if t.value is None else t.value,
-                        *(t.values[n] for n in names),
-                    ]
-                )
-
 
 def make_study(settings: dict[str, Any], policy: Any) -> Any:
     """The Optuna study of a sweep's settings: its sampler by the names users write (random and
@@ -409,59 +386,3 @@ def make_study(settings: dict[str, Any], policy: Any) -> Any:
         sampler = optuna.samplers.RandomSampler(seed=seed)
     pruner = policy.pruner(settings["goal"]) if policy is not None else optuna.pruners.NopPruner()
     return optuna.create_study(direction=settings["goal"], sampler=sampler, pruner=pruner)
-
-
-def run_attempt(spec: dict[str, Any], task: Any, hooks: Hooks) -> dict[str, Any]:
-    """Claim the sweep's job, drive it, finish it (outputs, run and job ended) unless handed over."""
-    import shutil
-    import tempfile
-
-    from ..errors import Conflict
-    from . import node
-
-    workspace = node.open_workspace(spec["workspace"])
-    store = workspace.store
-    job_id, attempt, run_id = spec["job_id"], int(spec["attempt"]), spec["run_id"]
-    try:
-        store.update_job(
-            job_id,
-            expect={"state": "queued", "attempt": attempt},
-            state="running",
-            node=f"{node._node_name()} (sweep driver)",
-            started_time=int(time.time() * 1000),
-        )
-    except Conflict:
-        return {"job_id": job_id, "attempt": attempt, "skipped": "not queued any more"}
-    store.update_run(run_id, status=RunStatus.RUNNING)
-    folder = Path(tempfile.mkdtemp(prefix=f"mlws-sweep-{job_id[:8]}-"))
-    shipper = node.LogShipper(store, job_id, attempt)
-    driver = SweepDriver(spec, workspace, hooks, task)
-    try:
-        (folder / "outputs").mkdir()
-        try:
-            state, reason = driver.run()
-        except Exception as err:
-            if task.handing_over:  # the dispatcher stopped under it: the next one resumes
-                shipper.close()
-                return {"job_id": job_id, "attempt": attempt, "handover": True}
-            driver._cancel_running(f"the sweep's driver failed: {err}")
-            state, reason = "failed", f"the sweep's driver failed: {type(err).__name__}: {err}"
-            shipper.add("stderr", f"sweep: {reason}\n")
-        if state == "handover":
-            shipper.close()
-            return {"job_id": job_id, "attempt": attempt, "handover": True}
-        if task.stop.is_set() and state == "canceled":
-            reason = task.reason or "canceled"
-        try:
-            driver.write_table(folder / "outputs")
-        except Exception as err:
-            shipper.add("stderr", f"sweep: the trials table was not written: {err}\n")
-        shipper.add("stdout", f"sweep: {len(driver.trials)} trials, ended {state}\n")
-        shipper.close()
-        return node._finish(
-            workspace, spec, folder, shipper, state, 0 if state == "completed" else None, reason
-        )
-    finally:
-        if driver.pool is not None:
-            driver.pool.close()
-        shutil.rmtree(folder, ignore_errors=True)
