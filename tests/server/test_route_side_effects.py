@@ -202,3 +202,53 @@ class TestRefusedByTheAuthorizer:
         self, jp_serverapp, http_server_client, jp_auth_header
     ) -> None:
         await _walk_refused(jp_serverapp, http_server_client, jp_auth_header, (403,))
+
+
+@pytest.mark.catalogue("A4")
+async def test_cross_site_writes_with_the_session_cookie_change_nothing_on_any_route(
+    jp_serverapp, http_server_client, jp_auth_header
+) -> None:
+    """A4 on every write route: what a page on another site can make the browser send — the user's
+    session cookie but no XSRF token, a foreign Origin or none, the body as text/plain or as a
+    form — is refused (403) and changes nothing; the valid bodies included."""
+    base = jp_serverapp.base_url.rstrip("/") + "/"
+    token = jp_serverapp.identity_provider.token
+    login = await http_server_client.fetch(f"{base}mlws/api/v1/info?token={token}", raise_error=False)
+    assert login.code == 200
+    session = "; ".join(c.split(";")[0] for c in login.headers.get_list("Set-Cookie"))
+    assert session.startswith("username-"), session
+    services = jp_serverapp.web_app.settings["mlws_services"]
+    seed = _seed(services)
+    before = _snapshot(services)
+    requests: list[tuple[str, str, Any]] = [
+        (method.upper(), _path(route, seed).lstrip("/")[len(base) - 1 :], {})
+        for route in mlws_routes(jp_serverapp.web_app)
+        for method in route.methods
+        if method in ("post", "put", "patch", "delete")
+    ]
+    requests += _valid_writes(seed)
+    problems = []
+    for origin in ({"Origin": "https://evil.example"}, {}):
+        for content_type, encode in (
+            ("text/plain", lambda b: json.dumps(b) if not isinstance(b, str) else b),
+            ("application/x-www-form-urlencoded", lambda b: "a=" + json.dumps(b)),
+        ):
+            headers = {"Cookie": session, "Authorization": "", "Content-Type": content_type, **origin}
+            for method, path, body in requests:
+                response = await http_server_client.fetch(
+                    base + path,
+                    method=method,
+                    body=None if method == "DELETE" else encode(body),
+                    headers=headers,
+                    raise_error=False,
+                    follow_redirects=False,
+                    allow_nonstandard_methods=True,
+                )
+                if response.code != 403:
+                    problems.append(
+                        f"{method} {path} ({content_type}, {origin or 'no Origin'}): {response.code}"
+                    )
+                if changed := _differs(before, _snapshot(services)):
+                    problems.append(f"{method} {path} ({content_type}) changed {changed}")
+    assert not problems, "\n".join(problems[:40])
+    assert len(requests) > 60
