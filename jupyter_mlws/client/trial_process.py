@@ -16,6 +16,10 @@ It imports jupyter_mlws and loads the function once, then runs trial after trial
 It lives in `client` (the host in `jobs` starts it by name): it is where the user's code runs, with
 the active run of the fluent API (`client/fluent.py`) switched from trial to trial.
 
+`--spare EMPTY_FOLDER` instead of FOLDER: started ahead of need by a worker (`trial_host._start_spare`), it
+imports what a trial needs, then waits for one line `{"folder": ..., "env": {...}}` (the trial
+environment replaces its own) and goes on as above.
+
 It exits when stdin closes (the sweep is done with it) or when the worker that started it dies. A
 trial the sweep's policy stops, or whose job is canceled, ends with this process killed; the next
 trial gets a new one.
@@ -34,15 +38,30 @@ from ..jobs.trial_host import MARK, REPLY_FD_ENV
 
 
 def main(argv: list[str]) -> int:
-    folder = Path(argv[0])
-    os.chdir(folder)
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))  # the code snapshot imports as in a job's process
     reply = os.fdopen(int(os.environ[REPLY_FD_ENV]), "w", buffering=1)
     import cloudpickle
 
     from . import fluent
     from .workspace import RUN_ID_ENV
+
+    if argv[0] == "--spare":  # started ahead of need: the first line names the folder and environment
+        import jupyter_mlws.store.factory  # noqa: F401  (what opening the store imports, now)
+
+        started_in = argv[1]  # an empty folder, removed once this process is taken
+        line = sys.stdin.readline()
+        if not line.strip():
+            return 0
+        given = json.loads(line)
+        os.environ.clear()
+        os.environ.update(given["env"])
+        folder = Path(given["folder"])
+        sys.path[:] = [p for p in sys.path if p not in ("", started_in)]
+        shutil.rmtree(started_in, ignore_errors=True)
+    else:
+        folder = Path(argv[0])
+    os.chdir(folder)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))  # the code snapshot imports as in a job's process
 
     with open(folder / "job" / "payload.pkl", "rb") as handle:
         payload = cloudpickle.load(handle)

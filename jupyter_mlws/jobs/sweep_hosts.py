@@ -185,6 +185,13 @@ class HostPool:
                 except Exception:
                     pass
             elif not slot.future.done():
+                # not seen ready: Dask cannot stop a task that runs, so every worker is told to let
+                # it go — now if it is there, or as soon as it has started (else it would hold its
+                # slot, and its node's CPU, for good)
+                try:
+                    self.client.run(trial_host.release, slot.id, on_error="return")
+                except Exception:
+                    pass
                 try:
                     slot.future.cancel()
                 except Exception:
